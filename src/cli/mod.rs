@@ -1,0 +1,126 @@
+//! The command line: arguments, commands, and the one place errors are printed.
+
+mod check;
+mod error;
+mod fmt;
+mod graph;
+mod render;
+
+pub use error::{CliError, ErrorKind};
+
+use clap::{CommandFactory, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Exit codes, the same for every command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Everything passed.
+    Success = 0,
+    /// A step or an expectation failed.
+    Failed = 1,
+    /// The plan or the command line is invalid.
+    Invalid = 2,
+    /// Refused for safety.
+    Refused = 3,
+    /// Interrupted (Ctrl-C); a partial report was still written.
+    Interrupted = 130,
+}
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    everything passed
+  1    a step or an expectation failed
+  2    the plan or the command line is invalid
+  3    refused for safety (drift against an approved preview, a lock held, a checksum mismatch)
+  130  interrupted (a partial report is still written)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hookplan",
+    version,
+    about = "Run declarative plan files for webhook operations",
+    long_about = "Run declarative plan files (KDL) for webhook operations: sandboxes with fault injection, \
+                  retrying webhook calls with verification, and reproducible reports for CI.",
+    after_long_help = EXIT_CODES,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Where hookplan keeps its state (sandboxes, runs, backups)
+    #[arg(long, global = true, env = "HOOKPLAN_STATE_DIR", value_name = "DIR", default_value = ".hookplan")]
+    pub state_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check plan files and report every problem at once
+    #[command(after_help = "Example:\n  hookplan check plans/*.kdl")]
+    Check(check::CheckArgs),
+
+    /// Show a plan's step graph
+    #[command(after_help = "Examples:\n  hookplan graph plans/quickstart.kdl\n  hookplan graph plans/quickstart.kdl --format dot | dot -Tsvg > graph.svg")]
+    Graph(graph::GraphArgs),
+
+    /// Rewrite plan files in the canonical layout, keeping comments
+    #[command(after_help = "Examples:\n  hookplan fmt plans/*.kdl\n  hookplan fmt --check plans/*.kdl    # in CI: exit 1 if a file would change")]
+    Fmt(fmt::FmtArgs),
+
+    /// Print a shell completion script
+    #[command(after_help = "Example:\n  hookplan completions bash > ~/.local/share/bash-completion/completions/hookplan")]
+    Completions {
+        /// The shell to complete for
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Parses the command line, runs the command, prints any error, and returns the exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { ExitCode::Invalid } else { ExitCode::Success };
+            let _ = e.print();
+            return std::process::ExitCode::from(code as u8);
+        }
+    };
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            render::error(&error);
+            error.code
+        }
+    };
+    std::process::ExitCode::from(code as u8)
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Graph(args) => graph::run(args),
+        Command::Fmt(args) => fmt::run(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "hookplan", &mut std::io::stdout());
+            Ok(ExitCode::Success)
+        }
+    }
+}
+
+/// Loads a plan for a command that needs a valid one.
+fn load_plan(path: &std::path::Path) -> Result<crate::plan::LoadedPlan, CliError> {
+    match crate::plan::load(path) {
+        Ok(loaded) => {
+            if !loaded.warnings.is_empty() {
+                let file = crate::plan::FileDiagnostics { file: loaded.file.clone(), diagnostics: loaded.warnings.clone() };
+                eprint!("{}", render::diagnostics(&file));
+            }
+            Ok(loaded)
+        }
+        Err(crate::plan::LoadError::Plan(errors)) => Err(CliError::plan(errors)),
+        Err(crate::plan::LoadError::Source(error)) => {
+            let help = error.help();
+            Err(CliError::usage(error.to_string()).with_help(help))
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! hookplan: declarative plan files for webhook operations.
+//!
+//! Data flows one way: plan text → typed model → validated DAG → engine → step runners →
+//! events → sinks.
+
+pub mod atomic_write;
+pub mod cli;
+pub mod clock;
+pub mod graph;
+pub mod io_error;
+pub mod model;
+pub mod plan;
+pub mod random;

@@ -1,0 +1,587 @@
+//! The validated plan: what a plan file means, with no KDL in it.
+//!
+//! The model knows nothing of execution. Spans stay on the values a run-time error may need to
+//! point back at (templates, names), so `run` can report a missing variable at its place.
+
+mod duration;
+mod span;
+pub mod suggest;
+mod template;
+
+pub use duration::{DurationError, HumanDuration, parse_duration};
+pub use span::{Span, Spanned};
+pub use template::{NAMESPACES, Part, Reference, SANDBOX_FIELDS, Template, TemplateError, TextOrigin};
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The per-attempt network timeout when a plan names none.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub name: String,
+    pub description: Option<String>,
+    /// Fixes every random choice (error injection, jitter).
+    pub seed: u64,
+    /// Steps that may run at once; `None` = number of CPUs.
+    pub jobs: Option<usize>,
+    /// The whole run's limit, on the virtual clock.
+    pub timeout: Option<Duration>,
+    pub attempt_timeout: Duration,
+    pub vars: Vec<Var>,
+    pub retry_policies: Vec<RetryPolicy>,
+    pub sandboxes: Vec<SandboxDecl>,
+    pub steps: Vec<Step>,
+    /// The plan file, and the folder its relative paths are read from.
+    pub path: PathBuf,
+    pub base_dir: PathBuf,
+    /// sha256 over the plan's canonical form (no comments, no layout).
+    pub canonical_hash: String,
+}
+
+impl Plan {
+    pub fn step(&self, name: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+
+    pub fn sandbox(&self, name: &str) -> Option<&SandboxDecl> {
+        self.sandboxes.iter().find(|s| s.name == name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Var {
+    pub name: String,
+    pub value: Template,
+    pub span: Span,
+}
+
+// ---------------------------------------------------------------- retry
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// `None` for a policy written inline on a step.
+    pub name: Option<String>,
+    pub max_retries: u32,
+    pub base_delay: Duration,
+    pub multiplier: f64,
+    pub max_delay: Option<Duration>,
+    pub jitter: Jitter,
+    pub retry_on: RetryOn,
+    pub respect_retry_after: bool,
+    pub circuit_breaker: Option<CircuitBreakerPolicy>,
+    pub span: Span,
+}
+
+impl Default for RetryPolicy {
+    /// The spec's policy: 3 retries, 2 s doubling, on 5xx, timeouts and connection errors.
+    fn default() -> Self {
+        Self {
+            name: None,
+            max_retries: 3,
+            base_delay: Duration::from_secs(2),
+            multiplier: 2.0,
+            max_delay: None,
+            jitter: Jitter::None,
+            retry_on: RetryOn::default(),
+            respect_retry_after: false,
+            circuit_breaker: None,
+            span: Span::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Jitter {
+    None,
+    Full,
+    Equal,
+    Decorrelated,
+}
+
+impl Jitter {
+    pub const NAMES: &'static [&'static str] = &["none", "full", "equal", "decorrelated"];
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "none" => Jitter::None,
+            "full" => Jitter::Full,
+            "equal" => Jitter::Equal,
+            "decorrelated" => Jitter::Decorrelated,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Jitter::None => "none",
+            Jitter::Full => "full",
+            Jitter::Equal => "equal",
+            Jitter::Decorrelated => "decorrelated",
+        }
+    }
+}
+
+/// What a policy retries on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryOn {
+    pub server_errors: bool,
+    pub timeout: bool,
+    pub connect: bool,
+    pub reset: bool,
+    /// Client-error statuses retried by choice (only 408 and 429 may be named).
+    pub statuses: BTreeSet<u16>,
+}
+
+impl Default for RetryOn {
+    fn default() -> Self {
+        Self { server_errors: true, timeout: true, connect: true, reset: true, statuses: BTreeSet::new() }
+    }
+}
+
+impl RetryOn {
+    pub const CLASSES: &'static [&'static str] = &["5xx", "timeout", "connect", "reset", "408", "429"];
+
+    pub fn none() -> Self {
+        Self { server_errors: false, timeout: false, connect: false, reset: false, statuses: BTreeSet::new() }
+    }
+
+    /// Adds one class by its plan name; false when the name is not a class.
+    pub fn add(&mut self, class: &str) -> bool {
+        match class {
+            "5xx" => self.server_errors = true,
+            "timeout" => self.timeout = true,
+            "connect" => self.connect = true,
+            "reset" => self.reset = true,
+            "408" => _ = self.statuses.insert(408),
+            "429" => _ = self.statuses.insert(429),
+            _ => return false,
+        }
+        true
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        if self.server_errors {
+            names.push("5xx".to_string());
+        }
+        for (on, name) in [(self.timeout, "timeout"), (self.connect, "connect"), (self.reset, "reset")] {
+            if on {
+                names.push(name.to_string());
+            }
+        }
+        names.extend(self.statuses.iter().map(|s| s.to_string()));
+        names
+    }
+}
+
+/// A per-target circuit breaker: opens after consecutive failures or a failure ratio.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CircuitBreakerPolicy {
+    pub consecutive_failures: Option<u32>,
+    /// Failure ratio over the last `window` requests (only once `window` requests were seen).
+    pub failure_ratio: Option<f64>,
+    pub window: u32,
+    pub open_for: Duration,
+    /// Requests let through while half-open; all must succeed to close.
+    pub probes: u32,
+}
+
+impl Default for CircuitBreakerPolicy {
+    fn default() -> Self {
+        Self { consecutive_failures: None, failure_ratio: None, window: 20, open_for: Duration::from_secs(30), probes: 1 }
+    }
+}
+
+// ---------------------------------------------------------------- sandbox
+
+/// A sandbox a plan starts for its steps.
+#[derive(Debug, Clone)]
+pub struct SandboxDecl {
+    pub name: String,
+    pub span: Span,
+    /// 0 = any free port.
+    pub port: u16,
+    pub bind: String,
+    pub error_rate: f64,
+    pub error_status: u16,
+    pub delay: Option<DelaySpec>,
+    pub endpoints: Vec<EndpointDecl>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DelaySpec {
+    Fixed(Duration),
+    /// Drawn uniformly from the range for each request.
+    Range(Duration, Duration),
+}
+
+#[derive(Debug, Clone)]
+pub struct EndpointDecl {
+    pub path: String,
+    pub method: Option<String>,
+    pub span: Span,
+    /// The answer when no `respond` sequence entry applies.
+    pub response: ResponseDecl,
+    /// Answers in order; each entry answers `times` requests (the last one: all the rest).
+    pub sequence: Vec<RespondDecl>,
+    /// Every n-th request gets this answer instead.
+    pub every: Option<(u32, ResponseDecl)>,
+    /// Overrides the sandbox's error rate for this endpoint.
+    pub error_rate: Option<f64>,
+    pub signature: Option<SignatureCheckDecl>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ResponseDecl {
+    pub status: Option<u16>,
+    pub body: Option<BodyDecl>,
+    pub headers: Vec<(String, String)>,
+    pub delay: Option<DelaySpec>,
+    pub fault: Option<ConnectionFault>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RespondDecl {
+    pub times: Option<u32>,
+    pub response: ResponseDecl,
+}
+
+#[derive(Debug, Clone)]
+pub enum BodyDecl {
+    Text(String),
+    Json(String),
+    /// Relative to the plan's folder.
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionFault {
+    /// The connection is reset (RST) before any response.
+    Reset,
+    /// The connection is closed without a response.
+    Close,
+    /// No response is ever sent; the client's timeout ends it.
+    Hang,
+    /// Headers are sent, then the body trickles out.
+    SlowBody,
+}
+
+impl ConnectionFault {
+    pub const NAMES: &'static [&'static str] = &["reset", "close", "hang", "slow-body"];
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "reset" => Self::Reset,
+            "close" => Self::Close,
+            "hang" => Self::Hang,
+            "slow-body" => Self::SlowBody,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reset => "reset",
+            Self::Close => "close",
+            Self::Hang => "hang",
+            Self::SlowBody => "slow-body",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureScheme {
+    StandardWebhooks,
+    Stripe,
+}
+
+impl SignatureScheme {
+    pub const NAMES: &'static [&'static str] = &["standard-webhooks", "stripe"];
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "standard-webhooks" => Some(Self::StandardWebhooks),
+            "stripe" => Some(Self::Stripe),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StandardWebhooks => "standard-webhooks",
+            Self::Stripe => "stripe",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SignatureCheckDecl {
+    pub scheme: SignatureScheme,
+    pub secret: Template,
+    pub tolerance: Duration,
+}
+
+// ---------------------------------------------------------------- steps
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: String,
+    /// The step's name as written.
+    pub span: Span,
+    pub description: Option<String>,
+    pub needs: Vec<Spanned<String>>,
+    pub action: Action,
+    pub retry: Option<RetryPolicy>,
+    /// Covers all attempts and retry waits, on the virtual clock.
+    pub timeout: Option<Duration>,
+    pub attempt_timeout: Option<Duration>,
+    pub expect: Expectations,
+    pub captures: Vec<Capture>,
+    pub continue_on_error: bool,
+    pub always: bool,
+    pub tags: Vec<String>,
+}
+
+impl Step {
+    /// Sandboxes this step uses, directly or through templates: it depends on them implicitly.
+    pub fn sandboxes_used(&self) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        for template in self.templates() {
+            for (reference, _) in template.references() {
+                if let Reference::Sandbox { name, .. } = reference {
+                    names.insert(name.clone());
+                }
+            }
+        }
+        match &self.action {
+            Action::ExpectRequests(e) => _ = names.insert(e.sandbox.value.clone()),
+            Action::Replay(r) => _ = names.insert(r.sandbox.value.clone()),
+            Action::Http(_) => {}
+        }
+        names
+    }
+
+    /// Every template the step holds, for checking and resolution.
+    pub fn templates(&self) -> Vec<&Template> {
+        let mut out = Vec::new();
+        match &self.action {
+            Action::Http(http) => {
+                out.push(&http.url);
+                out.extend(http.headers.iter().map(|(_, v)| v));
+                out.extend(http.query.iter().map(|(_, v)| v));
+                match &http.body {
+                    Some(Body::Json(t) | Body::Text(t)) => out.push(t),
+                    Some(Body::File(_)) | None => {}
+                }
+                if let Some(sign) = &http.sign {
+                    out.push(&sign.secret);
+                }
+            }
+            Action::ExpectRequests(e) => {
+                for check in &e.checks {
+                    match check {
+                        RequestCheck::Signature { secret, .. } => out.push(secret),
+                        RequestCheck::Header { value: Some(v), .. } => out.push(v),
+                        _ => {}
+                    }
+                }
+            }
+            Action::Replay(r) => out.push(&r.to),
+        }
+        for header in &self.expect.headers {
+            if let Some(value) = &header.value {
+                out.push(value);
+            }
+        }
+        for json in &self.expect.json {
+            if let ExpectedJson::Text(t) = &json.value {
+                out.push(t);
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    Http(HttpAction),
+    ExpectRequests(ExpectRequests),
+    Replay(ReplayAction),
+}
+
+impl Action {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Http(_) => "http",
+            Action::ExpectRequests(_) => "expect-requests",
+            Action::Replay(_) => "replay",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpAction {
+    pub method: String,
+    pub url: Template,
+    pub headers: Vec<(String, Template)>,
+    pub query: Vec<(String, Template)>,
+    pub body: Option<Body>,
+    pub sign: Option<SignSpec>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum Body {
+    Json(Template),
+    Text(Template),
+    /// Relative to the plan's folder; read when the step runs.
+    File(Spanned<PathBuf>),
+}
+
+#[derive(Debug, Clone)]
+pub struct SignSpec {
+    pub scheme: SignatureScheme,
+    pub secret: Template,
+}
+
+/// Assertions on what a sandbox recorded.
+#[derive(Debug, Clone)]
+pub struct ExpectRequests {
+    pub sandbox: Spanned<String>,
+    /// A glob over the request path; `None` = every request.
+    pub path: Option<String>,
+    pub method: Option<String>,
+    pub count: Option<CountExpectation>,
+    pub checks: Vec<RequestCheck>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountExpectation {
+    Exactly(u32),
+    AtLeast(u32),
+    AtMost(u32),
+    Between(u32, u32),
+}
+
+impl CountExpectation {
+    pub fn holds(self, n: u32) -> bool {
+        match self {
+            Self::Exactly(e) => n == e,
+            Self::AtLeast(min) => n >= min,
+            Self::AtMost(max) => n <= max,
+            Self::Between(min, max) => (min..=max).contains(&n),
+        }
+    }
+}
+
+impl std::fmt::Display for CountExpectation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Exactly(e) => write!(f, "{e}"),
+            Self::AtLeast(min) => write!(f, "at least {min}"),
+            Self::AtMost(max) => write!(f, "at most {max}"),
+            Self::Between(min, max) => write!(f, "{min} to {max}"),
+        }
+    }
+}
+
+/// A check that every matching recorded request must pass.
+#[derive(Debug, Clone)]
+pub enum RequestCheck {
+    Method(String),
+    Header { name: String, value: Option<Template> },
+    Json { pointer: String, value: serde_json::Value },
+    BodyContains(String),
+    Signature { scheme: SignatureScheme, secret: Template, tolerance: Duration },
+    /// The matching requests arrived in this order of paths.
+    Order(Vec<String>),
+    /// The fault injected into each matching request, in arrival order.
+    Faults(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct ReplayAction {
+    pub sandbox: Spanned<String>,
+    pub path: Option<String>,
+    /// Which matching request: 1 = first; negative counts from the end (-1 = last).
+    pub index: i64,
+    pub to: Template,
+}
+
+// ---------------------------------------------------------------- expectations
+
+#[derive(Debug, Clone, Default)]
+pub struct Expectations {
+    /// Alternatives; `None` = any 2xx.
+    pub status: Option<Vec<StatusPattern>>,
+    /// Requests sent (1 + retries).
+    pub attempts: Option<u32>,
+    pub headers: Vec<HeaderExpectation>,
+    pub json: Vec<JsonExpectation>,
+    pub body_contains: Vec<String>,
+    pub duration_below: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusPattern {
+    Code(u16),
+    /// `"3xx"` = 300–399.
+    Class(u16),
+}
+
+impl StatusPattern {
+    pub fn matches(self, status: u16) -> bool {
+        match self {
+            Self::Code(code) => code == status,
+            Self::Class(class) => status / 100 == class,
+        }
+    }
+}
+
+impl std::fmt::Display for StatusPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Code(code) => write!(f, "{code}"),
+            Self::Class(class) => write!(f, "{class}xx"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HeaderExpectation {
+    pub name: String,
+    /// `None` = the header is present.
+    pub value: Option<Template>,
+}
+
+#[derive(Debug, Clone)]
+pub struct JsonExpectation {
+    /// A JSON Pointer (RFC 6901).
+    pub pointer: String,
+    pub value: ExpectedJson,
+}
+
+#[derive(Debug, Clone)]
+pub enum ExpectedJson {
+    /// A number, boolean or null, compared by JSON value.
+    Literal(serde_json::Value),
+    /// A string, possibly with templates.
+    Text(Template),
+}
+
+#[derive(Debug, Clone)]
+pub struct Capture {
+    pub name: Spanned<String>,
+    pub source: CaptureSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaptureSource {
+    Json(String),
+    Header(String),
+    Status,
+    Body,
+}

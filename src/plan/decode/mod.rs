@@ -1,0 +1,119 @@
+//! Raw nodes to the model: one decoder per node kind, all diagnostics collected in one pass.
+
+mod expect;
+mod http;
+mod plan_node;
+mod requests;
+mod retry;
+mod sandbox;
+mod step;
+mod vars;
+
+use super::diagnostic::{Diagnostic, Diagnostics};
+use super::grammar;
+use super::raw::{RawEntry, RawNode, RawValue};
+use super::reader::{self, unknown_node};
+use crate::model::{RetryPolicy, SandboxDecl, Spanned, Template, Var};
+
+pub use plan_node::PlanSettings;
+pub use step::{DecodedStep, RetryChoice};
+
+/// Everything decoded from a file, before references between nodes are checked.
+#[derive(Default)]
+pub struct Decoded {
+    pub plan: Option<PlanSettings>,
+    pub plan_nodes: Vec<crate::model::Span>,
+    pub vars: Vec<Var>,
+    pub retry_policies: Vec<RetryPolicy>,
+    pub sandboxes: Vec<SandboxDecl>,
+    pub steps: Vec<DecodedStep>,
+}
+
+pub fn decode(nodes: &[RawNode], diags: &mut Diagnostics) -> Decoded {
+    let mut decoded = Decoded::default();
+    for node in nodes {
+        match node.name.as_str() {
+            "plan" => {
+                decoded.plan_nodes.push(node.name_span);
+                let settings = plan_node::decode(node, diags);
+                if decoded.plan.is_none() {
+                    decoded.plan = settings;
+                }
+            }
+            "vars" => decoded.vars.extend(vars::decode(node, diags)),
+            "retry" => {
+                if let Some(policy) = retry::decode(node, true, diags) {
+                    decoded.retry_policies.push(policy);
+                }
+            }
+            "sandbox" => {
+                if let Some(sandbox) = sandbox::decode(node, diags) {
+                    decoded.sandboxes.push(sandbox);
+                }
+            }
+            "step" => {
+                if let Some(step) = step::decode(node, diags) {
+                    decoded.steps.push(step);
+                }
+            }
+            _ => unknown_node(node, "a plan", grammar::nodes("top"), diags),
+        }
+    }
+    decoded
+}
+
+/// A string that may hold templates.
+fn template(entry: &RawEntry, what: &str, example: &str, diags: &mut Diagnostics) -> Option<Template> {
+    let text = reader::string(entry, what, example, diags)?;
+    parse_template(&text.value, entry, diags)
+}
+
+fn parse_template(text: &str, entry: &RawEntry, diags: &mut Diagnostics) -> Option<Template> {
+    match Template::parse(text, entry.origin()) {
+        Ok(t) => Some(t),
+        Err(errors) => {
+            for e in errors {
+                diags.push(Diagnostic::error("hookplan::bad-template", e.message, e.span, "bad template").with_help(e.help));
+            }
+            None
+        }
+    }
+}
+
+/// A name usable in `${steps.NAME.…}` and on the command line.
+fn check_name(name: &Spanned<String>, what: &str, diags: &mut Diagnostics) -> bool {
+    let ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !ok {
+        diags.push(
+            Diagnostic::error("hookplan::bad-name", format!("{what} \"{}\" is not a valid name", name.value), name.span, "invalid name")
+                .with_help("names use letters, digits, `-` and `_`"),
+        );
+    }
+    ok
+}
+
+/// A JSON value written as a KDL value: numbers, booleans and null as themselves.
+fn json_value(value: &RawValue) -> serde_json::Value {
+    match value {
+        RawValue::String(s) => serde_json::Value::String(s.clone()),
+        RawValue::Integer(i) => i64::try_from(*i)
+            .map(serde_json::Value::from)
+            .unwrap_or_else(|_| serde_json::Value::from(*i as f64)),
+        RawValue::Float(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, serde_json::Value::Number),
+        RawValue::Bool(b) => serde_json::Value::Bool(*b),
+        RawValue::Null => serde_json::Value::Null,
+    }
+}
+
+/// Checks an RFC 6901 JSON Pointer.
+fn check_pointer(pointer: &Spanned<String>, diags: &mut Diagnostics) -> bool {
+    let bad_escape = pointer.split('~').skip(1).any(|rest| !(rest.starts_with('0') || rest.starts_with('1')));
+    if !(pointer.is_empty() || pointer.starts_with('/')) || bad_escape {
+        diags.push(
+            Diagnostic::error("hookplan::bad-pointer", format!("\"{}\" is not a JSON Pointer", pointer.value), pointer.span, "not a JSON Pointer")
+                .with_help("a JSON Pointer starts with `/`, e.g. \"/data/status\"; write `~1` for `/` and `~0` for `~` in a key"),
+        );
+        return false;
+    }
+    true
+}

@@ -1,0 +1,74 @@
+//! Plan files: KDL text → raw nodes with spans → the validated model, with every diagnostic
+//! of a file collected in one pass.
+
+mod decode;
+mod diagnostic;
+pub mod format;
+pub mod grammar;
+mod raw;
+mod reader;
+mod source;
+mod syntax;
+mod validate;
+
+pub use diagnostic::{Diagnostic, Diagnostics, FileDiagnostics, PlanErrors, SourceDiagnostic, SourceFile};
+pub use source::{MAX_PLAN_BYTES, SourceError};
+pub use source::read as read_source;
+pub use syntax::{MAX_NESTING, parse_document};
+
+use crate::graph::StepGraph;
+use crate::model::Plan;
+use std::path::{Path, PathBuf};
+
+/// A plan that passed every check, ready to run.
+#[derive(Debug)]
+pub struct LoadedPlan {
+    pub plan: Plan,
+    pub graph: StepGraph,
+    pub file: SourceFile,
+    pub warnings: Vec<Diagnostic>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Plan(#[from] PlanErrors),
+}
+
+/// Reads and checks a plan file. Reads no environment variable and no secret.
+pub fn load(path: &Path) -> Result<LoadedPlan, LoadError> {
+    let file = source::read(path)?;
+    Ok(check(file, path)?)
+}
+
+/// Checks plan text read from `path` (relative file references are resolved from its folder).
+pub fn check(file: SourceFile, path: &Path) -> Result<LoadedPlan, PlanErrors> {
+    let mut diags = Diagnostics::default();
+    let (document, nodes) = match syntax::parse(&file.text) {
+        Ok(parsed) => parsed,
+        Err(errors) => return Err(PlanErrors::single(file, errors)),
+    };
+    let decoded = decode::decode(&nodes, &mut diags);
+    let base_dir = base_dir(path);
+    let plan = validate::validate(decoded, &base_dir, path, &mut diags);
+    let failed = diags.has_errors();
+    let diagnostics = diags.into_vec();
+    match plan {
+        Some(mut plan) if !failed => {
+            plan.canonical_hash = format::canonical_hash(&document);
+            let graph = StepGraph::new(&plan);
+            Ok(LoadedPlan { plan, graph, file, warnings: diagnostics })
+        }
+        _ => Err(PlanErrors::single(file, diagnostics)),
+    }
+}
+
+/// The folder a plan's relative paths are read from.
+pub fn base_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
