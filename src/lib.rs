@@ -7,6 +7,7 @@ pub mod atomic_write;
 pub mod cli;
 pub mod clock;
 pub mod graph;
+pub mod http_client;
 pub mod io_error;
 pub mod model;
 pub mod plan;

@@ -1,0 +1,32 @@
+//! The HTTP client every runner uses: rustls with ring, TLS verification on, an optional CA bundle.
+
+use std::path::Path;
+use std::sync::Once;
+
+/// rustls needs its crypto provider chosen once per process before any client is built.
+pub fn install_crypto() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Fails only if another provider was installed first, which is just as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// A client builder with hookplan's defaults: no redirects followed silently beyond 5,
+/// a user agent naming the tool, TLS verification on.
+pub fn builder() -> reqwest::ClientBuilder {
+    install_crypto();
+    reqwest::Client::builder()
+        .user_agent(concat!("hookplan/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::limited(5))
+}
+
+/// Adds the certificates of a PEM bundle as trusted roots (for servers with a private CA).
+pub fn with_ca_bundle(builder: reqwest::ClientBuilder, path: &Path) -> Result<reqwest::ClientBuilder, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read CA bundle {}: {}", path.display(), crate::io_error::describe(&e)))?;
+    let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| format!("CA bundle {} holds no valid PEM certificate", path.display()))?;
+    if certificates.is_empty() {
+        return Err(format!("CA bundle {} holds no certificate", path.display()));
+    }
+    Ok(certificates.into_iter().fold(builder, |b, c| b.add_root_certificate(c)))
+}
