@@ -6,9 +6,13 @@
 pub mod atomic_write;
 pub mod cli;
 pub mod clock;
+pub mod exec;
 pub mod graph;
 pub mod http_client;
 pub mod io_error;
 pub mod model;
+pub mod observe;
 pub mod plan;
 pub mod random;
+pub mod report;
+pub mod steps;

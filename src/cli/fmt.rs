@@ -27,7 +27,8 @@ pub fn run(args: FmtArgs) -> Result<ExitCode, CliError> {
         let file = plan_source(path)?;
         let text = if args.from_v1 {
             kdl::KdlDocument::v1_to_v2(&file.text).map_err(|_| {
-                CliError::usage(format!("{} is not valid KDL v1", path.display())).with_help("run `hookplan check` on it to see what is wrong")
+                CliError::usage(format!("{} is not valid KDL v1", path.display()))
+                    .with_help("run `hookplan check` on it to see what is wrong")
             })?
         } else {
             file.text.to_string()
@@ -35,7 +36,10 @@ pub fn run(args: FmtArgs) -> Result<ExitCode, CliError> {
         let formatted = match format_text(&text) {
             Ok(formatted) => formatted,
             Err(FormatError::Syntax(diagnostics)) => {
-                errors.files.push(plan::FileDiagnostics { file: SourceFile::new(file.name.clone(), text), diagnostics });
+                errors.files.push(plan::FileDiagnostics {
+                    file: SourceFile::new(file.name.clone(), text),
+                    diagnostics,
+                });
                 continue;
             }
             Err(FormatError::LostComment) => {
@@ -49,7 +53,8 @@ pub fn run(args: FmtArgs) -> Result<ExitCode, CliError> {
         if args.check {
             println!("would reformat {}", path.display());
         } else {
-            atomic_write::write(path, formatted.as_bytes(), Access::Keep).map_err(|e| CliError::io(format!("cannot write {}", path.display()), &e))?;
+            atomic_write::write(path, formatted.as_bytes(), Access::Keep)
+                .map_err(|e| CliError::io(format!("cannot write {}", path.display()), &e))?;
             println!("formatted {}", path.display());
         }
         changed.push(path);
@@ -57,7 +62,11 @@ pub fn run(args: FmtArgs) -> Result<ExitCode, CliError> {
     if !errors.files.is_empty() {
         return Err(CliError::plan(errors));
     }
-    Ok(if args.check && !changed.is_empty() { ExitCode::Failed } else { ExitCode::Success })
+    Ok(if args.check && !changed.is_empty() {
+        ExitCode::Failed
+    } else {
+        ExitCode::Success
+    })
 }
 
 fn plan_source(path: &Path) -> Result<SourceFile, CliError> {

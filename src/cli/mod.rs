@@ -5,6 +5,8 @@ mod error;
 mod fmt;
 mod graph;
 mod render;
+mod report;
+mod run;
 
 pub use error::{CliError, ErrorKind};
 
@@ -49,7 +51,13 @@ pub struct Cli {
     pub command: Command,
 
     /// Where hookplan keeps its state (sandboxes, runs, backups)
-    #[arg(long, global = true, env = "HOOKPLAN_STATE_DIR", value_name = "DIR", default_value = ".hookplan")]
+    #[arg(
+        long,
+        global = true,
+        env = "HOOKPLAN_STATE_DIR",
+        value_name = "DIR",
+        default_value = ".hookplan"
+    )]
     pub state_dir: PathBuf,
 }
 
@@ -59,16 +67,34 @@ pub enum Command {
     #[command(after_help = "Example:\n  hookplan check plans/*.kdl")]
     Check(check::CheckArgs),
 
+    /// Run a plan: steps in dependency order, live progress, reports
+    #[command(
+        after_help = "Examples:\n  hookplan run plans/quickstart.kdl\n  hookplan run plans/quickstart.kdl --time-scale 0 --report-dir reports/\n  hookplan run plans/smoke.kdl --var region=eu --only deliver --dry-run"
+    )]
+    Run(run::RunArgs),
+
+    /// Convert a report.json into JUnit XML, Markdown or JSON
+    #[command(
+        after_help = "Example:\n  hookplan report reports/report.json --format junit > junit.xml"
+    )]
+    Report(report::ReportArgs),
+
     /// Show a plan's step graph
-    #[command(after_help = "Examples:\n  hookplan graph plans/quickstart.kdl\n  hookplan graph plans/quickstart.kdl --format dot | dot -Tsvg > graph.svg")]
+    #[command(
+        after_help = "Examples:\n  hookplan graph plans/quickstart.kdl\n  hookplan graph plans/quickstart.kdl --format dot | dot -Tsvg > graph.svg"
+    )]
     Graph(graph::GraphArgs),
 
     /// Rewrite plan files in the canonical layout, keeping comments
-    #[command(after_help = "Examples:\n  hookplan fmt plans/*.kdl\n  hookplan fmt --check plans/*.kdl    # in CI: exit 1 if a file would change")]
+    #[command(
+        after_help = "Examples:\n  hookplan fmt plans/*.kdl\n  hookplan fmt --check plans/*.kdl    # in CI: exit 1 if a file would change"
+    )]
     Fmt(fmt::FmtArgs),
 
     /// Print a shell completion script
-    #[command(after_help = "Example:\n  hookplan completions bash > ~/.local/share/bash-completion/completions/hookplan")]
+    #[command(
+        after_help = "Example:\n  hookplan completions bash > ~/.local/share/bash-completion/completions/hookplan"
+    )]
     Completions {
         /// The shell to complete for
         shell: clap_complete::Shell,
@@ -80,7 +106,11 @@ pub fn main() -> std::process::ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { ExitCode::Invalid } else { ExitCode::Success };
+            let code = if e.use_stderr() {
+                ExitCode::Invalid
+            } else {
+                ExitCode::Success
+            };
             let _ = e.print();
             return std::process::ExitCode::from(code as u8);
         }
@@ -98,10 +128,17 @@ pub fn main() -> std::process::ExitCode {
 pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Check(args) => check::run(args),
+        Command::Run(args) => run::run(args, &cli.state_dir),
+        Command::Report(args) => report::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Fmt(args) => fmt::run(args),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "hookplan", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "hookplan",
+                &mut std::io::stdout(),
+            );
             Ok(ExitCode::Success)
         }
     }
@@ -112,7 +149,10 @@ fn load_plan(path: &std::path::Path) -> Result<crate::plan::LoadedPlan, CliError
     match crate::plan::load(path) {
         Ok(loaded) => {
             if !loaded.warnings.is_empty() {
-                let file = crate::plan::FileDiagnostics { file: loaded.file.clone(), diagnostics: loaded.warnings.clone() };
+                let file = crate::plan::FileDiagnostics {
+                    file: loaded.file.clone(),
+                    diagnostics: loaded.warnings.clone(),
+                };
                 eprint!("{}", render::diagnostics(&file));
             }
             Ok(loaded)

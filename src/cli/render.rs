@@ -14,9 +14,19 @@ pub fn use_color() -> bool {
 }
 
 fn handler() -> GraphicalReportHandler {
-    let theme = if use_color() { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
-    let width = if std::io::stderr().is_terminal() { terminal_width().unwrap_or(PLAIN_WIDTH) } else { PLAIN_WIDTH };
-    GraphicalReportHandler::new_themed(theme).with_width(width).with_links(false)
+    let theme = if use_color() {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let width = if std::io::stderr().is_terminal() {
+        terminal_width().unwrap_or(PLAIN_WIDTH)
+    } else {
+        PLAIN_WIDTH
+    };
+    GraphicalReportHandler::new_themed(theme)
+        .with_width(width)
+        .with_links(false)
 }
 
 fn terminal_width() -> Option<usize> {
@@ -39,7 +49,11 @@ pub fn plan_errors(errors: &PlanErrors) -> String {
     for file in &errors.files {
         out.push_str(&diagnostics(file));
         let count = file.errors();
-        out.push_str(&format!("error: {} has {count} error{}\n", file.file.name, if count == 1 { "" } else { "s" }));
+        out.push_str(&format!(
+            "error: {} has {count} error{}\n",
+            file.file.name,
+            if count == 1 { "" } else { "s" }
+        ));
     }
     out
 }

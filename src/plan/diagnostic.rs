@@ -20,7 +20,12 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
+    pub fn error(
+        code: &'static str,
+        message: impl Into<String>,
+        span: Span,
+        label: impl Into<String>,
+    ) -> Self {
         Self {
             severity: Severity::Error,
             code,
@@ -32,8 +37,16 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(code: &'static str, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
-        Self { severity: Severity::Warning, ..Self::error(code, message, span, label) }
+    pub fn warning(
+        code: &'static str,
+        message: impl Into<String>,
+        span: Span,
+        label: impl Into<String>,
+    ) -> Self {
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(code, message, span, label)
+        }
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
@@ -68,7 +81,8 @@ impl Diagnostics {
 
     pub fn into_vec(mut self) -> Vec<Diagnostic> {
         // Report in file order, errors before warnings at the same place.
-        self.items.sort_by_key(|d| (d.span.start, d.severity != Severity::Error));
+        self.items
+            .sort_by_key(|d| (d.span.start, d.severity != Severity::Error));
         self.items
     }
 }
@@ -82,7 +96,10 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
-        Self { name: name.into(), text: text.into() }
+        Self {
+            name: name.into(),
+            text: text.into(),
+        }
     }
 
     pub fn named_source(&self) -> NamedSource<Arc<str>> {
@@ -115,7 +132,10 @@ impl miette::Diagnostic for SourceDiagnostic {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.diagnostic.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.diagnostic
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -123,8 +143,15 @@ impl miette::Diagnostic for SourceDiagnostic {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let primary = LabeledSpan::new_primary_with_span(Some(self.diagnostic.label.clone()), self.diagnostic.span);
-        let related = self.diagnostic.related.iter().map(|(span, label)| LabeledSpan::new_with_span(Some(label.clone()), *span));
+        let primary = LabeledSpan::new_primary_with_span(
+            Some(self.diagnostic.label.clone()),
+            self.diagnostic.span,
+        );
+        let related = self
+            .diagnostic
+            .related
+            .iter()
+            .map(|(span, label)| LabeledSpan::new_with_span(Some(label.clone()), *span));
         Some(Box::new(std::iter::once(primary).chain(related)))
     }
 }
@@ -143,7 +170,10 @@ impl FileDiagnostics {
 
     pub fn bound(&self) -> impl Iterator<Item = SourceDiagnostic> + '_ {
         let source = self.file.named_source();
-        self.diagnostics.iter().map(move |d| SourceDiagnostic { diagnostic: d.clone(), source: source.clone() })
+        self.diagnostics.iter().map(move |d| SourceDiagnostic {
+            diagnostic: d.clone(),
+            source: source.clone(),
+        })
     }
 }
 
@@ -155,7 +185,9 @@ pub struct PlanErrors {
 
 impl PlanErrors {
     pub fn single(file: SourceFile, diagnostics: Vec<Diagnostic>) -> Self {
-        Self { files: vec![FileDiagnostics { file, diagnostics }] }
+        Self {
+            files: vec![FileDiagnostics { file, diagnostics }],
+        }
     }
 
     pub fn error_count(&self) -> usize {

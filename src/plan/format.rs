@@ -13,7 +13,11 @@ const INDENT: &str = "    ";
 /// One output line: a blank, or text at a depth.
 enum Line {
     Blank,
-    Text { depth: usize, text: String, opens: bool },
+    Text {
+        depth: usize,
+        text: String,
+        opens: bool,
+    },
 }
 
 struct Writer<'s> {
@@ -66,9 +70,18 @@ impl Writer<'_> {
         if chunk.is_empty() {
             return;
         }
-        let strip = chunk.iter().skip(1).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
+        let strip = chunk
+            .iter()
+            .skip(1)
+            .map(|l| l.len() - l.trim_start().len())
+            .min()
+            .unwrap_or(0);
         for (i, line) in chunk.drain(..).enumerate() {
-            let body = if i == 0 { line.trim_start() } else { &line[(line.len() - line.trim_start().len()).min(strip)..] };
+            let body = if i == 0 {
+                line.trim_start()
+            } else {
+                &line[(line.len() - line.trim_start().len()).min(strip)..]
+            };
             self.text(depth, body.trim_end().to_string(), false);
         }
     }
@@ -95,7 +108,10 @@ impl Writer<'_> {
 /// The canonical text of a parsed document. `source` is the text it was parsed from (a comment
 /// after a closing `}` is only found there).
 pub fn format(doc: &KdlDocument, source: &str) -> String {
-    let mut w = Writer { lines: Vec::new(), source };
+    let mut w = Writer {
+        lines: Vec::new(),
+        source,
+    };
     write_block(&mut w, doc, 0);
     w.finish()
 }
@@ -141,14 +157,21 @@ fn write_node(w: &mut Writer, node: &KdlNode, depth: usize, line_open: bool) -> 
             head.push_str(comment);
         }
     }
-    if let Some(comment) = format.map(|f| f.before_children.trim()).filter(|c| !c.is_empty()) {
+    if let Some(comment) = format
+        .map(|f| f.before_children.trim())
+        .filter(|c| !c.is_empty())
+    {
         head.push(' ');
         head.push_str(comment);
     }
     let mut tail = String::new();
     let mut ends_line = true;
     if let Some(f) = format {
-        for part in [f.before_terminator.trim(), f.terminator.trim().trim_start_matches(';').trim(), f.trailing.trim()] {
+        for part in [
+            f.before_terminator.trim(),
+            f.terminator.trim().trim_start_matches(';').trim(),
+            f.trailing.trim(),
+        ] {
             if !part.is_empty() {
                 tail.push(' ');
                 tail.push_str(part);
@@ -185,7 +208,8 @@ fn write_node(w: &mut Writer, node: &KdlNode, depth: usize, line_open: bool) -> 
 }
 
 fn is_blank(doc: &KdlDocument) -> bool {
-    doc.format().is_none_or(|f| f.leading.trim().is_empty() && f.trailing.trim().is_empty())
+    doc.format()
+        .is_none_or(|f| f.leading.trim().is_empty() && f.trailing.trim().is_empty())
 }
 
 /// A `//` or `/* */` comment on the rest of the line after `offset`.
@@ -219,7 +243,9 @@ fn canonical_node(node: &KdlNode) -> serde_json::Value {
             None => args.push(value(entry.value())),
         }
     }
-    let children = node.children().map(|c| Value::Array(c.nodes().iter().map(canonical_node).collect()));
+    let children = node
+        .children()
+        .map(|c| Value::Array(c.nodes().iter().map(canonical_node).collect()));
     serde_json::json!([node.name().value(), args, props, children])
 }
 

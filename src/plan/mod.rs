@@ -11,9 +11,11 @@ mod source;
 mod syntax;
 mod validate;
 
-pub use diagnostic::{Diagnostic, Diagnostics, FileDiagnostics, PlanErrors, SourceDiagnostic, SourceFile};
-pub use source::{MAX_PLAN_BYTES, SourceError};
+pub use diagnostic::{
+    Diagnostic, Diagnostics, FileDiagnostics, PlanErrors, SourceDiagnostic, SourceFile,
+};
 pub use source::read as read_source;
+pub use source::{MAX_PLAN_BYTES, SourceError};
 pub use syntax::{MAX_NESTING, parse_document};
 
 use crate::graph::StepGraph;
@@ -59,7 +61,12 @@ pub fn check(file: SourceFile, path: &Path) -> Result<LoadedPlan, PlanErrors> {
         Some(mut plan) if !failed => {
             plan.canonical_hash = format::canonical_hash(&document);
             let graph = StepGraph::new(&plan);
-            Ok(LoadedPlan { plan, graph, file, warnings: diagnostics })
+            Ok(LoadedPlan {
+                plan,
+                graph,
+                file,
+                warnings: diagnostics,
+            })
         }
         _ => Err(PlanErrors::single(file, diagnostics)),
     }

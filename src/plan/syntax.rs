@@ -79,7 +79,10 @@ pub fn scan(text: &str) -> Scan {
             b'{' => {
                 depth += 1;
                 if depth > MAX_NESTING {
-                    return Scan { too_deep: Some((i, "blocks")), comments };
+                    return Scan {
+                        too_deep: Some((i, "blocks")),
+                        comments,
+                    };
                 }
                 i += 1;
             }
@@ -104,7 +107,10 @@ pub fn scan(text: &str) -> Scan {
                     if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
                         open += 1;
                         if open > MAX_NESTING {
-                            return Scan { too_deep: Some((start, "comments")), comments };
+                            return Scan {
+                                too_deep: Some((start, "comments")),
+                                comments,
+                            };
                         }
                         i += 2;
                     } else if bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/') {
@@ -129,7 +135,10 @@ pub fn scan(text: &str) -> Scan {
             _ => i += 1,
         }
     }
-    Scan { too_deep: None, comments }
+    Scan {
+        too_deep: None,
+        comments,
+    }
 }
 
 /// Refuses nesting deeper than [`MAX_NESTING`] before the recursive parser sees it.
@@ -147,7 +156,10 @@ fn check_nesting(text: &str) -> Option<Diagnostic> {
 }
 
 fn memchr(bytes: &[u8], from: usize, needle: u8) -> usize {
-    bytes[from..].iter().position(|b| *b == needle).map_or(bytes.len(), |p| from + p)
+    bytes[from..]
+        .iter()
+        .position(|b| *b == needle)
+        .map_or(bytes.len(), |p| from + p)
 }
 
 /// Skips a quoted string starting at `at` (the opening quote); returns the index after it.
@@ -172,7 +184,14 @@ fn skip_raw_string(bytes: &[u8], at: usize, hashes: usize) -> usize {
     let quote: &[u8] = if multiline { b"\"\"\"" } else { b"\"" };
     let mut i = at + quote.len();
     while i < bytes.len() {
-        if bytes[i..].starts_with(quote) && bytes[i + quote.len()..].iter().take(hashes).filter(|b| **b == b'#').count() == hashes {
+        if bytes[i..].starts_with(quote)
+            && bytes[i + quote.len()..]
+                .iter()
+                .take(hashes)
+                .filter(|b| **b == b'#')
+                .count()
+                == hashes
+        {
             return i + quote.len() + hashes;
         }
         i += 1;
@@ -206,7 +225,9 @@ fn raw_node(node: &KdlNode) -> RawNode {
         annotation,
         args,
         props,
-        children: node.children().map(|doc| doc.nodes().iter().map(raw_node).collect()),
+        children: node
+            .children()
+            .map(|doc| doc.nodes().iter().map(raw_node).collect()),
     }
 }
 
@@ -214,7 +235,11 @@ fn raw_entry(entry: &KdlEntry) -> RawEntry {
     let whole: Span = entry.span().into();
     let repr = entry.format().map(|f| f.value_repr.as_str()).unwrap_or("");
     // The value is the tail of the entry's text (after `name=` for a property).
-    let span = if !repr.is_empty() && repr.len() <= whole.len { Span::new(whole.end() - repr.len(), repr.len()) } else { whole };
+    let span = if !repr.is_empty() && repr.len() <= whole.len {
+        Span::new(whole.end() - repr.len(), repr.len())
+    } else {
+        whole
+    };
     let value = match entry.value() {
         KdlValue::String(s) => RawValue::String(s.clone()),
         KdlValue::Integer(i) => RawValue::Integer(*i),
@@ -226,7 +251,11 @@ fn raw_entry(entry: &KdlEntry) -> RawEntry {
         RawValue::String(s) => verbatim_offset(repr, s).map(|offset| span.start + offset),
         _ => None,
     };
-    RawEntry { value, span, verbatim_at }
+    RawEntry {
+        value,
+        span,
+        verbatim_at,
+    }
 }
 
 /// Where the string's text starts inside its written form, if it is written without escapes.
@@ -236,7 +265,11 @@ fn verbatim_offset(repr: &str, value: &str) -> Option<usize> {
     if body.starts_with("\"\"\"") {
         return None;
     }
-    if body.len() >= 2 && body.starts_with('"') && body.ends_with('"') && &body[1..body.len() - 1] == value {
+    if body.len() >= 2
+        && body.starts_with('"')
+        && body.ends_with('"')
+        && &body[1..body.len() - 1] == value
+    {
         return Some(hashes + 1);
     }
     // A bare identifier string.
@@ -288,7 +321,20 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_crash() {
-        for text in ["{", "}", "\"", "#", "/*", "a=", "(t)", "a #\"", "\u{feff}\u{0}", "a 1.", "r#\"", "a {{{"] {
+        for text in [
+            "{",
+            "}",
+            "\"",
+            "#",
+            "/*",
+            "a=",
+            "(t)",
+            "a #\"",
+            "\u{feff}\u{0}",
+            "a 1.",
+            "r#\"",
+            "a {{{",
+        ] {
             let _ = parse(text);
         }
     }

@@ -44,27 +44,35 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<PlanSettings> {
         match child.name.as_str() {
             "description" => {
                 if let Some(v) = c.value("description \"…\"") {
-                    settings.description = reader::string(v, "`description`", "description \"…\"", c.diags).map(|s| s.value);
+                    settings.description =
+                        reader::string(v, "`description`", "description \"…\"", c.diags)
+                            .map(|s| s.value);
                 }
             }
             "seed" => {
                 if let Some(v) = c.value("seed 42") {
-                    settings.seed = reader::integer(v, "`seed`", 0, u64::MAX as i128, "seed 42", c.diags).map(|s| s.value as u64);
+                    settings.seed =
+                        reader::integer(v, "`seed`", 0, u64::MAX as i128, "seed 42", c.diags)
+                            .map(|s| s.value as u64);
                 }
             }
             "jobs" => {
                 if let Some(v) = c.value("jobs 4") {
-                    settings.jobs = reader::integer(v, "`jobs`", 1, 1024, "jobs 4", c.diags).map(|s| s.value as usize);
+                    settings.jobs = reader::integer(v, "`jobs`", 1, 1024, "jobs 4", c.diags)
+                        .map(|s| s.value as usize);
                 }
             }
             "timeout" => {
                 if let Some(v) = c.value("timeout \"5m\"") {
-                    settings.timeout = reader::duration(v, "`timeout`", "\"5m\"", c.diags).map(|s| s.value);
+                    settings.timeout =
+                        reader::duration(v, "`timeout`", "\"5m\"", c.diags).map(|s| s.value);
                 }
             }
             "attempt-timeout" => {
                 if let Some(v) = c.value("attempt-timeout \"10s\"") {
-                    settings.attempt_timeout = reader::duration(v, "`attempt-timeout`", "\"10s\"", c.diags).map(|s| s.value);
+                    settings.attempt_timeout =
+                        reader::duration(v, "`attempt-timeout`", "\"10s\"", c.diags)
+                            .map(|s| s.value);
                 }
             }
             _ => unreachable!("checked against the grammar above"),

@@ -1,0 +1,398 @@
+//! `hookplan run PLAN`: resolve, execute, report.
+
+use super::{CliError, ExitCode, render};
+use crate::exec::{self, EventKind, ExecOptions, RunContext, RunStarted, StepInfo, values};
+use crate::model::suggest::did_you_mean;
+use crate::plan::{LoadedPlan, PlanErrors};
+use crate::report::console::{Console, Verbosity};
+use crate::report::{self, Report, RunStatus};
+use std::collections::BTreeSet;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The plan file
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+
+    /// Set a variable declared in the plan's `vars` (repeatable)
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+
+    /// Override the plan's seed (fixes error injection and jitter)
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// Steps that may run at once [default: the plan's `jobs`, else the number of CPUs]
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+
+    /// Resolve every template and show what would be sent; send nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Write report.json, junit.xml and summary.md here
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+
+    /// Run only this step and what it needs (repeatable)
+    #[arg(long, value_name = "STEP")]
+    pub only: Vec<String>,
+
+    /// Run only steps with this tag and what they need (repeatable)
+    #[arg(long, value_name = "TAG")]
+    pub tag: Vec<String>,
+
+    /// Real seconds waited per scheduled second of backoff and injected delay (0 = never wait)
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    pub time_scale: f64,
+
+    /// Stop at the first failed step (teardown steps still run)
+    #[arg(long)]
+    pub fail_fast: bool,
+
+    /// Plain lines instead of progress bars (also when not on a terminal or when CI is set)
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// Trust the certificates in this PEM bundle (for servers with a private CA)
+    #[arg(long, value_name = "FILE")]
+    pub ca_bundle: Option<PathBuf>,
+
+    /// Show every attempt and assertion
+    #[arg(long, short = 'v', conflicts_with = "quiet")]
+    pub verbose: bool,
+
+    /// Show only failures and the summary
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+pub fn run(args: RunArgs, state_dir: &Path) -> Result<ExitCode, CliError> {
+    let loaded = super::load_plan(&args.plan)?;
+    if !(args.time_scale.is_finite() && args.time_scale >= 0.0) {
+        return Err(CliError::usage(format!(
+            "--time-scale must be a number of at least 0, not {}",
+            args.time_scale
+        ))
+        .with_help("use 1 for real time, 0.01 to run 100 times faster, 0 to never wait"));
+    }
+    if args.jobs == Some(0) {
+        return Err(CliError::usage("--jobs must be at least 1"));
+    }
+    let overrides = parse_vars(&args.vars, &loaded)?;
+    let selected = selection(&args, &loaded)?;
+    let mut values = values::resolve(&loaded.plan, &overrides, &values::ProcessEnvironment)
+        .map_err(|diagnostics| {
+            CliError::plan(PlanErrors::single(loaded.file.clone(), diagnostics))
+        })?;
+    values.vars.extend(overrides.iter().cloned());
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::io("cannot start the runtime", &e))?;
+    let report = runtime.block_on(execute(&args, loaded, values, selected, state_dir))?;
+    // Steps still waiting on the network when interrupted are not waited for.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    Ok(match report.status {
+        RunStatus::Passed => ExitCode::Success,
+        RunStatus::Failed => ExitCode::Failed,
+        RunStatus::Interrupted => ExitCode::Interrupted,
+    })
+}
+
+async fn execute(
+    args: &RunArgs,
+    loaded: LoadedPlan,
+    values: values::Values,
+    selected: Option<BTreeSet<usize>>,
+    state_dir: &Path,
+) -> Result<Report, CliError> {
+    let started = Instant::now();
+    let LoadedPlan {
+        mut plan, graph, ..
+    } = loaded;
+    if let Some(seed) = args.seed {
+        plan.seed = seed;
+    }
+    let plan = Arc::new(plan);
+    let jobs = args
+        .jobs
+        .or(plan.jobs)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(4, |n| n.get()));
+    let clock = crate::clock::Clock::new(args.time_scale);
+    let mut builder = crate::http_client::builder();
+    if let Some(bundle) = &args.ca_bundle {
+        builder = crate::http_client::with_ca_bundle(builder, bundle).map_err(CliError::usage)?;
+    }
+    let http = builder
+        .build()
+        .map_err(|e| CliError::failed(format!("cannot set up the HTTP client: {e}")))?;
+    let run_dir = run_folder(state_dir, &plan.name)?;
+
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    let events = exec::Events::new(sender, clock.clone());
+    let cancel = CancellationToken::new();
+    let abort = CancellationToken::new();
+    let ctx = Arc::new(RunContext::new(
+        plan.clone(),
+        clock.clone(),
+        http,
+        values,
+        cancel.clone(),
+        args.dry_run,
+        run_dir.clone(),
+        events.clone(),
+    ));
+
+    let verbosity = if args.quiet {
+        Verbosity::Quiet
+    } else if args.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    let live = !args.no_progress
+        && std::io::stderr().is_terminal()
+        && std::env::var_os("CI").is_none()
+        && verbosity != Verbosity::Quiet;
+    let mut console = Console::new(live, render::use_color(), verbosity);
+    let journal_path = run_dir.join("events.jsonl");
+    let redactor = ctx.shared_redactor();
+    let collector = tokio::spawn(async move {
+        let mut all = Vec::new();
+        let mut journal = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&journal_path)
+            .ok();
+        while let Some(event) = receiver.recv().await {
+            console.handle(&event);
+            if let Some(file) = journal.as_mut() {
+                if let Ok(mut value) = serde_json::to_value(&event) {
+                    redactor
+                        .read()
+                        .expect("redactor lock")
+                        .redact_json(&mut value);
+                    let _ = writeln!(file, "{value}");
+                }
+            }
+            all.push(event);
+        }
+        (console, all)
+    });
+
+    let interrupt = {
+        let (cancel, abort) = (cancel.clone(), abort.clone());
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "interrupted: stopping steps and running teardown (press Ctrl-C again to abort)"
+                );
+                cancel.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    abort.cancel();
+                }
+            }
+        })
+    };
+
+    let shown_vars = ctx.values.shown_vars(&ctx.redactor());
+    events.emit_at(
+        std::time::Duration::ZERO,
+        EventKind::RunStarted(RunStarted {
+            plan: plan.name.clone(),
+            path: args.plan.display().to_string(),
+            description: plan.description.clone(),
+            canonical_hash: plan.canonical_hash.clone(),
+            seed: plan.seed,
+            jobs,
+            time_scale: args.time_scale,
+            dry_run: args.dry_run,
+            variables: shown_vars,
+            steps: plan
+                .steps
+                .iter()
+                .map(|s| StepInfo {
+                    name: s.name.clone(),
+                    kind: s.action.kind().to_string(),
+                    needs: s.needs.iter().map(|n| n.value.clone()).collect(),
+                    tags: s.tags.clone(),
+                    continue_on_error: s.continue_on_error,
+                    always: s.always,
+                })
+                .collect(),
+        }),
+    );
+    let options = ExecOptions {
+        jobs,
+        fail_fast: args.fail_fast,
+        selected,
+        run_timeout: plan.timeout,
+        abort,
+    };
+    exec::execute(
+        ctx.clone(),
+        &graph,
+        Arc::new(crate::steps::PlanRunner),
+        options,
+    )
+    .await;
+    interrupt.abort();
+    events.emit_at(
+        ctx.clock.real_elapsed(),
+        EventKind::RunFinished {
+            interrupted: cancel.is_cancelled(),
+            real_duration: started.elapsed(),
+        },
+    );
+    drop(events);
+    let redactor = ctx.redactor();
+    drop(ctx);
+    let (console, all) = collector
+        .await
+        .map_err(|_| CliError::failed("the event collector stopped unexpectedly"))?;
+    let report = Report::from_events(&all);
+
+    // Every report passes through the redactor once more before it is written.
+    let mut value = serde_json::to_value(&report).expect("a report serializes");
+    redactor.redact_json(&mut value);
+    let report: Report =
+        serde_json::from_value(value).expect("a redacted report is still a report");
+    let mut written = Vec::new();
+    report::write_all(&report, &run_dir).map_err(|e| {
+        CliError::io(
+            format!("cannot write the report into {}", run_dir.display()),
+            &e,
+        )
+    })?;
+    if let Some(dir) = &args.report_dir {
+        report::write_all(&report, dir).map_err(|e| {
+            CliError::io(
+                format!("cannot write the report into {}", dir.display()),
+                &e,
+            )
+        })?;
+        written.push(dir.display().to_string());
+    }
+    console.finish(&report, &written);
+    Ok(report)
+}
+
+/// `.hookplan/runs/<time>-<plan>/`, owner-only: recordings and journals may hold raw values.
+fn run_folder(state_dir: &Path, plan: &str) -> Result<PathBuf, CliError> {
+    let runs = state_dir.join("runs");
+    crate::atomic_write::private_dir(state_dir).map_err(|e| {
+        CliError::io(
+            format!("cannot create the state folder {}", state_dir.display()),
+            &e,
+        )
+    })?;
+    crate::atomic_write::private_dir(&runs)
+        .map_err(|e| CliError::io(format!("cannot create {}", runs.display()), &e))?;
+    let stamp = chrono::Local::now().format("%Y-%m-%d_%H%M%S");
+    for n in 0..1000 {
+        let name = if n == 0 {
+            format!("{stamp}-{plan}")
+        } else {
+            format!("{stamp}-{plan}-{n}")
+        };
+        let dir = runs.join(name);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(CliError::io(format!("cannot create {}", dir.display()), &e)),
+        }
+    }
+    Err(CliError::failed(format!(
+        "cannot find a free run folder name in {}",
+        runs.display()
+    )))
+}
+
+fn parse_vars(vars: &[String], loaded: &LoadedPlan) -> Result<Vec<(String, String)>, CliError> {
+    let declared: Vec<&str> = loaded.plan.vars.iter().map(|v| v.name.as_str()).collect();
+    vars.iter()
+        .map(|pair| {
+            let Some((name, value)) = pair.split_once('=') else {
+                return Err(
+                    CliError::usage(format!("--var {pair}: expected NAME=VALUE"))
+                        .with_help("e.g. --var region=eu"),
+                );
+            };
+            if !declared.contains(&name) {
+                let help = match did_you_mean(name, declared.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None if declared.is_empty() => {
+                        "the plan declares no variables; add them in `vars { … }`".into()
+                    }
+                    None => format!("the plan declares: {}", declared.join(", ")),
+                };
+                return Err(CliError::usage(format!(
+                    "--var {name}: the plan declares no variable `{name}`"
+                ))
+                .with_help(help));
+            }
+            Ok((name.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+/// The steps `--only` and `--tag` select, with everything they need.
+fn selection(args: &RunArgs, loaded: &LoadedPlan) -> Result<Option<BTreeSet<usize>>, CliError> {
+    if args.only.is_empty() && args.tag.is_empty() {
+        return Ok(None);
+    }
+    let steps = &loaded.plan.steps;
+    let mut roots = Vec::new();
+    for name in &args.only {
+        match steps.iter().position(|s| &s.name == name) {
+            Some(i) => roots.push(i),
+            None => {
+                let help = match did_you_mean(name, steps.iter().map(|s| s.name.as_str())) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!(
+                        "the plan's steps: {}",
+                        steps
+                            .iter()
+                            .map(|s| s.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                return Err(CliError::usage(format!("--only {name}: no such step")).with_help(help));
+            }
+        }
+    }
+    for tag in &args.tag {
+        let tagged: Vec<usize> = steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.tags.contains(tag))
+            .map(|(i, _)| i)
+            .collect();
+        if tagged.is_empty() {
+            let mut tags: Vec<&str> = steps
+                .iter()
+                .flat_map(|s| s.tags.iter().map(String::as_str))
+                .collect();
+            tags.sort_unstable();
+            tags.dedup();
+            let help = if tags.is_empty() {
+                "no step has tags; add `tags \"smoke\"` to a step".to_string()
+            } else {
+                format!("the plan's tags: {}", tags.join(", "))
+            };
+            return Err(
+                CliError::usage(format!("--tag {tag}: no step has this tag")).with_help(help),
+            );
+        }
+        roots.extend(tagged);
+    }
+    Ok(Some(loaded.graph.with_needs(roots)))
+}

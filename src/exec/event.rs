@@ -1,0 +1,229 @@
+//! The executor's only output: a stream of events. Every report is a pure function of it.
+
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, SystemTime};
+
+/// Something that happened during a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunEvent {
+    /// Wall-clock time (for logs only, never for decisions or digests).
+    pub at: SystemTime,
+    /// Virtual time since the run started.
+    pub elapsed: Duration,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum EventKind {
+    RunStarted(RunStarted),
+    SandboxStarted {
+        name: String,
+        url: String,
+    },
+    SandboxStopped {
+        name: String,
+    },
+    StepStarted {
+        step: usize,
+    },
+    /// A line in the spec's words (`Server error 503, retrying in 2.0s (attempt 1/3)`).
+    StepLog {
+        step: usize,
+        message: String,
+    },
+    AttemptFinished {
+        step: usize,
+        attempt: Attempt,
+    },
+    CircuitChanged {
+        target: String,
+        from: String,
+        to: String,
+        reason: String,
+    },
+    StepFinished {
+        step: usize,
+        outcome: StepOutcome,
+    },
+    StepSkipped {
+        step: usize,
+        reason: String,
+    },
+    RunFinished {
+        interrupted: bool,
+        real_duration: Duration,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunStarted {
+    pub plan: String,
+    pub path: String,
+    pub description: Option<String>,
+    pub canonical_hash: String,
+    pub seed: u64,
+    pub jobs: usize,
+    pub time_scale: f64,
+    pub dry_run: bool,
+    /// Variables as resolved, secrets masked.
+    pub variables: Vec<(String, String)>,
+    pub steps: Vec<StepInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepInfo {
+    pub name: String,
+    pub kind: String,
+    pub needs: Vec<String>,
+    pub tags: Vec<String>,
+    pub continue_on_error: bool,
+    pub always: bool,
+}
+
+/// One request a step sent.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Attempt {
+    /// 1 for the first request.
+    pub n: u32,
+    /// Virtual time from the step's start to this request.
+    pub offset: Duration,
+    /// The wait scheduled before this request (zero for the first).
+    pub scheduled_delay: Duration,
+    /// A status code, `timeout`, `connect`, `reset`, `circuit-open` or `error`.
+    pub outcome: String,
+    /// Real time the request took.
+    pub duration: Duration,
+    /// What went wrong when there was no response, in words.
+    pub error: Option<String>,
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepOutcome {
+    pub status: StepStatus,
+    /// Why it failed, in one line (None when it passed).
+    pub message: Option<String>,
+    pub assertions: Vec<Assertion>,
+    /// Captured values, secrets masked.
+    pub captures: Vec<(String, String)>,
+    pub request: Option<RequestSummary>,
+    pub response: Option<ResponseSummary>,
+    /// Virtual time the step took (attempts and waits).
+    pub duration: Duration,
+    /// Real time the step took.
+    pub real_duration: Duration,
+    /// What the step did in detail, for step kinds with more to say (a sandbox's recordings).
+    pub details: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepStatus {
+    Passed,
+    /// The step ran and an expectation did not hold.
+    Failed,
+    /// The step could not complete (no response, a timeout, a bad template, a missing file).
+    Errored,
+    /// Failed or errored, but `continue-on-error` lets the run go on as if it had passed.
+    FailedAllowed,
+    Skipped,
+    /// `--dry-run`: resolved, nothing sent.
+    DryRun,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Passed => "passed",
+            StepStatus::Failed => "failed",
+            StepStatus::Errored => "errored",
+            StepStatus::FailedAllowed => "failed-allowed",
+            StepStatus::Skipped => "skipped",
+            StepStatus::DryRun => "dry-run",
+        }
+    }
+
+    /// Whether steps that need this one may run.
+    pub fn satisfies_needs(self) -> bool {
+        matches!(
+            self,
+            StepStatus::Passed | StepStatus::FailedAllowed | StepStatus::DryRun
+        )
+    }
+
+    pub fn is_failure(self) -> bool {
+        matches!(self, StepStatus::Failed | StepStatus::Errored)
+    }
+}
+
+/// One expectation checked, with what was expected and what was found.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Assertion {
+    /// e.g. `status`, `attempts`, `header content-type`, `json /data/id`, `count`.
+    pub name: String,
+    pub expected: String,
+    pub actual: String,
+    pub passed: bool,
+}
+
+impl Assertion {
+    pub fn new(
+        name: impl Into<String>,
+        expected: impl Into<String>,
+        actual: impl Into<String>,
+        passed: bool,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            expected: expected.into(),
+            actual: actual.into(),
+            passed,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RequestSummary {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Body>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ResponseSummary {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Body>,
+}
+
+/// A body as stored in a report: capped, and marked when cut.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Body {
+    pub text: String,
+    /// The body's full size in bytes.
+    pub size: usize,
+    pub truncated: bool,
+}
+
+/// Bodies stored in reports are cut to this many bytes.
+pub const BODY_CAP: usize = 64 * 1024;
+
+impl Body {
+    pub fn capture(bytes: &[u8]) -> Self {
+        let cut = bytes.len().min(BODY_CAP);
+        let text = String::from_utf8_lossy(&bytes[..cut]).into_owned();
+        // A cut inside a UTF-8 sequence leaves a replacement character: drop it.
+        let text = if cut < bytes.len() {
+            text.trim_end_matches('\u{fffd}').to_string()
+        } else {
+            text
+        };
+        Self {
+            text,
+            size: bytes.len(),
+            truncated: cut < bytes.len(),
+        }
+    }
+}

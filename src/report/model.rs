@@ -1,0 +1,310 @@
+//! The run report: one model, built from the event stream alone, written as JSON, JUnit or
+//! Markdown. Timings live in fields of their own so the rest is reproducible.
+
+use crate::exec::event::{
+    Assertion, Body, EventKind, RequestSummary, ResponseSummary, RunEvent, StepStatus,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub const REPORT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    pub report_version: u32,
+    pub tool: Tool,
+    pub plan: PlanInfo,
+    pub seed: u64,
+    pub dry_run: bool,
+    pub time_scale: f64,
+    /// Variables as resolved, secrets masked.
+    pub variables: BTreeMap<String, String>,
+    pub status: RunStatus,
+    pub summary: Summary,
+    pub steps: Vec<StepReport>,
+    pub circuit_breakers: Vec<CircuitChange>,
+    pub timing: RunTiming,
+    /// sha256 over what makes this run what it is (see `digest.rs`); the same plan, inputs and
+    /// seed give the same digest.
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PlanInfo {
+    pub name: String,
+    pub path: String,
+    pub description: Option<String>,
+    pub canonical_hash: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    Passed,
+    Failed,
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Passed => "passed",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Summary {
+    pub total: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub errored: usize,
+    pub failed_allowed: usize,
+    pub skipped: usize,
+    pub dry_run: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StepReport {
+    pub name: String,
+    pub kind: String,
+    pub status: StepStatus,
+    /// Why it failed, errored or was skipped.
+    pub message: Option<String>,
+    pub needs: Vec<String>,
+    pub tags: Vec<String>,
+    pub attempts: Vec<AttemptReport>,
+    pub assertions: Vec<Assertion>,
+    /// Captured values, secrets masked.
+    pub captures: BTreeMap<String, String>,
+    pub request: Option<RequestSummary>,
+    pub response: Option<ResponseSummary>,
+    /// What the step said while it ran, in the spec's words.
+    pub log: Vec<String>,
+    pub details: Option<serde_json::Value>,
+    pub timing: StepTiming,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AttemptReport {
+    pub n: u32,
+    /// A status code, `timeout`, `connect`, `reset`, `circuit-open` or `error`.
+    pub outcome: String,
+    /// The wait scheduled before this request (what the policy asked for, not what was measured).
+    pub scheduled_delay_ms: u64,
+    /// Virtual time from the step's start to this request.
+    pub offset_ms: f64,
+    /// Real time the request took.
+    pub duration_ms: f64,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct StepTiming {
+    /// Virtual time from the run's start to the step's start.
+    pub start_ms: f64,
+    /// Virtual time the step took.
+    pub duration_ms: f64,
+    /// Real time the step took.
+    pub real_duration_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CircuitChange {
+    pub target: String,
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+    pub at_ms: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RunTiming {
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub real_duration_ms: f64,
+    pub virtual_duration_ms: f64,
+}
+
+pub fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+pub fn whole_ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+impl Report {
+    /// Builds the report from a run's events. Pure: the same events give the same report.
+    pub fn from_events(events: &[RunEvent]) -> Report {
+        let mut report = Report {
+            report_version: REPORT_VERSION,
+            tool: Tool {
+                name: "hookplan".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            plan: PlanInfo {
+                name: String::new(),
+                path: String::new(),
+                description: None,
+                canonical_hash: String::new(),
+            },
+            seed: 0,
+            dry_run: false,
+            time_scale: 1.0,
+            variables: BTreeMap::new(),
+            status: RunStatus::Passed,
+            summary: Summary::default(),
+            steps: Vec::new(),
+            circuit_breakers: Vec::new(),
+            timing: RunTiming::default(),
+            digest: String::new(),
+        };
+        let mut interrupted = false;
+        let mut virtual_end = Duration::ZERO;
+        for event in events {
+            virtual_end = virtual_end.max(event.elapsed);
+            match &event.kind {
+                EventKind::RunStarted(started) => {
+                    report.plan = PlanInfo {
+                        name: started.plan.clone(),
+                        path: started.path.clone(),
+                        description: started.description.clone(),
+                        canonical_hash: started.canonical_hash.clone(),
+                    };
+                    report.seed = started.seed;
+                    report.dry_run = started.dry_run;
+                    report.time_scale = started.time_scale;
+                    report.variables = started.variables.iter().cloned().collect();
+                    report.timing.started_at = rfc3339(event.at);
+                    report.steps = started
+                        .steps
+                        .iter()
+                        .map(|s| StepReport {
+                            name: s.name.clone(),
+                            kind: s.kind.clone(),
+                            status: StepStatus::Skipped,
+                            message: Some("did not run".into()),
+                            needs: s.needs.clone(),
+                            tags: s.tags.clone(),
+                            attempts: Vec::new(),
+                            assertions: Vec::new(),
+                            captures: BTreeMap::new(),
+                            request: None,
+                            response: None,
+                            log: Vec::new(),
+                            details: None,
+                            timing: StepTiming::default(),
+                        })
+                        .collect();
+                }
+                EventKind::StepStarted { step } => {
+                    if let Some(s) = report.steps.get_mut(*step) {
+                        s.timing.start_ms = ms(event.elapsed);
+                    }
+                }
+                EventKind::StepLog { step, message } => {
+                    if let Some(s) = report.steps.get_mut(*step) {
+                        s.log.push(message.clone());
+                    }
+                }
+                EventKind::AttemptFinished { step, attempt } => {
+                    if let Some(s) = report.steps.get_mut(*step) {
+                        s.attempts.push(AttemptReport {
+                            n: attempt.n,
+                            outcome: attempt.outcome.clone(),
+                            scheduled_delay_ms: whole_ms(attempt.scheduled_delay),
+                            offset_ms: ms(attempt.offset),
+                            duration_ms: ms(attempt.duration),
+                            error: attempt.error.clone(),
+                        });
+                    }
+                }
+                EventKind::StepFinished { step, outcome } => {
+                    if let Some(s) = report.steps.get_mut(*step) {
+                        s.status = outcome.status;
+                        s.message = outcome.message.clone();
+                        s.assertions = outcome.assertions.clone();
+                        s.captures = outcome.captures.iter().cloned().collect();
+                        s.request = outcome.request.clone();
+                        s.response = outcome.response.clone();
+                        s.details = outcome.details.clone();
+                        s.timing.duration_ms = ms(outcome.duration);
+                        s.timing.real_duration_ms = ms(outcome.real_duration);
+                    }
+                }
+                EventKind::StepSkipped { step, reason } => {
+                    if let Some(s) = report.steps.get_mut(*step) {
+                        s.status = StepStatus::Skipped;
+                        s.message = Some(reason.clone());
+                        s.timing.start_ms = ms(event.elapsed);
+                    }
+                }
+                EventKind::CircuitChanged {
+                    target,
+                    from,
+                    to,
+                    reason,
+                } => report.circuit_breakers.push(CircuitChange {
+                    target: target.clone(),
+                    from: from.clone(),
+                    to: to.clone(),
+                    reason: reason.clone(),
+                    at_ms: ms(event.elapsed),
+                }),
+                EventKind::RunFinished {
+                    interrupted: i,
+                    real_duration,
+                } => {
+                    interrupted = *i;
+                    report.timing.real_duration_ms = ms(*real_duration);
+                }
+                EventKind::SandboxStarted { .. } | EventKind::SandboxStopped { .. } => {}
+            }
+        }
+        report.timing.virtual_duration_ms = ms(virtual_end);
+        let summary = &mut report.summary;
+        summary.total = report.steps.len();
+        for step in &report.steps {
+            match step.status {
+                StepStatus::Passed => summary.passed += 1,
+                StepStatus::Failed => summary.failed += 1,
+                StepStatus::Errored => summary.errored += 1,
+                StepStatus::FailedAllowed => summary.failed_allowed += 1,
+                StepStatus::Skipped => summary.skipped += 1,
+                StepStatus::DryRun => summary.dry_run += 1,
+            }
+        }
+        report.status = if interrupted {
+            RunStatus::Interrupted
+        } else if summary.failed + summary.errored > 0 {
+            RunStatus::Failed
+        } else {
+            RunStatus::Passed
+        };
+        report.digest = super::digest::digest(&report);
+        report
+    }
+
+    /// The step's body, for displays: the text, marked when cut.
+    pub fn body_text(body: &Body) -> String {
+        if body.truncated {
+            format!("{}\n… ({} bytes in all)", body.text, body.size)
+        } else {
+            body.text.clone()
+        }
+    }
+}
+
+fn rfc3339(at: std::time::SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(at).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
