@@ -13,3 +13,4 @@ pub mod model;
 pub mod plan;
 pub mod random;
 pub mod retry;
+pub mod signature;
