@@ -15,4 +15,6 @@ pub mod observe;
 pub mod plan;
 pub mod random;
 pub mod report;
+pub mod retry;
+pub mod signature;
 pub mod steps;

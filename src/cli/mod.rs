@@ -115,6 +115,7 @@ pub fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(code as u8);
         }
     };
+    crate::observe::logging::init(render::use_color());
     let code = match run(cli) {
         Ok(code) => code,
         Err(error) => {

@@ -137,8 +137,8 @@ async fn execute(
 
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
     let events = exec::Events::new(sender, clock.clone());
-    let cancel = CancellationToken::new();
     let abort = CancellationToken::new();
+    let cancel = abort.child_token();
     let ctx = Arc::new(RunContext::new(
         plan.clone(),
         clock.clone(),
@@ -162,6 +162,7 @@ async fn execute(
         && std::env::var_os("CI").is_none()
         && verbosity != Verbosity::Quiet;
     let mut console = Console::new(live, render::use_color(), verbosity);
+    crate::observe::logging::set_progress(console.multi());
     let journal_path = run_dir.join("events.jsonl");
     let redactor = ctx.shared_redactor();
     let collector = tokio::spawn(async move {
@@ -280,6 +281,7 @@ async fn execute(
         })?;
         written.push(dir.display().to_string());
     }
+    crate::observe::logging::set_progress(None);
     console.finish(&report, &written);
     Ok(report)
 }

@@ -35,6 +35,8 @@ pub struct RunContext {
     /// This run's folder in the state directory.
     pub run_dir: PathBuf,
     pub events: Events,
+    /// Circuit breakers per target, shared by every step of the run.
+    pub breakers: crate::retry::Breakers,
     captures: Mutex<HashMap<String, HashMap<String, String>>>,
     sandboxes: RwLock<HashMap<String, SandboxAddress>>,
 }
@@ -63,6 +65,7 @@ impl RunContext {
             dry_run,
             run_dir,
             events,
+            breakers: crate::retry::Breakers::new(),
             captures: Mutex::new(HashMap::new()),
             sandboxes: RwLock::new(HashMap::new()),
         }

@@ -36,7 +36,8 @@ pub struct ExecOptions {
     pub selected: Option<BTreeSet<usize>>,
     /// The whole run's limit, on the virtual clock.
     pub run_timeout: Option<Duration>,
-    /// Cancels even `always` steps (a second Ctrl-C).
+    /// Cancels even `always` steps (a second Ctrl-C). The run context's `cancel` must be a child
+    /// of it, so that an abort stops every step.
     pub abort: CancellationToken,
 }
 
@@ -67,7 +68,8 @@ pub async fn execute(
     let mut running_info: Vec<Option<Running>> = (0..n).map(|_| None).collect();
     let mut task_steps = std::collections::HashMap::new();
     let mut stopping: Option<String> = None;
-    let fail_fast = CancellationToken::new();
+    // Cancelled on interruption (it is a child of `ctx.cancel`) or by --fail-fast.
+    let steps_cancel = ctx.cancel.child_token();
 
     loop {
         while running.len() < jobs {
@@ -124,12 +126,13 @@ pub async fn execute(
                 (a, b) => a.or(b),
             };
             let timeline = ctx.clock.timeline(start).with_deadline(deadline);
+            tracing::debug!(step = %def.name, slot, start_ms = start.as_millis() as u64, "step started");
             ctx.events.emit_at(start, EventKind::StepStarted { step });
             // `always` steps are teardown: only a second interruption stops them.
             let cancel = if def.always {
-                options.abort.child_token()
+                options.abort.clone()
             } else {
-                combined(&ctx.cancel, &fail_fast, &options.abort)
+                steps_cancel.clone()
             };
             let future = runner.run(ctx.clone(), step, timeline.clone(), cancel);
             running_info[step] = Some(Running { slot, start });
@@ -164,8 +167,9 @@ pub async fn execute(
                 }
                 if outcome.status.is_failure() && options.fail_fast && stopping.is_none() {
                     stopping = Some(format!("cancelled by --fail-fast after `{}` failed", def.name));
-                    fail_fast.cancel();
+                    steps_cancel.cancel();
                 }
+                tracing::debug!(step = %def.name, status = outcome.status.as_str(), "step finished");
                 status[step] = Some(outcome.status);
                 ended[step] = end;
                 ctx.events.emit_at(end, EventKind::StepFinished { step, outcome });
@@ -211,25 +215,6 @@ fn crashed(error: &tokio::task::JoinError) -> StepOutcome {
         "the step was cancelled"
     };
     StepOutcome::errored(what.to_string(), Duration::ZERO)
-}
-
-fn combined(
-    a: &CancellationToken,
-    b: &CancellationToken,
-    c: &CancellationToken,
-) -> CancellationToken {
-    let token = CancellationToken::new();
-    let (t, a, b, c) = (token.clone(), a.clone(), b.clone(), c.clone());
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = a.cancelled() => {}
-            _ = b.cancelled() => {}
-            _ = c.cancelled() => {}
-            _ = t.cancelled() => return,
-        }
-        t.cancel();
-    });
-    token
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -33,6 +33,14 @@ impl Redactor {
         forms.push(json[1..json.len() - 1].to_string());
         forms.push(url::form_urlencoded::byte_serialize(secret.as_bytes()).collect());
         forms.push(percent_encode(secret));
+        // What the URL parser itself writes for the secret in a path, a query or a fragment.
+        if let Ok(url) = url::Url::parse(&format!("http://x/{secret}?{secret}#{secret}")) {
+            forms.extend([
+                url.path()[1..].to_string(),
+                url.query().unwrap_or("").to_string(),
+                url.fragment().unwrap_or("").to_string(),
+            ]);
+        }
         // A secret inside a longer base64 text (e.g. `user:secret` in Basic auth) shows up as one of
         // three encodings depending on its alignment; each is cut to the characters that depend only
         // on the secret.

@@ -5,8 +5,12 @@ use super::{capture, expect};
 use crate::clock::Timeline;
 use crate::exec::event::{Body as ReportBody, RequestSummary, ResponseSummary};
 use crate::exec::{Attempt, EventKind, RunContext, StepOutcome, StepStatus};
-use crate::model::{Body, HttpAction, HumanDuration, RetryPolicy, Step};
+use crate::model::{Body, HttpAction, HumanDuration, Step};
 use crate::observe::{is_credential_header, mask_credential};
+use crate::retry::{
+    Admission, AttemptOutcome, Backoff, Decision, Transition, decide, parse_retry_after, target_of,
+    wording,
+};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -32,17 +36,18 @@ pub enum Reply {
         headers: Vec<(String, String)>,
         body: Vec<u8>,
     },
+    /// No response: what went wrong, and in words.
     Failed {
-        class: &'static str,
+        outcome: AttemptOutcome,
         error: String,
     },
 }
 
 impl Reply {
-    pub fn class(&self) -> String {
+    pub fn outcome(&self) -> AttemptOutcome {
         match self {
-            Reply::Response { status, .. } => status.to_string(),
-            Reply::Failed { class, .. } => class.to_string(),
+            Reply::Response { status, .. } => AttemptOutcome::Status(*status),
+            Reply::Failed { outcome, .. } => outcome.clone(),
         }
     }
 }
@@ -62,12 +67,22 @@ pub async fn run(
     };
     let request = summarize(ctx, &prepared);
     if ctx.dry_run {
-        return StepOutcome {
-            status: StepStatus::DryRun,
-            request: Some(request),
-            ..StepOutcome::errored(String::new(), Duration::ZERO)
-        }
-        .without_message();
+        let mut outcome = StepOutcome::errored(String::new(), Duration::ZERO);
+        outcome.status = StepStatus::DryRun;
+        outcome.message = step.retry.as_ref().map(|p| {
+            let schedule: Vec<String> = Backoff::new(p, ctx.random.seed(), &step.name)
+                .schedule()
+                .into_iter()
+                .map(wording::seconds)
+                .collect();
+            if schedule.is_empty() {
+                "no retries".to_string()
+            } else {
+                format!("would retry after {}", schedule.join(", "))
+            }
+        });
+        outcome.request = Some(request);
+        return outcome;
     }
     let policy = step.retry.as_ref();
     let attempt_timeout = step.attempt_timeout.unwrap_or(ctx.plan.attempt_timeout);
@@ -81,22 +96,21 @@ pub async fn run(
         )
     };
     let shown_url = ctx.redact(prepared.url.as_str());
+    let method = prepared.method.as_str();
     match policy {
         Some(p) => log(
             &timeline,
-            format!(
-                "{} request to {shown_url} (max_retries={})",
-                prepared.method, p.max_retries
-            ),
+            wording::request_line(method, &shown_url, p.max_retries),
         ),
-        None => log(
-            &timeline,
-            format!("{} request to {shown_url}", prepared.method),
-        ),
+        None => log(&timeline, format!("{method} request to {shown_url}")),
     }
+    let target = target_of(&prepared.url).unwrap_or_default();
+    let breaker = policy.and_then(|p| p.circuit_breaker.as_ref());
+    let backoff = policy.map(|p| Backoff::new(p, ctx.random.seed(), &step.name));
 
-    let mut outcomes: Vec<String> = Vec::new();
+    let mut outcomes: Vec<AttemptOutcome> = Vec::new();
     let mut scheduled = Duration::ZERO;
+    let mut previous_wait: Option<Duration> = None;
     let mut retries_done = 0u32;
     let reply = loop {
         let n = outcomes.len() as u32 + 1;
@@ -104,19 +118,49 @@ pub async fn run(
         let budget = timeline
             .remaining()
             .map_or(attempt_timeout, |left| left.min(attempt_timeout));
-        if budget.is_zero() {
-            break Reply::Failed {
-                class: "timeout",
+        let sent = Instant::now();
+        let mut ticket = None;
+        if let Some(breaker) = breaker {
+            let (admission, transition) = ctx.breakers.admit(&target, breaker, timeline.now());
+            if let Some(t) = transition {
+                circuit_changed(ctx, index, &timeline, &target, &t);
+            }
+            match admission {
+                Admission::Admitted(t) => ticket = Some(t),
+                Admission::Rejected { retry_in } => {
+                    log(&timeline, wording::circuit_open_line(&target, retry_in));
+                    break_attempt(
+                        ctx,
+                        index,
+                        &timeline,
+                        n,
+                        offset,
+                        scheduled,
+                        &AttemptOutcome::CircuitOpen,
+                        Duration::ZERO,
+                        Some("circuit open: not sent".into()),
+                    );
+                    outcomes.push(AttemptOutcome::CircuitOpen);
+                    break Reply::Failed {
+                        outcome: AttemptOutcome::CircuitOpen,
+                        error: format!("circuit open for {target}"),
+                    };
+                }
+            }
+        }
+        let reply = if budget.is_zero() {
+            Reply::Failed {
+                outcome: AttemptOutcome::Timeout,
                 error: format!(
                     "the step's time ran out after {}",
                     HumanDuration(timeline.elapsed())
                 ),
-            };
-        }
-        let sent = Instant::now();
-        let reply = tokio::select! {
-            reply = send(&ctx.http, &prepared, budget) => reply,
-            _ = cancel.cancelled() => return interrupted(ctx, request, &timeline, started),
+            }
+        } else {
+            tokio::select! {
+                reply = send(&ctx.http, &prepared, budget) => reply,
+                _ = cancel.cancelled() => return interrupted(request, &timeline, started),
+            }
         };
         let took = sent.elapsed();
         if let Reply::Response { headers, .. } = &reply
@@ -124,64 +168,68 @@ pub async fn run(
         {
             timeline.credit(delay, ctx.clock.scaled(delay).min(took));
         }
-        let class = reply.class();
+        let outcome = reply.outcome();
+        if let Some(ticket) = ticket
+            && let Some(t) = ctx
+                .breakers
+                .record(&target, ticket, &outcome, timeline.now())
+        {
+            circuit_changed(ctx, index, &timeline, &target, &t);
+        }
         let error = match &reply {
             Reply::Failed { error, .. } => Some(ctx.redact(error)),
             Reply::Response { .. } => None,
         };
-        ctx.events.emit(
-            &timeline,
-            EventKind::AttemptFinished {
-                step: index,
-                attempt: Attempt {
-                    n,
-                    offset,
-                    scheduled_delay: scheduled,
-                    outcome: class.clone(),
-                    duration: took,
-                    error,
-                },
-            },
+        break_attempt(
+            ctx, index, &timeline, n, offset, scheduled, &outcome, took, error,
         );
-        outcomes.push(class);
-        let Some(policy) = policy else { break reply };
-        let Some(delay) = retry_delay(policy, &reply, retries_done) else {
-            if let Reply::Response { status, .. } = &reply {
-                if (400..500).contains(status) && !policy.retry_on.statuses.contains(status) {
-                    log(&timeline, format!("Response: {}", status_line(*status)));
-                    log(&timeline, "No retry - client error".to_string());
-                    break reply;
-                }
-            }
+        outcomes.push(outcome.clone());
+        let (Some(policy), Some(backoff)) = (policy, &backoff) else {
             break reply;
         };
-        retries_done += 1;
-        let why = match &reply {
-            Reply::Response { status, .. } => format!("Server error {status}"),
-            Reply::Failed { error, .. } => format!("Network error: {error}"),
+        match decide(policy, &outcome, retries_done) {
+            Decision::Retry => {}
+            Decision::Success => break reply,
+            Decision::NoRetry(reason) => {
+                if let AttemptOutcome::Status(status) = outcome {
+                    log(&timeline, wording::response_line(status));
+                }
+                log(&timeline, wording::no_retry_line(&reason));
+                break reply;
+            }
+            Decision::GiveUp(_) => {
+                log(&timeline, wording::give_up_summary(&outcomes));
+                break reply;
+            }
+        }
+        let retry_after = match &reply {
+            Reply::Response { headers, .. } if policy.respect_retry_after => headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+                .and_then(|(_, v)| parse_retry_after(v, ctx.clock.wall_now())),
+            _ => None,
         };
+        retries_done += 1;
+        let wait = backoff.wait(retries_done, previous_wait, retry_after);
         log(
             &timeline,
-            format!(
-                "{why}, retrying in {:.1}s (attempt {retries_done}/{})",
-                delay.as_secs_f64(),
-                policy.max_retries
-            ),
+            wording::retry_line(&outcome, wait.delay, retries_done, policy.max_retries),
         );
-        if timeline.would_overrun(delay) {
+        if timeline.would_overrun(wait.delay) {
             break Reply::Failed {
-                class: "timeout",
+                outcome: AttemptOutcome::Timeout,
                 error: format!(
-                    "the step's timeout would pass during the {:.1}s wait before retry {retries_done}",
-                    delay.as_secs_f64()
+                    "the step's timeout would pass during the {} wait before retry {retries_done}",
+                    wording::seconds(wait.delay)
                 ),
             };
         }
         tokio::select! {
-            _ = timeline.sleep(delay) => {}
-            _ = cancel.cancelled() => return interrupted(ctx, request, &timeline, started),
+            _ = timeline.sleep(wait.delay) => {}
+            _ = cancel.cancelled() => return interrupted(request, &timeline, started),
         }
-        scheduled = delay;
+        scheduled = wait.delay;
+        previous_wait = Some(wait.delay);
     };
 
     let attempts = outcomes.len() as u32;
@@ -190,8 +238,8 @@ pub async fn run(
         Reply::Failed { error, .. } => {
             let message = if attempts > 1 {
                 format!(
-                    "no response after {attempts} requests ({}): {error}",
-                    outcomes.join(", ")
+                    "no response: {}; last: {error}",
+                    wording::give_up_summary(&outcomes)
                 )
             } else {
                 format!("no response: {error}")
@@ -206,11 +254,12 @@ pub async fn run(
             headers,
             body,
         } => {
-            if policy.is_none()
-                || (200..400).contains(&status)
-                || !outcome_is_client_error(&outcomes)
-            {
-                log(&timeline, format!("Response: {}", status_line(status)));
+            let already_said = matches!(
+                policy.map(|p| decide(p, &AttemptOutcome::Status(status), 0)),
+                Some(Decision::NoRetry(_))
+            );
+            if !already_said {
+                log(&timeline, wording::response_line(status));
             }
             let render = |t: &crate::model::Template| ctx.render(t);
             let received = expect::Received {
@@ -250,11 +299,19 @@ pub async fn run(
                 .filter(|a| !a.passed)
                 .map(|a| format!("{}: expected {}, got {}", a.name, a.expected, a.actual))
                 .collect();
-            let message = match failed.len() {
+            let mut message = match failed.len() {
                 0 => None,
                 1 => Some(failed[0].clone()),
                 n => Some(format!("{n} expectations failed; first: {}", failed[0])),
             };
+            if message.is_some()
+                && attempts > 1
+                && outcomes.iter().rev().skip(1).any(|o| !o.is_success())
+            {
+                let sent: Vec<String> = outcomes.iter().map(|o| o.class().into_owned()).collect();
+                message = message
+                    .map(|m| format!("{m} (after {attempts} requests: {})", sent.join(", ")));
+            }
             let response = ResponseSummary {
                 status,
                 headers: shown_headers(ctx, &headers),
@@ -279,51 +336,59 @@ pub async fn run(
     }
 }
 
-fn outcome_is_client_error(outcomes: &[String]) -> bool {
-    outcomes
-        .last()
-        .and_then(|o| o.parse::<u16>().ok())
-        .is_some_and(|s| (400..500).contains(&s))
-}
-
-/// The wait before the next retry, or `None` when the reply is not retried.
-fn retry_delay(policy: &RetryPolicy, reply: &Reply, retries_done: u32) -> Option<Duration> {
-    if retries_done >= policy.max_retries {
-        return None;
-    }
-    let retryable = match reply {
-        Reply::Response { status, .. } => {
-            (*status >= 500 && policy.retry_on.server_errors)
-                || policy.retry_on.statuses.contains(status)
-        }
-        Reply::Failed {
-            class: "timeout", ..
-        } => policy.retry_on.timeout,
-        Reply::Failed {
-            class: "connect", ..
-        } => policy.retry_on.connect,
-        Reply::Failed { class: "reset", .. } => policy.retry_on.reset,
-        Reply::Failed { .. } => false,
-    };
-    if !retryable {
-        return None;
-    }
-    let factor = policy.multiplier.powi(retries_done as i32);
-    let delay = Duration::try_from_secs_f64(policy.base_delay.as_secs_f64() * factor)
-        .unwrap_or(Duration::MAX);
-    Some(policy.max_delay.map_or(delay, |cap| delay.min(cap)))
-}
-
-fn interrupted(
+#[allow(clippy::too_many_arguments)]
+fn break_attempt(
     ctx: &RunContext,
-    request: RequestSummary,
+    step: usize,
     timeline: &Timeline,
-    started: Instant,
-) -> StepOutcome {
+    n: u32,
+    offset: Duration,
+    scheduled_delay: Duration,
+    outcome: &AttemptOutcome,
+    duration: Duration,
+    error: Option<String>,
+) {
+    let attempt = Attempt {
+        n,
+        offset,
+        scheduled_delay,
+        outcome: outcome.class().into_owned(),
+        duration,
+        error,
+    };
+    ctx.events
+        .emit(timeline, EventKind::AttemptFinished { step, attempt });
+}
+
+fn circuit_changed(
+    ctx: &RunContext,
+    step: usize,
+    timeline: &Timeline,
+    target: &str,
+    transition: &Transition,
+) {
+    ctx.events.emit(
+        timeline,
+        EventKind::StepLog {
+            step,
+            message: wording::transition_line(target, transition),
+        },
+    );
+    ctx.events.emit(
+        timeline,
+        EventKind::CircuitChanged {
+            target: target.to_string(),
+            from: transition.from.to_string(),
+            to: transition.to.to_string(),
+            reason: transition.reason.to_string(),
+        },
+    );
+}
+
+fn interrupted(request: RequestSummary, timeline: &Timeline, started: Instant) -> StepOutcome {
     let mut outcome = StepOutcome::errored("interrupted".into(), timeline.elapsed());
     outcome.request = Some(request);
     outcome.real_duration = started.elapsed();
-    let _ = ctx;
     outcome
 }
 
@@ -333,17 +398,6 @@ fn scheduled_delay(headers: &[(String, String)]) -> Option<Duration> {
         .find(|(k, _)| k == SCHEDULED_DELAY_HEADER)
         .and_then(|(_, v)| v.parse::<u64>().ok())
         .map(Duration::from_millis)
-}
-
-/// `200 OK`, `503 Service Unavailable`.
-pub fn status_line(status: u16) -> String {
-    match reqwest::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-    {
-        Some(reason) => format!("{status} {reason}"),
-        None => status.to_string(),
-    }
 }
 
 /// Resolves the step's templates into a request.
@@ -377,7 +431,7 @@ fn prepare(ctx: &RunContext, http: &HttpAction) -> Result<Prepared, String> {
         None => None,
         Some(Body::Text(t)) => Some(ctx.render(t)?.into_bytes()),
         Some(Body::Json(t)) => {
-            let text = ctx.render(t)?;
+            let text = render_json(ctx, t)?;
             serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
                 format!("the JSON body is not valid JSON once its templates are filled in: {e}")
             })?;
@@ -405,6 +459,45 @@ fn prepare(ctx: &RunContext, http: &HttpAction) -> Result<Prepared, String> {
         headers,
         body,
     })
+}
+
+/// Renders a JSON body: a value inserted inside a JSON string is escaped for it, so a secret
+/// holding a quote cannot break (or inject into) the document; outside strings it goes in as
+/// written (`{"amount": ${vars.amount}}`).
+fn render_json(ctx: &RunContext, template: &crate::model::Template) -> Result<String, String> {
+    use crate::model::Part;
+    let mut out = String::new();
+    let mut in_string = false;
+    let mut escaped = false;
+    for part in &template.parts {
+        match part {
+            Part::Text(text) => {
+                for c in text.chars() {
+                    match c {
+                        _ if escaped => escaped = false,
+                        '\\' if in_string => escaped = true,
+                        '"' => in_string = !in_string,
+                        _ => {}
+                    }
+                }
+                out.push_str(text);
+            }
+            Part::Ref { .. } => {
+                let single = crate::model::Template {
+                    parts: vec![part.clone()],
+                    span: template.span,
+                };
+                let value = ctx.render(&single)?;
+                if in_string {
+                    let quoted = serde_json::to_string(&value).expect("a string serializes");
+                    out.push_str(&quoted[1..quoted.len() - 1]);
+                } else {
+                    out.push_str(&value);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The request as reports show it: credentials masked, secrets masked, body capped.
@@ -485,59 +578,23 @@ pub async fn send(client: &reqwest::Client, prepared: &Prepared, timeout: Durati
     }
 }
 
-/// Classifies a request failure: `timeout`, `connect`, `reset` or `error`.
+/// Classifies a request failure: timeout, connect, reset, or another error.
 fn failure(error: &reqwest::Error) -> Reply {
-    if error.is_timeout() {
-        return Reply::Failed {
-            class: "timeout",
-            error: "Timeout".into(),
-        };
-    }
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    let mut reset = false;
-    while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind::*;
-            match io.kind() {
-                ConnectionRefused => {
-                    return Reply::Failed {
-                        class: "connect",
-                        error: "Connection refused".into(),
-                    };
-                }
-                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => reset = true,
-                TimedOut => {
-                    return Reply::Failed {
-                        class: "timeout",
-                        error: "Timeout".into(),
-                    };
-                }
-                _ => {}
-            }
+    let outcome = if error.is_timeout() {
+        AttemptOutcome::Timeout
+    } else {
+        match AttemptOutcome::from_error_chain(error) {
+            AttemptOutcome::Other(_) if error.is_connect() => AttemptOutcome::Connect,
+            outcome => outcome,
         }
-        if let Some(h) = e.downcast_ref::<hyper::Error>() {
-            if h.is_incomplete_message() || h.is_canceled() || h.is_closed() {
-                reset = true;
-            }
-        }
-        source = e.source();
-    }
-    if reset {
-        return Reply::Failed {
-            class: "reset",
-            error: "Connection reset".into(),
-        };
-    }
-    if error.is_connect() {
-        return Reply::Failed {
-            class: "connect",
-            error: "Connection failed".into(),
-        };
-    }
-    Reply::Failed {
-        class: "error",
-        error: describe(error),
-    }
+    };
+    let error = match &outcome {
+        AttemptOutcome::Timeout => "Timeout".to_string(),
+        AttemptOutcome::Connect => "Connection refused".to_string(),
+        AttemptOutcome::Reset => "Connection reset".to_string(),
+        _ => describe(error),
+    };
+    Reply::Failed { outcome, error }
 }
 
 /// The innermost cause of a request error, in words.
@@ -549,11 +606,4 @@ fn describe(error: &reqwest::Error) -> String {
         source = e.source();
     }
     text
-}
-
-impl StepOutcome {
-    fn without_message(mut self) -> Self {
-        self.message = None;
-        self
-    }
 }

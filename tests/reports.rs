@@ -1,0 +1,139 @@
+//! Reports: the schema holds, timings are kept apart, snapshots of what CI reads.
+
+mod support;
+
+use support::server::{Answer, TestServer};
+use support::{Scratch, repo};
+
+fn run_report(server: &TestServer) -> (Scratch, serde_json::Value) {
+    let scratch = Scratch::new();
+    scratch.write("plan.kdl", PLAN);
+    let run = scratch.run_env(
+        &[
+            "run",
+            "plan.kdl",
+            "--report-dir",
+            "out",
+            "--time-scale",
+            "0",
+        ],
+        &[("BASE", &server.url)],
+    );
+    assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
+    let report = serde_json::from_str(&scratch.read("out/report.json")).unwrap();
+    (scratch, report)
+}
+
+/// The server's address comes from the environment, so the plan text (and its hash) is fixed.
+const PLAN: &str = r##"plan "report-shape" {
+    description "Every kind of outcome"
+    seed 3
+}
+retry "twice" {
+    max-retries 2
+    base-delay "1s"
+}
+step "ok" {
+    http "POST" "${env.BASE}/ok" {
+        json #"{"amount": 1000}"#
+    }
+    expect {
+        status 200
+        header "content-type" "application/json"
+        json "/status" "succeeded"
+    }
+    capture "status" json="/status"
+    tags "smoke"
+}
+step "flaky" {
+    http "GET" "${env.BASE}/flaky"
+    retry "twice"
+    expect status=200 attempts=3
+}
+step "broken" {
+    http "GET" "${env.BASE}/broken"
+}
+step "skipped" {
+    needs "broken"
+    http "GET" "${env.BASE}/ok"
+}
+"##;
+
+fn server() -> TestServer {
+    TestServer::start(&[
+        ("/ok", vec![Answer::json(200, r#"{"status": "succeeded"}"#)]),
+        (
+            "/flaky",
+            vec![
+                Answer::status(503),
+                Answer::status(503),
+                Answer::status(200),
+            ],
+        ),
+        (
+            "/broken",
+            vec![Answer::json(404, r#"{"error": "missing"}"#)],
+        ),
+    ])
+}
+
+#[test]
+fn report_json_follows_its_schema() {
+    let server = server();
+    let (_scratch, report) = run_report(&server);
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("schemas/report.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema is valid");
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+/// The report with every timing, port and version replaced, so the rest can be pinned.
+fn stable(mut report: serde_json::Value, url: &str) -> String {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, v) in map.iter_mut() {
+                    if key == "timing" || key.ends_with("_ms") && key != "scheduled_delay_ms" {
+                        *v = serde_json::Value::String("[timing]".into());
+                    } else {
+                        walk(v);
+                    }
+                }
+                map.retain(|k, _| k != "date");
+            }
+            serde_json::Value::Array(items) => {
+                // Response headers: drop the date, which changes every second.
+                items.retain(|i| !(i.is_array() && i[0] == "date"));
+                items.iter_mut().for_each(walk);
+            }
+            _ => {}
+        }
+    }
+    walk(&mut report);
+    report["tool"]["version"] = "[version]".into();
+    serde_json::to_string_pretty(&report)
+        .unwrap()
+        .replace(url, "http://[server]")
+}
+
+#[test]
+fn report_snapshot() {
+    let server = server();
+    let (scratch, report) = run_report(&server);
+    insta::assert_snapshot!("report_json", stable(report, &server.url));
+    let summary = scratch.read("out/summary.md");
+    let summary: String = summary
+        .lines()
+        .filter(|l| !l.starts_with("<sub>"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::with_settings!({ filters => vec![(r"\| [0-9.]+(ms|s|µs|m[0-9.]+s) \|", "| [time] |")] }, {
+        insta::assert_snapshot!("summary_md", summary);
+    });
+}

@@ -1,0 +1,113 @@
+//! A planted secret never leaves the process: not on the console, not in reports, journals or
+//! error text — raw, JSON-escaped, URL-encoded or base64.
+
+mod support;
+
+use base64::Engine;
+use support::Scratch;
+use support::server::{Answer, TestServer};
+
+const CANARY: &str = "cAnArY-s3cr3t/\"value\"+42";
+
+fn forms() -> Vec<String> {
+    let json = serde_json::to_string(CANARY).unwrap();
+    vec![
+        CANARY.to_string(),
+        json[1..json.len() - 1].to_string(),
+        url::form_urlencoded::byte_serialize(CANARY.as_bytes()).collect(),
+        base64::engine::general_purpose::STANDARD.encode(CANARY),
+        base64::engine::general_purpose::STANDARD.encode(format!("user:{CANARY}")),
+        base64::engine::general_purpose::URL_SAFE.encode(CANARY),
+        // Parts that would let someone rebuild it.
+        "cAnArY-s3cr3t".to_string(),
+    ]
+}
+
+#[test]
+fn a_planted_secret_appears_in_no_output() {
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("user:{CANARY}"));
+    let json_escaped = serde_json::to_string(CANARY).unwrap();
+    // The server echoes the secret back in every form; the report stores response bodies.
+    let echo = format!(
+        r#"{{"token": {json_escaped}, "basic": "{basic}", "url": "{}"}}"#,
+        url::form_urlencoded::byte_serialize(CANARY.as_bytes()).collect::<String>()
+    );
+    let server = TestServer::start(&[
+        (
+            "/login",
+            vec![Answer::json(200, &echo).header("x-echo", &basic)],
+        ),
+        ("/fail", vec![Answer::json(500, &echo)]),
+    ]);
+    let scratch = Scratch::new();
+    scratch.write(
+        "plan.kdl",
+        r##"plan "canary" { }
+vars { token "${secret.CANARY}" }
+step "login" {
+    http "POST" "${env.BASE}/login?token=${secret.CANARY}" {
+        header "Authorization" "Bearer ${secret.CANARY}"
+        header "X-Custom" "${vars.token}"
+        json #"{"password": "${secret.CANARY}"}"#
+    }
+    capture "echoed" json="/token"
+    expect {
+        header "x-echo" "nope ${secret.CANARY}"
+        json "/token" "${secret.CANARY}x"
+    }
+}
+step "fail" {
+    http "GET" "${env.BASE}/fail?t=${secret.CANARY}"
+    expect status=200
+}
+"##,
+    );
+    let env = [("CANARY", CANARY), ("BASE", server.url.as_str())];
+    let mut outputs = Vec::new();
+    for args in [
+        vec!["run", "plan.kdl", "--report-dir", "out"],
+        vec!["run", "plan.kdl", "--report-dir", "out-verbose", "-v"],
+        vec!["run", "plan.kdl", "--dry-run"],
+    ] {
+        let run = scratch.run_env(&args, &env);
+        assert_eq!(
+            run.code,
+            if args.contains(&"--dry-run") { 0 } else { 1 },
+            "{}",
+            run.stderr
+        );
+        outputs.push((format!("{args:?} stdout"), run.stdout));
+        outputs.push((format!("{args:?} stderr"), run.stderr));
+    }
+    for (path, text) in scratch.all_files() {
+        if path.file_name().is_some_and(|n| n == "plan.kdl") {
+            continue;
+        }
+        outputs.push((path.display().to_string(), text));
+    }
+    assert!(
+        outputs
+            .iter()
+            .any(|(name, _)| name.ends_with("events.jsonl")),
+        "the journal was checked"
+    );
+    assert!(
+        outputs.iter().any(|(name, _)| name.ends_with("junit.xml")),
+        "the reports were checked"
+    );
+    for (name, text) in &outputs {
+        for form in forms() {
+            assert!(
+                !text.contains(&form),
+                "{name} leaks the secret as {form:?}:\n{text}"
+            );
+        }
+    }
+    // The server did receive the real value: masking is for output only.
+    let requests = server.requests();
+    assert!(requests.iter().any(|(_, _, headers, _)| {
+        headers
+            .iter()
+            .any(|(k, v)| k == "authorization" && v == &format!("Bearer {CANARY}"))
+    }));
+}

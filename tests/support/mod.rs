@@ -1,0 +1,115 @@
+//! What the integration tests share: running the real binary, and a scriptable HTTP server on
+//! 127.0.0.1:0.
+
+#![allow(dead_code)]
+
+pub mod server;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn hookplan() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hookplan"));
+    command
+        .env("NO_COLOR", "1")
+        .env_remove("CI")
+        .env_remove("RUST_LOG")
+        .env_remove("HOOKPLAN_STATE_DIR");
+    command
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Self {
+        Self {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs hookplan with `args` in `dir`.
+pub fn run_in(dir: &Path, args: &[&str]) -> Run {
+    hookplan()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("hookplan runs")
+        .into()
+}
+
+/// A scratch folder with a plan file written into it.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("a temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        run_in(self.path(), args)
+    }
+
+    /// Runs with extra environment variables.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = hookplan();
+        command.current_dir(self.path()).args(args);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        command.output().expect("hookplan runs").into()
+    }
+
+    /// Every file under the folder, as text (binary files lossily).
+    pub fn all_files(&self) -> Vec<(PathBuf, String)> {
+        let mut out = Vec::new();
+        let mut stack = vec![self.dir.path().to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    out.push((
+                        path.clone(),
+                        String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned(),
+                    ));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The repository's own folder.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
