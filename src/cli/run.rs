@@ -174,14 +174,11 @@ async fn execute(
             .ok();
         while let Some(event) = receiver.recv().await {
             console.handle(&event);
-            if let Some(file) = journal.as_mut() {
-                if let Ok(mut value) = serde_json::to_value(&event) {
-                    redactor
-                        .read()
-                        .expect("redactor lock")
-                        .redact_json(&mut value);
-                    let _ = writeln!(file, "{value}");
-                }
+            if let Some(file) = journal.as_mut()
+                && let Ok(mut value) = serde_json::to_value(&event)
+            {
+                redactor.read().expect("redactor lock").redact_json(&mut value);
+                let _ = writeln!(file, "{value}");
             }
             all.push(event);
         }
