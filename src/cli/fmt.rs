@@ -3,7 +3,7 @@
 use super::{CliError, ExitCode};
 use crate::atomic_write::{self, Access};
 use crate::plan::{self, PlanErrors, SourceFile, format};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct FmtArgs {
@@ -24,7 +24,17 @@ pub fn run(args: FmtArgs) -> Result<ExitCode, CliError> {
     let mut errors = PlanErrors::default();
     let mut changed = Vec::new();
     for path in &args.plans {
-        let file = plan_source(path)?;
+        let file = match crate::plan::read(path) {
+            Ok(file) => file,
+            Err(crate::plan::LoadError::Plan(plan_errors)) => {
+                errors.files.extend(plan_errors.files);
+                continue;
+            }
+            Err(crate::plan::LoadError::Source(e)) => {
+                let help = e.help();
+                return Err(CliError::usage(e.to_string()).with_help(help));
+            }
+        };
         let text = if args.from_v1 {
             kdl::KdlDocument::v1_to_v2(&file.text).map_err(|_| {
                 CliError::usage(format!("{} is not valid KDL v1", path.display())).with_help("run `hookplan check` on it to see what is wrong")
@@ -58,13 +68,6 @@ pub fn run(args: FmtArgs) -> Result<ExitCode, CliError> {
         return Err(CliError::plan(errors));
     }
     Ok(if args.check && !changed.is_empty() { ExitCode::Failed } else { ExitCode::Success })
-}
-
-fn plan_source(path: &Path) -> Result<SourceFile, CliError> {
-    crate::plan::read_source(path).map_err(|e| {
-        let help = e.help();
-        CliError::usage(e.to_string()).with_help(help)
-    })
 }
 
 pub enum FormatError {

@@ -51,6 +51,20 @@ impl Diagnostic {
     }
 }
 
+/// A span inside the text, on character boundaries, so that rendering can never slice
+/// outside the text or through a character.
+pub fn fit(text: &str, span: Span) -> Span {
+    let mut start = span.start.min(text.len());
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = span.end().min(text.len()).max(start);
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    Span::new(start, end - start)
+}
+
 /// Diagnostics collected over one pass of a plan.
 #[derive(Debug, Default)]
 pub struct Diagnostics {
@@ -143,7 +157,15 @@ impl FileDiagnostics {
 
     pub fn bound(&self) -> impl Iterator<Item = SourceDiagnostic> + '_ {
         let source = self.file.named_source();
-        self.diagnostics.iter().map(move |d| SourceDiagnostic { diagnostic: d.clone(), source: source.clone() })
+        let text = &self.file.text;
+        self.diagnostics.iter().map(move |d| {
+            let mut diagnostic = d.clone();
+            diagnostic.span = fit(text, diagnostic.span);
+            for (span, _) in &mut diagnostic.related {
+                *span = fit(text, *span);
+            }
+            SourceDiagnostic { diagnostic, source: source.clone() }
+        })
     }
 }
 

@@ -17,7 +17,7 @@ pub use source::read as read_source;
 pub use syntax::{MAX_NESTING, parse_document};
 
 use crate::graph::StepGraph;
-use crate::model::Plan;
+use crate::model::{self, Plan};
 use std::path::{Path, PathBuf};
 
 /// A plan that passed every check, ready to run.
@@ -39,8 +39,25 @@ pub enum LoadError {
 
 /// Reads and checks a plan file. Reads no environment variable and no secret.
 pub fn load(path: &Path) -> Result<LoadedPlan, LoadError> {
-    let file = source::read(path)?;
+    let file = read(path)?;
     Ok(check(file, path)?)
+}
+
+/// Reads a plan file. Text that is not UTF-8 is reported as a diagnostic at its first bad byte.
+pub fn read(path: &Path) -> Result<SourceFile, LoadError> {
+    source::read(path).map_err(|error| match error {
+        SourceError::NotUtf8 { path, byte, lossy, at, .. } => {
+            let diagnostic = Diagnostic::error(
+                "hookplan::not-utf8",
+                "the file is not UTF-8 text",
+                model::Span::new(at, '\u{fffd}'.len_utf8()),
+                format!("byte 0x{byte:02X} is not UTF-8"),
+            )
+            .with_help("save the file as UTF-8 (an editor's \"encoding\" setting); plans are KDL, which is always UTF-8");
+            LoadError::Plan(PlanErrors::single(SourceFile::new(path, lossy), vec![diagnostic]))
+        }
+        other => LoadError::Source(other),
+    })
 }
 
 /// Checks plan text read from `path` (relative file references are resolved from its folder).

@@ -1,6 +1,6 @@
 //! KDL text to raw nodes: a nesting guard, the kdl parser, a hint for KDL v1 files.
 
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{Diagnostic, fit};
 use super::raw::{RawEntry, RawNode, RawProp, RawValue};
 use crate::model::Span;
 use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
@@ -17,47 +17,165 @@ pub fn parse(text: &str) -> Result<(KdlDocument, Vec<RawNode>), Vec<Diagnostic>>
 
 /// Parses plan text into a KDL document (kept for `fmt`), guarding nesting first.
 pub fn parse_document(text: &str) -> Result<KdlDocument, Vec<Diagnostic>> {
-    if let Some(diagnostic) = check_nesting(text) {
-        return Err(vec![diagnostic]);
+    let scan = scan(text);
+    if let Some((at, what)) = scan.too_deep {
+        return Err(vec![too_deep(at, what)]);
     }
-    KdlDocument::parse_v2(text).map_err(|error| {
-        let mut diagnostics: Vec<Diagnostic> = error
-            .diagnostics
-            .iter()
-            .map(|d| {
-                let message = d.message.clone().unwrap_or_else(|| "invalid KDL".into());
-                let diagnostic = Diagnostic::error(
-                    "hookplan::syntax",
-                    message,
-                    d.span.into(),
-                    d.label.clone().unwrap_or_else(|| "here".into()),
+    KdlDocument::parse_v2(text).map_err(|error| syntax_errors(text, &error.diagnostics, &scan))
+}
+
+/// kdl's parse errors in the words of a plan: one diagnostic per fault, cascades dropped.
+fn syntax_errors(text: &str, errors: &[kdl::KdlDiagnostic], scan: &Scan) -> Vec<Diagnostic> {
+    let first = errors.first().map_or(Span::new(0, 0), |d| fit(text, d.span.into()));
+    if KdlDocument::parse_v1(text).is_ok() {
+        // Valid KDL v1: the one thing to say is that, not what v2 makes of it.
+        return vec![v1_hint(text, first)];
+    }
+    let mut diagnostics = refine(text, errors);
+    if let Some(at) = scan.unclosed_comment {
+        // What kdl says at or after an unclosed comment is about text that is not code.
+        let code_end = text[..at].trim_end().len();
+        diagnostics.retain(|d| d.span.end() < code_end);
+        diagnostics.push(
+            Diagnostic::error("hookplan::syntax", "a `/*` comment is never closed", Span::new(at, 2), "this comment has no `*/`")
+                .with_help("close it with `*/`; block comments nest, so every `/*` inside it needs its own `*/`"),
+        );
+    }
+    if diagnostics.is_empty() {
+        diagnostics.push(Diagnostic::error("hookplan::syntax", "invalid KDL", first, "here").with_help(DEFAULT_HELP));
+    }
+    diagnostics
+}
+
+const DEFAULT_HELP: &str = "plan files are KDL v2: see https://kdl.dev";
+
+fn v1_hint(text: &str, at: Span) -> Diagnostic {
+    let token = token_at(text, at.start);
+    let specific = match token {
+        "true" | "false" | "null" => format!("KDL v2 writes `{token}` as `#{token}`; "),
+        _ if token.starts_with("r#") || token.starts_with("r\"") => "KDL v2 writes raw strings as `#\"…\"#`; ".to_string(),
+        _ => String::new(),
+    };
+    Diagnostic::error("hookplan::kdl-v1", "this file is written in KDL v1; plans are KDL v2", at, "KDL v1 syntax")
+        .with_help(format!("{specific}convert the whole file with `hookplan fmt --from-v1 FILE`"))
+}
+
+fn refine(text: &str, errors: &[kdl::KdlDiagnostic]) -> Vec<Diagnostic> {
+    let mut out: Vec<Diagnostic> = Vec::new();
+    // Places already explained by an unclosed-block report, and how many stray `}` that report
+    // accounts for (the block's own `}`, found after the parser gave up on the block).
+    let mut explained: Vec<usize> = Vec::new();
+    let mut closers_owed = 0usize;
+    let mut skip_next = false;
+    for (i, error) in errors.iter().enumerate() {
+        if std::mem::take(&mut skip_next) {
+            continue;
+        }
+        let span = fit(text, error.span.into());
+        let message = error.message.as_deref().unwrap_or("invalid KDL");
+        let label = error.label.as_deref().map(|l| l.strip_prefix("not ").unwrap_or(l));
+        let help = error.help.clone().unwrap_or_else(|| DEFAULT_HELP.to_string());
+        if message == "No closing '}' for child block" {
+            // kdl reports the block's `{` and, separately, the nodes it did read.
+            let mut nodes_end = span.end();
+            if let Some(next) = errors.get(i + 1).filter(|n| n.message.as_deref() == Some("Closing '}' was not found after nodes")) {
+                nodes_end = nodes_end.max(fit(text, next.span.into()).end());
+                skip_next = true;
+            }
+            let stop = skip_trivia(text, nodes_end);
+            if stop >= text.len() {
+                out.push(
+                    Diagnostic::error("hookplan::syntax", "a block is never closed", span, "this `{` has no matching `}`")
+                        .with_help("add a `}` where the block ends"),
                 );
-                match &d.help {
-                    Some(help) => diagnostic.with_help(help.clone()),
-                    None => diagnostic.with_help("plan files are KDL v2: see https://kdl.dev"),
+            } else {
+                let token = token_at(text, stop);
+                out.push(
+                    Diagnostic::error("hookplan::syntax", format!("unexpected `{token}` in a block"), Span::new(stop, token.len()), "not a node, and not the `}` that ends the block")
+                        .with_related(span, "the block opened here")
+                        .with_help("a node is a name, then its values and `key=value` properties; look for a stray character or a missing quote"),
+                );
+                explained.push(stop);
+                closers_owed += 1;
+            }
+            continue;
+        }
+        if message == "Closing '}' was not found after nodes" {
+            continue;
+        }
+        if label == Some("EOF") {
+            if explained.contains(&span.start) {
+                continue;
+            }
+            let token = token_at(text, span.start);
+            if token == "}" {
+                if closers_owed > 0 {
+                    closers_owed -= 1;
+                    continue;
                 }
-            })
-            .collect();
-        if diagnostics.is_empty() {
-            diagnostics.push(Diagnostic::error("hookplan::syntax", "invalid KDL", Span::new(0, 0), "here"));
+                out.push(
+                    Diagnostic::error("hookplan::syntax", "a `}` with no `{` to close", Span::new(span.start, 1), "unmatched `}`")
+                        .with_help("remove it, or look for a missing `{` before it"),
+                );
+            } else {
+                out.push(
+                    Diagnostic::error("hookplan::syntax", format!("unexpected `{token}`"), Span::new(span.start, token.len()), "a node cannot start here")
+                        .with_help("a node starts with its name; look for a missing quote, `{` or `(` before it"),
+                );
+            }
+            continue;
         }
-        if KdlDocument::parse_v1(text).is_ok() {
-            let first = diagnostics[0].span;
-            diagnostics.insert(
-                0,
-                Diagnostic::error(
-                    "hookplan::kdl-v1",
-                    "this file is written in KDL v1; plans are KDL v2",
-                    first,
-                    "KDL v1 syntax",
-                )
-                .with_help(
-                    "convert it with `hookplan fmt --from-v1 FILE` (v2 writes #true/#false/#null and raw strings as #\"…\"#)",
-                ),
+        if message == "Unexpected newline in single-line quoted string" {
+            out.push(
+                Diagnostic::error("hookplan::syntax", "a string is not closed on its line", span, "no closing `\"` on this line")
+                    .with_help("close the string with `\"`; a string over several lines starts with `\"\"\"` and a line break, and ends with `\"\"\"` on a line of its own"),
             );
+            continue;
         }
-        diagnostics
-    })
+        let (span, label) = match label {
+            // kdl's span runs from the node's start; the value is missing at its end.
+            Some("property value") => (Span::new(span.end(), 0), "expected a value after `=`".to_string()),
+            Some(l) => (span, format!("expected {l}")),
+            None => (span, "here".to_string()),
+        };
+        out.push(Diagnostic::error("hookplan::syntax", lower_first(message), span, label).with_help(help));
+    }
+    out.dedup_by(|a, b| a.span == b.span && a.message == b.message);
+    out
+}
+
+/// The first offset at or after `at` that is not whitespace or a comment.
+fn skip_trivia(text: &str, mut at: usize) -> usize {
+    let bytes = text.as_bytes();
+    while at < bytes.len() {
+        match bytes[at] {
+            b' ' | b'\t' | b'\r' | b'\n' | b';' => at += 1,
+            b'/' if bytes.get(at + 1) == Some(&b'/') => at = memchr(bytes, at, b'\n'),
+            _ if text[at..].starts_with('\u{feff}') => at += 3,
+            _ => break,
+        }
+    }
+    at
+}
+
+/// The token at `at`: a word, or one character.
+fn token_at(text: &str, at: usize) -> &str {
+    let Some(rest) = text.get(at..) else { return "" };
+    let word = rest.find(|c: char| c.is_whitespace() || "{}()[]=;\"/\\".contains(c)).unwrap_or(rest.len());
+    let len = if word > 0 { word.min(40) } else { rest.chars().next().map_or(0, char::len_utf8) };
+    let mut len = len.min(rest.len());
+    while !rest.is_char_boundary(len) {
+        len -= 1;
+    }
+    &rest[..len]
+}
+
+fn lower_first(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(c) if !message.starts_with("KDL") => c.to_lowercase().chain(chars).collect(),
+        _ => message.to_string(),
+    }
 }
 
 /// What a light pass over the text finds, skipping strings: how deep blocks and comments nest,
@@ -67,19 +185,22 @@ pub struct Scan {
     pub too_deep: Option<(usize, &'static str)>,
     /// `//`, `/* */` and `/-` comments outside strings.
     pub comments: usize,
+    /// Where a `/*` that is never closed starts.
+    pub unclosed_comment: Option<usize>,
 }
 
 pub fn scan(text: &str) -> Scan {
     let bytes = text.as_bytes();
     let mut depth = 0usize;
     let mut comments = 0usize;
+    let mut unclosed_comment = None;
     let mut i = 0usize;
     while i < bytes.len() {
         match bytes[i] {
             b'{' => {
                 depth += 1;
                 if depth > MAX_NESTING {
-                    return Scan { too_deep: Some((i, "blocks")), comments };
+                    return Scan { too_deep: Some((i, "blocks")), comments, unclosed_comment: None };
                 }
                 i += 1;
             }
@@ -104,7 +225,7 @@ pub fn scan(text: &str) -> Scan {
                     if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
                         open += 1;
                         if open > MAX_NESTING {
-                            return Scan { too_deep: Some((start, "comments")), comments };
+                            return Scan { too_deep: Some((start, "comments")), comments, unclosed_comment: None };
                         }
                         i += 2;
                     } else if bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/') {
@@ -113,6 +234,9 @@ pub fn scan(text: &str) -> Scan {
                     } else {
                         i += 1;
                     }
+                }
+                if open > 0 && unclosed_comment.is_none() {
+                    unclosed_comment = Some(start);
                 }
             }
             b'"' => i = skip_string(bytes, i),
@@ -129,21 +253,19 @@ pub fn scan(text: &str) -> Scan {
             _ => i += 1,
         }
     }
-    Scan { too_deep: None, comments }
+    Scan { too_deep: None, comments, unclosed_comment }
 }
 
 /// Refuses nesting deeper than [`MAX_NESTING`] before the recursive parser sees it.
+#[cfg(test)]
 fn check_nesting(text: &str) -> Option<Diagnostic> {
     let (at, what) = scan(text).too_deep?;
-    Some(
-        Diagnostic::error(
-            "hookplan::too-deep",
-            format!("{what} are nested more than {MAX_NESTING} levels deep"),
-            Span::new(at, 1),
-            "too deep",
-        )
-        .with_help("plans never need this much nesting; flatten the file"),
-    )
+    Some(too_deep(at, what))
+}
+
+fn too_deep(at: usize, what: &str) -> Diagnostic {
+    Diagnostic::error("hookplan::too-deep", format!("{what} are nested more than {MAX_NESTING} levels deep"), Span::new(at, if what == "blocks" { 1 } else { 2 }), "too deep")
+        .with_help("plans never need this much nesting; flatten the file")
 }
 
 fn memchr(bytes: &[u8], from: usize, needle: u8) -> usize {

@@ -11,13 +11,19 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut Diagnostics) -> Option<Plan> {
-    let Decoded { plan: settings, plan_nodes, vars, retry_policies, sandboxes, steps } = decoded;
+    let Decoded { plan: settings, plan_nodes, first_node, vars, retry_policies, sandboxes, steps } = decoded;
 
     match plan_nodes.as_slice() {
-        [] => diags.push(
-            Diagnostic::error("hookplan::no-plan", "the file has no `plan` node", Span::new(0, 0), "expected `plan \"name\" { … }`")
-                .with_help("start the file with `plan \"my-plan\" { description \"…\" }`"),
-        ),
+        [] => {
+            let (span, label) = match first_node {
+                Some(span) => (span, "expected `plan \"name\" { … }` before this"),
+                None => (Span::new(0, 0), "expected `plan \"name\" { … }`"),
+            };
+            diags.push(
+                Diagnostic::error("hookplan::no-plan", "the file has no `plan` node", span, label)
+                    .with_help("start the file with `plan \"my-plan\" { description \"…\" }`"),
+            )
+        }
         [_] => {}
         [first, rest @ ..] => {
             for extra in rest {
@@ -67,7 +73,7 @@ pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut
         let link = |k: usize| (cycle[k], cycle[(k + 1) % cycle.len()]);
         let first = edge_spans[&link(0)];
         let mut d = if cycle.len() == 1 {
-            Diagnostic::error("hookplan::cycle", format!("step `{}` needs itself", names[0]), first, "needs itself")
+            Diagnostic::error("hookplan::cycle", format!("step \"{}\" needs itself", names[0]), first, "needs itself")
         } else {
             let path: Vec<&str> = names.iter().copied().chain(std::iter::once(names[0])).collect();
             Diagnostic::error(
@@ -81,7 +87,8 @@ pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut
             let (from, to) = link(k);
             d = d.with_related(edge_spans[&link(k)], format!("`{}` needs `{}`", step_names[from], step_names[to]));
         }
-        diags.push(d.with_help("remove one of these `needs` to break the cycle"));
+        let help = if cycle.len() == 1 { "remove this `needs`: a step cannot wait for itself" } else { "remove one of these `needs` to break the cycle" };
+        diags.push(d.with_help(help));
     }
 
     // Transitive needs, for `${steps.X.k}` checks (safe with cycles: visited sets).
@@ -155,7 +162,7 @@ pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut
                         Some(j) if !before.contains(&j) => diags.push(
                             Diagnostic::error(
                                 "hookplan::not-needed",
-                                format!("step `{}` reads `{reference}` but does not need `{other}`", step.name),
+                                format!("step \"{}\" reads `{reference}` but does not need step \"{other}\"", step.name),
                                 span,
                                 format!("`{other}` may not have run yet"),
                             )
@@ -205,7 +212,7 @@ pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut
                     Some(p) => format!("its retry policy allows {} request(s) at most", p.max_retries + 1),
                 };
                 diags.push(
-                    Diagnostic::error("hookplan::attempts-unreachable", format!("step `{}` expects {attempts} attempts, but {why}", step.name), span, "cannot happen")
+                    Diagnostic::error("hookplan::attempts-unreachable", format!("step \"{}\" expects {attempts} attempts, but {why}", step.name), span, "cannot happen")
                         .with_help("name a retry policy with enough retries: `retry \"standard\"`"),
                 );
             }
@@ -259,7 +266,7 @@ fn check_capture(source: &Step, key: &str, span: Span, diags: &mut Diagnostics) 
         None => format!("step \"{}\" captures: {}", source.name, names.join(", ")),
     };
     diags.push(
-        Diagnostic::error("hookplan::unknown-capture", format!("step `{}` captures no `{key}`", source.name), span, "not captured").with_help(help),
+        Diagnostic::error("hookplan::unknown-capture", format!("step \"{}\" captures no `{key}`", source.name), span, "not captured").with_help(help),
     );
 }
 
@@ -282,14 +289,9 @@ fn check_file(base_dir: &Path, path: &Path, span: Span, diags: &mut Diagnostics)
     if !full.is_file() {
         diags.push(
             Diagnostic::error("hookplan::missing-file", format!("file \"{}\" not found", path.display()), span, "no such file")
-                .with_help(format!("paths are relative to the plan's folder ({})", display_dir(base_dir))),
+                .with_help(format!("paths are relative to the plan's folder: looked for {}", full.display())),
         );
     }
-}
-
-fn display_dir(dir: &Path) -> String {
-    let text = dir.display().to_string();
-    if text.is_empty() { ".".into() } else { text }
 }
 
 fn duplicates<'a>(what: &str, items: impl Iterator<Item = (&'a str, Span)>, diags: &mut Diagnostics) {

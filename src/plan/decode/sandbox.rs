@@ -4,7 +4,7 @@ use super::super::diagnostic::{Diagnostic, Diagnostics};
 use super::super::grammar;
 use super::super::raw::{RawEntry, RawNode};
 use super::super::reader::{self, NodeReader, once};
-use super::http::signature_scheme;
+use super::http::{check_json, signature_scheme};
 use super::{check_name, template};
 use crate::model::{BodyDecl, ConnectionFault, DelaySpec, EndpointDecl, RespondDecl, ResponseDecl, SandboxDecl, SignatureCheckDecl};
 use std::time::Duration;
@@ -140,8 +140,13 @@ fn endpoint(node: &RawNode, diags: &mut Diagnostics) -> Option<EndpointDecl> {
             }
             "body" | "json" | "body-file" => {
                 let example = format!("{kind} \"…\"");
-                if let Some(text) = c.value(&example).and_then(|v| reader::string(v, &format!("`{kind}`"), &example, c.diags)) {
-                    response.body = Some(body(kind, text.value));
+                if let Some(entry) = c.value(&example) {
+                    if let Some(text) = reader::string(entry, &format!("`{kind}`"), &example, c.diags) {
+                        if kind == "json" {
+                            check_json(&text, entry, "the JSON response", c.diags);
+                        }
+                        response.body = Some(body(kind, text.value));
+                    }
                 }
             }
             "header" => {
@@ -236,7 +241,11 @@ fn response_props(c: &mut NodeReader) -> ResponseDecl {
     response.status = c.int_prop("status", 100, 599, "status=201").map(|s| s.value as u16);
     let mut bodies = Vec::new();
     for kind in ["body", "json", "body-file"] {
-        if let Some(text) = c.string_prop(kind, &format!("{kind}=\"…\"")) {
+        let Some(prop) = c.prop(kind) else { continue };
+        if let Some(text) = reader::string(&prop.entry, &format!("`{kind}`"), &format!("{kind}=\"…\""), c.diags) {
+            if kind == "json" {
+                check_json(&text, &prop.entry, "the JSON response", c.diags);
+            }
             bodies.push((body(kind, text.value), text.span));
         }
     }
