@@ -225,7 +225,7 @@ fn canonical_node(node: &KdlNode) -> serde_json::Value {
 
 /// Counts comments (`//`, `/* */`, `/-`) outside strings, to prove formatting kept them all.
 pub fn count_comments(text: &str) -> usize {
-    super::syntax::scan(text).comments
+    super::scan::scan(text).comments
 }
 
 #[cfg(test)]

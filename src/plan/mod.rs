@@ -7,6 +7,7 @@ pub mod format;
 pub mod grammar;
 mod raw;
 mod reader;
+mod scan;
 mod source;
 mod syntax;
 mod validate;
@@ -14,7 +15,8 @@ mod validate;
 pub use diagnostic::{Diagnostic, Diagnostics, FileDiagnostics, PlanErrors, SourceDiagnostic, SourceFile};
 pub use source::{MAX_PLAN_BYTES, SourceError};
 pub use source::read as read_source;
-pub use syntax::{MAX_NESTING, parse_document};
+pub use scan::MAX_NESTING;
+pub use syntax::parse_document;
 
 use crate::graph::StepGraph;
 use crate::model::{self, Plan};

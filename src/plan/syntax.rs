@@ -1,12 +1,10 @@
 //! KDL text to raw nodes: a nesting guard, the kdl parser, a hint for KDL v1 files.
 
 use super::diagnostic::{Diagnostic, fit};
+use super::scan::{Anomaly, MAX_COMMENT_MARKS, MAX_NESTING, MAX_SLASHDASH_RUN, SAFE_BRACES, SAFE_BYTES, Scan, scan};
 use super::raw::{RawEntry, RawNode, RawProp, RawValue};
 use crate::model::Span;
 use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
-
-/// Deeper nesting than any plan needs; beyond it the parser's recursion could exhaust the stack.
-pub const MAX_NESTING: usize = 32;
 
 /// Parses plan text into raw nodes, or every syntax error found.
 pub fn parse(text: &str) -> Result<(KdlDocument, Vec<RawNode>), Vec<Diagnostic>> {
@@ -15,31 +13,46 @@ pub fn parse(text: &str) -> Result<(KdlDocument, Vec<RawNode>), Vec<Diagnostic>>
     Ok((document, nodes))
 }
 
-/// Parses plan text into a KDL document (kept for `fmt`), guarding nesting first.
+/// Parses plan text into a KDL document (kept for `fmt`), guarding the parser first (see
+/// [`super::scan`]).
 pub fn parse_document(text: &str) -> Result<KdlDocument, Vec<Diagnostic>> {
     let scan = scan(text);
     if let Some((at, what)) = scan.too_deep {
         return Err(vec![too_deep(at, what)]);
     }
-    KdlDocument::parse_v2(text).map_err(|error| syntax_errors(text, &error.diagnostics, &scan))
+    if let Some(at) = scan.slashdash_run {
+        return Err(vec![slashdash_run(at)]);
+    }
+    if let Some(at) = scan.long_comment {
+        return Err(vec![
+            Diagnostic::error("hookplan::syntax", "a `/* */` comment too long to parse", Span::new(at, 2), "this comment")
+                .with_help(format!("it holds more than {MAX_COMMENT_MARKS} `*` and `/`; split it, or comment with `//`")),
+        ]);
+    }
+    if !scan.safe_to_parse(text.len()) {
+        // Past this place the parser could be led into unbounded recursion: report it alone.
+        let found = scan.anomaly.as_ref().expect("only an anomaly makes a scanned text unsafe");
+        return Err(vec![anomaly(found)]);
+    }
+    with_parse_stack(|| KdlDocument::parse_v2(text).map_err(|error| syntax_errors(text, &error.diagnostics, &scan)))
 }
 
 /// kdl's parse errors in the words of a plan: one diagnostic per fault, cascades dropped.
 fn syntax_errors(text: &str, errors: &[kdl::KdlDiagnostic], scan: &Scan) -> Vec<Diagnostic> {
     let first = errors.first().map_or(Span::new(0, 0), |d| fit(text, d.span.into()));
-    if KdlDocument::parse_v1(text).is_ok() {
+    // The v1 parser sees strings differently: run it only where no text could hurt it.
+    let v1_safe = (text.len() <= SAFE_BYTES || scan.braces <= SAFE_BRACES) && scan.anomaly.as_ref().is_none_or(|a| a.v1_possible);
+    if v1_safe && KdlDocument::parse_v1(text).is_ok() {
         // Valid KDL v1: the one thing to say is that, not what v2 makes of it.
         return vec![v1_hint(text, first)];
     }
     let mut diagnostics = refine(text, errors);
-    if let Some(at) = scan.unclosed_comment {
-        // What kdl says at or after an unclosed comment is about text that is not code.
-        let code_end = text[..at].trim_end().len();
+    if let Some(found) = &scan.anomaly {
+        // The scan is sure of this fault, and the parser's view of what follows it is not to be
+        // trusted: keep what the parser found before it, then this.
+        let code_end = text[..found.span.start].trim_end().len();
         diagnostics.retain(|d| d.span.end() < code_end);
-        diagnostics.push(
-            Diagnostic::error("hookplan::syntax", "a `/*` comment is never closed", Span::new(at, 2), "this comment has no `*/`")
-                .with_help("close it with `*/`; block comments nest, so every `/*` inside it needs its own `*/`"),
-        );
+        diagnostics.push(anomaly(found));
     }
     if diagnostics.is_empty() {
         diagnostics.push(Diagnostic::error("hookplan::syntax", "invalid KDL", first, "here").with_help(DEFAULT_HELP));
@@ -150,7 +163,7 @@ fn skip_trivia(text: &str, mut at: usize) -> usize {
     while at < bytes.len() {
         match bytes[at] {
             b' ' | b'\t' | b'\r' | b'\n' | b';' => at += 1,
-            b'/' if bytes.get(at + 1) == Some(&b'/') => at = memchr(bytes, at, b'\n'),
+            b'/' if bytes.get(at + 1) == Some(&b'/') => at = text[at..].find('\n').map_or(text.len(), |p| at + p),
             _ if text[at..].starts_with('\u{feff}') => at += 3,
             _ => break,
         }
@@ -178,84 +191,6 @@ fn lower_first(message: &str) -> String {
     }
 }
 
-/// What a light pass over the text finds, skipping strings: how deep blocks and comments nest,
-/// and how many comments there are.
-pub struct Scan {
-    /// Where nesting first went deeper than [`MAX_NESTING`], and what nested.
-    pub too_deep: Option<(usize, &'static str)>,
-    /// `//`, `/* */` and `/-` comments outside strings.
-    pub comments: usize,
-    /// Where a `/*` that is never closed starts.
-    pub unclosed_comment: Option<usize>,
-}
-
-pub fn scan(text: &str) -> Scan {
-    let bytes = text.as_bytes();
-    let mut depth = 0usize;
-    let mut comments = 0usize;
-    let mut unclosed_comment = None;
-    let mut i = 0usize;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'{' => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    return Scan { too_deep: Some((i, "blocks")), comments, unclosed_comment: None };
-                }
-                i += 1;
-            }
-            b'}' => {
-                depth = depth.saturating_sub(1);
-                i += 1;
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                comments += 1;
-                i = memchr(bytes, i, b'\n');
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'-') => {
-                comments += 1;
-                i += 2;
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                comments += 1;
-                let mut open = 1usize;
-                let start = i;
-                i += 2;
-                while i < bytes.len() && open > 0 {
-                    if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
-                        open += 1;
-                        if open > MAX_NESTING {
-                            return Scan { too_deep: Some((start, "comments")), comments, unclosed_comment: None };
-                        }
-                        i += 2;
-                    } else if bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/') {
-                        open -= 1;
-                        i += 2;
-                    } else {
-                        i += 1;
-                    }
-                }
-                if open > 0 && unclosed_comment.is_none() {
-                    unclosed_comment = Some(start);
-                }
-            }
-            b'"' => i = skip_string(bytes, i),
-            b'#' | b'r' => {
-                // Raw strings: `#"…"#` (v2) and `r#"…"#` (v1).
-                let start = i + usize::from(bytes[i] == b'r');
-                let hashes = bytes[start..].iter().take_while(|b| **b == b'#').count();
-                if bytes.get(start + hashes) == Some(&b'"') && (hashes > 0 || bytes[i] == b'r') {
-                    i = skip_raw_string(bytes, start + hashes, hashes);
-                } else {
-                    i += 1;
-                }
-            }
-            _ => i += 1,
-        }
-    }
-    Scan { too_deep: None, comments, unclosed_comment }
-}
-
 /// Refuses nesting deeper than [`MAX_NESTING`] before the recursive parser sees it.
 #[cfg(test)]
 fn check_nesting(text: &str) -> Option<Diagnostic> {
@@ -264,42 +199,47 @@ fn check_nesting(text: &str) -> Option<Diagnostic> {
 }
 
 fn too_deep(at: usize, what: &str) -> Diagnostic {
-    Diagnostic::error("hookplan::too-deep", format!("{what} are nested more than {MAX_NESTING} levels deep"), Span::new(at, if what == "blocks" { 1 } else { 2 }), "too deep")
-        .with_help("plans never need this much nesting; flatten the file")
+    Diagnostic::error(
+        "hookplan::too-deep",
+        format!("{what} are nested more than {MAX_NESTING} levels deep"),
+        Span::new(at, if what == "blocks" { 1 } else { 2 }),
+        "too deep",
+    )
+    .with_help("plans never need this much nesting; flatten the file")
 }
 
-fn memchr(bytes: &[u8], from: usize, needle: u8) -> usize {
-    bytes[from..].iter().position(|b| *b == needle).map_or(bytes.len(), |p| from + p)
+fn slashdash_run(at: usize) -> Diagnostic {
+    Diagnostic::error(
+        "hookplan::syntax",
+        format!("more than {MAX_SLASHDASH_RUN} `/-` in a row"),
+        Span::new(at, 2),
+        "a long run of `/-` starts here",
+    )
+    .with_help("one `/-` comments out the node, value or block after it; remove the extra ones")
 }
 
-/// Skips a quoted string starting at `at` (the opening quote); returns the index after it.
-fn skip_string(bytes: &[u8], at: usize) -> usize {
-    let multiline = bytes[at..].starts_with(b"\"\"\"");
-    let mut i = at + if multiline { 3 } else { 1 };
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 2,
-            b'"' if multiline && bytes[i..].starts_with(b"\"\"\"") => return i + 3,
-            b'"' if !multiline => return i + 1,
-            b'\n' if !multiline => return i + 1,
-            _ => i += 1,
+fn anomaly(anomaly: &Anomaly) -> Diagnostic {
+    Diagnostic::error("hookplan::syntax", anomaly.message, anomaly.span, anomaly.label).with_help(anomaly.help)
+}
+
+/// The parser's stack: enough for one level of recursion per byte of any text of up to
+/// [`SAFE_BYTES`] (a level costs up to ~8 KiB). Only the pages used are ever touched.
+const PARSE_STACK: usize = 1 << 30;
+
+/// Runs the parser on a thread with a large stack, or here if no such thread can be made.
+fn with_parse_stack<T: Send>(parse: impl FnOnce() -> T + Send) -> T {
+    let slot = std::sync::Mutex::new(Some(parse));
+    let run = || {
+        let parse = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        parse.map(|parse| parse())
+    };
+    let result = std::thread::scope(|scope| {
+        match std::thread::Builder::new().name("kdl-parse".into()).stack_size(PARSE_STACK).spawn_scoped(scope, run) {
+            Ok(handle) => Some(handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))),
+            Err(_) => None,
         }
-    }
-    bytes.len()
-}
-
-/// Skips a raw string whose opening quote is at `at`, closed by a quote and `hashes` `#`s.
-fn skip_raw_string(bytes: &[u8], at: usize, hashes: usize) -> usize {
-    let multiline = bytes[at..].starts_with(b"\"\"\"");
-    let quote: &[u8] = if multiline { b"\"\"\"" } else { b"\"" };
-    let mut i = at + quote.len();
-    while i < bytes.len() {
-        if bytes[i..].starts_with(quote) && bytes[i + quote.len()..].iter().take(hashes).filter(|b| **b == b'#').count() == hashes {
-            return i + quote.len() + hashes;
-        }
-        i += 1;
-    }
-    bytes.len()
+    });
+    result.flatten().or_else(run).expect("the parse ran")
 }
 
 fn raw_node(node: &KdlNode) -> RawNode {

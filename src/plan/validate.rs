@@ -7,7 +7,8 @@ use crate::model::suggest::did_you_mean;
 use crate::model::{
     Action, BodyDecl, DEFAULT_ATTEMPT_TIMEOUT, DelaySpec, HumanDuration, Plan, Reference, Span, Step, Template,
 };
-use std::collections::BTreeSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut Diagnostics) -> Option<Plan> {
@@ -50,18 +51,27 @@ pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut
 
     let step_name_list: Vec<String> = steps.iter().map(|s| s.step.name.clone()).collect();
     let step_names: Vec<&str> = step_name_list.iter().map(String::as_str).collect();
+    // Name → index of its first definition (a duplicate was reported above).
+    let step_index = first_index(step_names.iter().copied());
     let var_names: Vec<&str> = vars.iter().map(|v| v.name.as_str()).collect();
+    let var_set: HashSet<&str> = var_names.iter().copied().collect();
     let sandbox_names: Vec<&str> = sandboxes.iter().map(|s| s.name.as_str()).collect();
+    let sandbox_set: HashSet<&str> = sandbox_names.iter().copied().collect();
 
     // needs: every name known; then no cycles.
     let mut edges = Vec::new();
-    let mut edge_spans = std::collections::HashMap::new();
+    let mut needs_of: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
+    let mut edge_spans = HashMap::new();
     for (i, s) in steps.iter().enumerate() {
         for need in &s.step.needs {
-            match step_names.iter().position(|n| *n == need.value) {
-                Some(j) => {
-                    edges.push((i, j));
-                    edge_spans.entry((i, j)).or_insert(need.span);
+            match step_index.get(need.value.as_str()) {
+                Some(&j) => {
+                    // A link written twice is one link, shown where it was first written.
+                    if let Entry::Vacant(entry) = edge_spans.entry((i, j)) {
+                        entry.insert(need.span);
+                        edges.push((i, j));
+                        needs_of[i].push(j);
+                    }
                 }
                 None => diags.push(unknown("step", &need.value, need.span, &step_names, "`needs` names steps of this plan")),
             }
@@ -91,17 +101,9 @@ pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut
         diags.push(d.with_help(help));
     }
 
-    // Transitive needs, for `${steps.X.k}` checks (safe with cycles: visited sets).
-    let ancestors = |i: usize| -> BTreeSet<usize> {
-        let mut seen = BTreeSet::new();
-        let mut stack: Vec<usize> = edges.iter().filter(|(f, _)| *f == i).map(|(_, t)| *t).collect();
-        while let Some(s) = stack.pop() {
-            if seen.insert(s) {
-                stack.extend(edges.iter().filter(|(f, _)| *f == s).map(|(_, t)| *t));
-            }
-        }
-        seen
-    };
+    // Transitive needs, for `${steps.X.k}` checks: computed only for the steps that read a
+    // captured value, each by one walk over what it needs (safe with cycles: a visited set).
+    let mut reach = Reach::new(steps.len());
 
     // Variables may read only the environment and secrets.
     for var in &vars {
@@ -147,19 +149,18 @@ pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut
                 }
             },
         };
-        let before = ancestors(i);
         for template in step.templates() {
             for (reference, span) in template.references() {
                 match reference {
-                    Reference::Var { name } if !var_names.contains(&name.as_str()) => {
+                    Reference::Var { name } if !var_set.contains(name.as_str()) => {
                         diags.push(unknown("variable", name, span, &var_names, "declare it in `vars { … }`"));
                     }
-                    Reference::Sandbox { name, .. } if !sandbox_names.contains(&name.as_str()) => {
+                    Reference::Sandbox { name, .. } if !sandbox_set.contains(name.as_str()) => {
                         diags.push(unknown("sandbox", name, span, &sandbox_names, "declare it with `sandbox \"name\" { port 0 }`"));
                     }
-                    Reference::Step { step: other, .. } => match step_names.iter().position(|n| n == other) {
+                    Reference::Step { step: other, .. } => match step_index.get(other.as_str()) {
                         None => diags.push(unknown("step", other, span, &step_names, "`${steps.STEP.NAME}` reads a value captured by an earlier step")),
-                        Some(j) if !before.contains(&j) => diags.push(
+                        Some(&j) if !reach.needs(&needs_of, i, j) => diags.push(
                             Diagnostic::error(
                                 "hookplan::not-needed",
                                 format!("step \"{}\" reads `{reference}` but does not need step \"{other}\"", step.name),
@@ -185,7 +186,7 @@ pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut
             }
         };
         if let Some(sandbox) = sandbox_ref {
-            if !sandbox_names.contains(&sandbox.as_str()) {
+            if !sandbox_set.contains(sandbox.as_str()) {
                 diags.push(unknown("sandbox", &sandbox.value, sandbox.span, &sandbox_names, "declare it with `sandbox \"name\" { port 0 }`"));
             }
         }
@@ -224,8 +225,8 @@ pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut
         for template in step.templates() {
             for (reference, span) in template.references() {
                 if let Reference::Step { step: other, key } = reference {
-                    if let Some(source) = out_steps.iter().find(|s| s.name == *other) {
-                        check_capture(source, key, span, diags);
+                    if let Some(&j) = step_index.get(other.as_str()) {
+                        check_capture(&out_steps[j], key, span, diags);
                     }
                 }
             }
@@ -295,17 +296,53 @@ fn check_file(base_dir: &Path, path: &Path, span: Span, diags: &mut Diagnostics)
 }
 
 fn duplicates<'a>(what: &str, items: impl Iterator<Item = (&'a str, Span)>, diags: &mut Diagnostics) {
-    let mut seen: Vec<(&str, Span)> = Vec::new();
+    let mut seen: HashMap<&str, Span> = HashMap::new();
     for (name, span) in items {
-        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
-            diags.push(
+        match seen.get(name) {
+            Some(first) => diags.push(
                 Diagnostic::error("hookplan::duplicate-name", format!("{what} `{name}` is defined twice"), span, "defined again here")
                     .with_related(*first, "first defined here")
                     .with_help(format!("give each {what} its own name")),
-            );
-        } else {
-            seen.push((name, span));
+            ),
+            None => _ = seen.insert(name, span),
         }
+    }
+}
+
+/// Each name's index, the first one where a name is repeated.
+fn first_index<'a>(names: impl Iterator<Item = &'a str>) -> HashMap<&'a str, usize> {
+    let mut index = HashMap::new();
+    for (i, name) in names.enumerate() {
+        index.entry(name).or_insert(i);
+    }
+    index
+}
+
+/// What each step needs transitively, worked out on demand and kept per step.
+struct Reach {
+    ancestors: HashMap<usize, Vec<bool>>,
+    count: usize,
+}
+
+impl Reach {
+    fn new(count: usize) -> Self {
+        Self { ancestors: HashMap::new(), count }
+    }
+
+    /// Whether step `i` needs step `j`, directly or through other steps.
+    fn needs(&mut self, needs_of: &[Vec<usize>], i: usize, j: usize) -> bool {
+        let count = self.count;
+        let seen = self.ancestors.entry(i).or_insert_with(|| {
+            let mut seen = vec![false; count];
+            let mut stack: Vec<usize> = needs_of[i].clone();
+            while let Some(s) = stack.pop() {
+                if !std::mem::replace(&mut seen[s], true) {
+                    stack.extend(&needs_of[s]);
+                }
+            }
+            seen
+        });
+        seen[j]
     }
 }
 
