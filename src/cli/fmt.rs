@@ -36,9 +36,20 @@ pub fn run(args: FmtArgs) -> Result<ExitCode, CliError> {
             }
         };
         let text = if args.from_v1 {
-            kdl::KdlDocument::v1_to_v2(&file.text).map_err(|_| {
-                CliError::usage(format!("{} is not valid KDL v1", path.display())).with_help("run `hookplan check` on it to see what is wrong")
-            })?
+            // Laid out by our formatter from the v1 parse (kdl's own v1-to-v2 printer can put a
+            // `//` comment in front of a closing `}`), then checked to mean the same.
+            let converted = plan::parse_v1_document(&file.text).map(|v1| (format::format(&v1, &file.text), format::canonical_hash(&v1)));
+            match converted {
+                Some((text, hash)) if plan::parse_document(&text).is_ok_and(|v2| format::canonical_hash(&v2) == hash) => text,
+                Some(_) => {
+                    return Err(CliError::failed(format!("{}: could not convert it to KDL v2 without changing it; the file was left as it is", path.display()))
+                        .with_help("convert it by hand: v2 writes #true/#false/#null and raw strings as #\"…\"#"));
+                }
+                None => {
+                    return Err(CliError::usage(format!("{} is not valid KDL v1", path.display()))
+                        .with_help("run `hookplan check` on it to see what is wrong"));
+                }
+            }
         } else {
             file.text.to_string()
         };

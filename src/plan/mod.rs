@@ -16,7 +16,7 @@ pub use diagnostic::{Diagnostic, Diagnostics, FileDiagnostics, PlanErrors, Sourc
 pub use source::{MAX_PLAN_BYTES, SourceError};
 pub use source::read as read_source;
 pub use scan::MAX_NESTING;
-pub use syntax::parse_document;
+pub use syntax::{parse_document, parse_v1_document};
 
 use crate::graph::StepGraph;
 use crate::model::{self, Plan};

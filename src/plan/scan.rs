@@ -48,9 +48,25 @@ pub struct Scan {
     pub anomaly: Option<Anomaly>,
     /// `{` in the whole text, strings and comments included.
     pub braces: usize,
+    /// `/*` in the whole text, strings included.
+    pub comment_opens: usize,
+    /// Where the last `}` that closes a top-level block is.
+    pub last_close: Option<usize>,
 }
 
 impl Scan {
+    /// Whether the KDL v1 parser may run on this text. It stops at its first error, but this
+    /// pass cannot follow v1's strings (they may span lines), so only counts that hold
+    /// whatever it makes of them are used: few enough `{` and `/*`, in a small enough text.
+    pub fn safe_for_v1(&self, len: usize) -> bool {
+        self.too_deep.is_none()
+            && self.slashdash_run.is_none()
+            && self.long_comment.is_none()
+            && len <= 256 * 1024
+            && self.braces <= 8192
+            && self.comment_opens <= 8192
+    }
+
     /// Whether the parser may run on this text without risking its stack.
     pub fn safe_to_parse(&self, len: usize) -> bool {
         self.too_deep.is_none()
@@ -92,7 +108,11 @@ fn is_disallowed(c: char) -> bool {
 }
 
 pub fn scan(text: &str) -> Scan {
-    let mut scan = Scan { braces: text.bytes().filter(|b| *b == b'{').count(), ..Scan::default() };
+    let mut scan = Scan {
+        braces: text.bytes().filter(|b| *b == b'{').count(),
+        comment_opens: text.as_bytes().windows(2).filter(|w| w == b"/*").count(),
+        ..Scan::default()
+    };
     scan.slashdash_run = slashdash_run(text);
     let mut lexer = Lexer { text, i: 0, scan: &mut scan };
     if let Err(anomaly) = lexer.run() {
@@ -219,6 +239,9 @@ impl Lexer<'_, '_> {
                         return Err(anomaly(at, 1, "a `}` with no `{` to close", "unmatched `}`", "remove it, or look for a missing `{` before it"));
                     }
                     depth -= 1;
+                    if depth == 0 {
+                        self.scan.last_close = Some(at);
+                    }
                     self.i += 1;
                     boundary = true;
                     after_value = false;

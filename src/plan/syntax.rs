@@ -1,7 +1,7 @@
 //! KDL text to raw nodes: a nesting guard, the kdl parser, a hint for KDL v1 files.
 
 use super::diagnostic::{Diagnostic, fit};
-use super::scan::{Anomaly, MAX_COMMENT_MARKS, MAX_NESTING, MAX_SLASHDASH_RUN, SAFE_BRACES, SAFE_BYTES, Scan, scan};
+use super::scan::{Anomaly, MAX_COMMENT_MARKS, MAX_NESTING, MAX_SLASHDASH_RUN, Scan, scan};
 use super::raw::{RawEntry, RawNode, RawProp, RawValue};
 use crate::model::Span;
 use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
@@ -37,11 +37,40 @@ pub fn parse_document(text: &str) -> Result<KdlDocument, Vec<Diagnostic>> {
     with_parse_stack(|| KdlDocument::parse_v2(text).map_err(|error| syntax_errors(text, &error.diagnostics, &scan)))
 }
 
+/// Parses text written in KDL v1 into a document in v2 form (for `fmt --from-v1`), if the text
+/// is KDL v1 and small enough to parse safely.
+pub fn parse_v1_document(text: &str) -> Option<KdlDocument> {
+    if !scan(text).safe_for_v1(text.len()) {
+        return None;
+    }
+    let mut document = with_parse_stack(|| KdlDocument::parse_v1(text).ok())?;
+    document.ensure_v2();
+    requote(&mut document);
+    Some(document)
+}
+
+/// v1 quoted every string value; `ensure_v2` writes those that can be bare without quotes.
+/// Plans keep them quoted (`step "deliver"`), as they were written.
+fn requote(document: &mut KdlDocument) {
+    for node in document.nodes_mut() {
+        for entry in node.entries_mut() {
+            let KdlValue::String(value) = entry.value() else { continue };
+            let (value, quoted) = (value.clone(), super::format::quoted(value));
+            if let Some(format) = entry.format_mut().filter(|f| f.value_repr == value) {
+                format.value_repr = quoted;
+            }
+        }
+        if let Some(children) = node.children_mut() {
+            requote(children);
+        }
+    }
+}
+
 /// kdl's parse errors in the words of a plan: one diagnostic per fault, cascades dropped.
 fn syntax_errors(text: &str, errors: &[kdl::KdlDiagnostic], scan: &Scan) -> Vec<Diagnostic> {
     let first = errors.first().map_or(Span::new(0, 0), |d| fit(text, d.span.into()));
     // The v1 parser sees strings differently: run it only where no text could hurt it.
-    let v1_safe = (text.len() <= SAFE_BYTES || scan.braces <= SAFE_BRACES) && scan.anomaly.as_ref().is_none_or(|a| a.v1_possible);
+    let v1_safe = scan.safe_for_v1(text.len()) && scan.anomaly.as_ref().is_none_or(|a| a.v1_possible);
     if v1_safe && KdlDocument::parse_v1(text).is_ok() {
         // Valid KDL v1: the one thing to say is that, not what v2 makes of it.
         return vec![v1_hint(text, first)];
