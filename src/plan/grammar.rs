@@ -30,6 +30,7 @@ pub const NODES: &[(&str, &[&str])] = &[
     ("sandbox", &["port", "bind", "error-rate", "error-status", "delay", "endpoint"]),
     ("endpoint", &["status", "body", "json", "body-file", "header", "delay", "fault", "respond", "every", "error-rate", "require-signature"]),
     ("respond", &["header"]),
+    ("every", &["header"]),
     ("expect-requests", &["count", "method", "header", "json", "body-contains", "signature", "order", "faults"]),
 ];
 

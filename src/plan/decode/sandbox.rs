@@ -272,7 +272,7 @@ fn response_headers(node: &RawNode, diags: &mut Diagnostics) -> Vec<(String, Str
         let mut c = NodeReader::new(child, diags);
         if child.name != "header" {
             c.finish();
-            reader::unknown_node(child, &format!("`{}`", node.name), grammar::nodes("respond"), diags);
+            reader::unknown_node(child, &format!("`{}`", node.name), grammar::nodes(&node.name), diags);
             continue;
         }
         c.no_children();
