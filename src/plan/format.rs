@@ -5,6 +5,7 @@
 //! checked before it is used: it must mean the same (same canonical hash) and keep every comment.
 
 use kdl::{KdlDocument, KdlNode, KdlValue};
+use serde::ser::{Serialize, SerializeSeq, Serializer};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
@@ -252,40 +253,90 @@ fn comment_after(source: &str, offset: usize) -> Option<&str> {
 }
 
 /// sha256 over the document's meaning: names, values (not how they were written), properties
-/// sorted, children — no comments, no layout.
+/// sorted, children — no comments, no layout. The canonical JSON is streamed into the hash.
 pub fn canonical_hash(doc: &KdlDocument) -> String {
-    let canonical = serde_json::Value::Array(doc.nodes().iter().map(canonical_node).collect());
-    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    let mut hasher = HashWriter(Sha256::new());
+    serde_json::to_writer(&mut hasher, &CanonicalNodes(doc.nodes())).expect("hashing cannot fail");
+    hex::encode(hasher.0.finalize())
 }
 
-fn canonical_node(node: &KdlNode) -> serde_json::Value {
-    use serde_json::Value;
-    let value = |v: &kdl::KdlValue| match v {
-        kdl::KdlValue::String(s) => Value::String(s.clone()),
-        kdl::KdlValue::Integer(i) => Value::String(format!("#int {i}")),
-        kdl::KdlValue::Float(f) => Value::String(format!("#float {f:?}")),
-        kdl::KdlValue::Bool(b) => Value::Bool(*b),
-        kdl::KdlValue::Null => Value::Null,
-    };
-    let mut args = Vec::new();
-    let mut props = BTreeMap::new();
-    for entry in node.entries() {
-        match entry.name() {
-            Some(name) => _ = props.insert(name.value().to_string(), value(entry.value())),
-            None => args.push(value(entry.value())),
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `[node, …]`, each node `[name, [args…], {props…}, [children…] or null]`, and a fifth
+/// element, the type annotations, only when the node or one of its entries has one (so that a
+/// plan without them keeps its hash). Values: strings as themselves, numbers as `"#int 1"` /
+/// `"#float 1.5"`, booleans and null as JSON's.
+struct CanonicalNodes<'a>(&'a [KdlNode]);
+struct CanonicalNode<'a>(&'a KdlNode);
+struct CanonicalValue<'a>(&'a KdlValue);
+struct Args<'a>(&'a KdlNode);
+struct Props<'a>(&'a KdlNode);
+struct Types<'a>(&'a KdlNode);
+
+impl Serialize for CanonicalNodes<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(CanonicalNode))
+    }
+}
+
+impl Serialize for CanonicalNode<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let node = self.0;
+        let typed = node.ty().is_some() || node.entries().iter().any(|e| e.ty().is_some());
+        let mut seq = serializer.serialize_seq(Some(if typed { 5 } else { 4 }))?;
+        seq.serialize_element(node.name().value())?;
+        seq.serialize_element(&Args(node))?;
+        seq.serialize_element(&Props(node))?;
+        seq.serialize_element(&node.children().map(|c| CanonicalNodes(c.nodes())))?;
+        if typed {
+            seq.serialize_element(&Types(node))?;
+        }
+        seq.end()
+    }
+}
+
+impl Serialize for CanonicalValue<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            KdlValue::String(s) => serializer.serialize_str(s),
+            KdlValue::Integer(i) => serializer.serialize_str(&format!("#int {i}")),
+            KdlValue::Float(f) => serializer.serialize_str(&format!("#float {f:?}")),
+            KdlValue::Bool(b) => serializer.serialize_bool(*b),
+            KdlValue::Null => serializer.serialize_unit(),
         }
     }
-    let children = node.children().map(|c| Value::Array(c.nodes().iter().map(canonical_node).collect()));
-    // Type annotations (which plans do not use) count only where they are written, so that a
-    // plan without them keeps its hash.
-    let types: Vec<Value> = std::iter::once(node.ty())
-        .chain(node.entries().iter().map(|e| e.ty()))
-        .map(|t| t.map_or(Value::Null, |t| Value::String(t.value().to_string())))
-        .collect();
-    if types.iter().any(|t| !t.is_null()) {
-        return serde_json::json!([node.name().value(), args, props, children, types]);
+}
+
+impl Serialize for Args<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.entries().iter().filter(|e| e.name().is_none()).map(|e| CanonicalValue(e.value())))
     }
-    serde_json::json!([node.name().value(), args, props, children])
+}
+
+impl Serialize for Props<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Sorted by name; a property given twice counts with its last value.
+        let props: BTreeMap<&str, &KdlValue> = self.0.entries().iter().filter_map(|e| Some((e.name()?.value(), e.value()))).collect();
+        serializer.collect_map(props.into_iter().map(|(k, v)| (k, CanonicalValue(v))))
+    }
+}
+
+impl Serialize for Types<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let node = self.0;
+        serializer.collect_seq(std::iter::once(node.ty()).chain(node.entries().iter().map(|e| e.ty())).map(|t| t.map(|t| t.value())))
+    }
 }
 
 /// Counts comments (`//`, `/* */`, `/-`) outside strings, to prove formatting kept them all.
@@ -382,6 +433,62 @@ mod tests {
             canonical_hash(&KdlDocument::parse_v2("(t)a").unwrap()),
             canonical_hash(&KdlDocument::parse_v2("a").unwrap())
         );
+    }
+
+    /// The hash as first written (serde_json values, then a string): plans' hashes must not
+    /// change with how it is computed.
+    fn reference_hash(doc: &KdlDocument) -> String {
+        fn canonical(node: &KdlNode) -> serde_json::Value {
+            use serde_json::Value;
+            let value = |v: &KdlValue| match v {
+                KdlValue::String(s) => Value::String(s.clone()),
+                KdlValue::Integer(i) => Value::String(format!("#int {i}")),
+                KdlValue::Float(f) => Value::String(format!("#float {f:?}")),
+                KdlValue::Bool(b) => Value::Bool(*b),
+                KdlValue::Null => Value::Null,
+            };
+            let mut args = Vec::new();
+            let mut props = BTreeMap::new();
+            for entry in node.entries() {
+                match entry.name() {
+                    Some(name) => _ = props.insert(name.value().to_string(), value(entry.value())),
+                    None => args.push(value(entry.value())),
+                }
+            }
+            let children = node.children().map(|c| Value::Array(c.nodes().iter().map(canonical).collect()));
+            serde_json::json!([node.name().value(), args, props, children])
+        }
+        let value = serde_json::Value::Array(doc.nodes().iter().map(canonical).collect());
+        hex::encode(Sha256::digest(value.to_string().as_bytes()))
+    }
+
+    #[test]
+    fn streamed_hash_equals_the_original() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut texts = vec![
+            "a 1 -2 1.5 1e10 #true #false #null #inf #nan \"s\\\"q\\u{1F600}\\n\" z=1 a=2 z=3 { b; c { d x=\"é\" } }".to_string(),
+            String::new(),
+        ];
+        for dir in ["plans", "tests/plans/broken"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                texts.extend(std::fs::read_to_string(entry.unwrap().path()).ok());
+            }
+        }
+        let mut compared = 0;
+        for text in &texts {
+            if let Ok(doc) = KdlDocument::parse_v2(text) {
+                fn untyped(doc: &KdlDocument) -> bool {
+                    doc.nodes().iter().all(|n| {
+                        n.ty().is_none() && n.entries().iter().all(|e| e.ty().is_none()) && n.children().is_none_or(untyped)
+                    })
+                }
+                if untyped(&doc) {
+                    assert_eq!(canonical_hash(&doc), reference_hash(&doc), "{text}");
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 10);
     }
 
     #[test]

@@ -69,20 +69,40 @@ pub fn check(file: SourceFile, path: &Path) -> Result<LoadedPlan, PlanErrors> {
         Ok(parsed) => parsed,
         Err(errors) => return Err(PlanErrors::single(file, errors)),
     };
-    let decoded = decode::decode(&nodes, &mut diags);
-    let base_dir = base_dir(path);
-    let plan = validate::validate(decoded, &base_dir, path, &mut diags);
-    let failed = diags.has_errors();
-    let diagnostics = diags.into_vec();
+    // The canonical hash needs only the KDL document, the checks only the raw nodes: on a
+    // large plan the hash, and freeing what is no longer needed, run beside the checks.
+    let large = nodes.len() > PARALLEL_NODES;
+    let (hash, plan, failed, diagnostics) = std::thread::scope(|scope| {
+        let mut document = Some(document);
+        let hashing = large.then(|| {
+            let document = document.take().expect("the document is here");
+            scope.spawn(move || format::canonical_hash(&document))
+        });
+        let decoded = decode::decode(&nodes, &mut diags);
+        if large {
+            scope.spawn(move || drop(nodes));
+        }
+        let plan = validate::validate(decoded, &base_dir(path), path, &mut diags);
+        let failed = diags.has_errors();
+        let hash = match (hashing, document) {
+            (Some(handle), _) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            (None, Some(document)) if !failed => format::canonical_hash(&document),
+            (None, _) => String::new(),
+        };
+        (hash, plan, failed, diags.into_vec())
+    });
     match plan {
         Some(mut plan) if !failed => {
-            plan.canonical_hash = format::canonical_hash(&document);
+            plan.canonical_hash = hash;
             let graph = StepGraph::new(&plan);
             Ok(LoadedPlan { plan, graph, file, warnings: diagnostics })
         }
         _ => Err(PlanErrors::single(file, diagnostics)),
     }
 }
+
+/// Top-level nodes beyond which hashing beside the checks pays for its thread.
+const PARALLEL_NODES: usize = 200;
 
 /// The folder a plan's relative paths are read from.
 pub fn base_dir(path: &Path) -> PathBuf {
