@@ -13,6 +13,7 @@ use std::path::Path;
 
 pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut Diagnostics) -> Option<Plan> {
     let Decoded { plan: settings, plan_nodes, first_node, vars, retry_policies, sandboxes, steps } = decoded;
+    SUGGESTIONS_LEFT.set(SUGGESTION_BUDGET);
 
     match plan_nodes.as_slice() {
         [] => {
@@ -264,7 +265,7 @@ fn check_capture(source: &Step, key: &str, span: Span, diags: &mut Diagnostics) 
     let help = match did_you_mean(key, names.iter().copied()) {
         Some(s) => format!("did you mean `{s}`?"),
         None if names.is_empty() => format!("add `capture \"{key}\" json=\"/…\"` to step \"{}\"", source.name),
-        None => format!("step \"{}\" captures: {}", source.name, names.join(", ")),
+        None => format!("step \"{}\" captures: {}", source.name, list(&names)),
     };
     diags.push(
         Diagnostic::error("hookplan::unknown-capture", format!("step \"{}\" captures no `{key}`", source.name), span, "not captured").with_help(help),
@@ -346,16 +347,45 @@ impl Reach {
     }
 }
 
+/// Names listed in a help line at most.
+const MAX_LISTED: usize = 12;
+
+/// Name comparisons spent on "did you mean" suggestions per plan: a large plan full of unknown
+/// references would otherwise compare each with every name.
+const SUGGESTION_BUDGET: usize = 2_000_000;
+
+thread_local! {
+    static SUGGESTIONS_LEFT: std::cell::Cell<usize> = const { std::cell::Cell::new(SUGGESTION_BUDGET) };
+}
+
 fn unknown(what: &str, name: &str, span: Span, known: &[&str], otherwise: &str) -> Diagnostic {
-    let mut known = known.to_vec();
-    known.sort_unstable();
-    known.dedup();
-    let help = match did_you_mean(name, known.iter().copied()) {
-        Some(s) => format!("did you mean `{s}`?"),
-        None if known.is_empty() => otherwise.to_string(),
-        None => format!("known: {}", known.join(", ")),
+    let left = SUGGESTIONS_LEFT.get();
+    let help = if known.is_empty() {
+        otherwise.to_string()
+    } else if left < known.len() {
+        format!("{otherwise} (too many unknown names to suggest one)")
+    } else {
+        SUGGESTIONS_LEFT.set(left - known.len());
+        match did_you_mean(name, known.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("known: {}", list(known)),
+        }
     };
     Diagnostic::error("hookplan::unknown-reference", format!("unknown {what} `{name}`"), span, format!("no {what} by this name")).with_help(help)
+}
+
+/// Names for a help line: sorted, each once, at most [`MAX_LISTED`] of them.
+fn list(names: &[&str]) -> String {
+    let mut names = names.to_vec();
+    names.sort_unstable();
+    names.dedup();
+    let more = names.len().saturating_sub(MAX_LISTED);
+    names.truncate(MAX_LISTED);
+    let mut text = names.join(", ");
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
 }
 
 /// An injected delay near a request timeout behaves differently at different time scales: the
