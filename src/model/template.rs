@@ -113,9 +113,9 @@ impl Template {
         while let Some(found) = rest.find('$') {
             literal.push_str(&rest[..found]);
             let after = &rest[found..];
-            if after.starts_with("$${") {
+            if let Some(tail) = after.strip_prefix("$${") {
                 literal.push_str("${");
-                rest = &after[3..];
+                rest = tail;
                 offset += found + 3;
                 continue;
             }

@@ -186,11 +186,10 @@ pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut
                 (None, true)
             }
         };
-        if let Some(sandbox) = sandbox_ref {
-            if !sandbox_set.contains(sandbox.as_str()) {
+        if let Some(sandbox) = sandbox_ref
+            && !sandbox_set.contains(sandbox.as_str()) {
                 diags.push(unknown("sandbox", &sandbox.value, sandbox.span, &sandbox_names, "declare it with `sandbox \"name\" { port 0 }`"));
             }
-        }
         if !is_http {
             for span in &decoded.expect_spans {
                 diags.push(
@@ -225,11 +224,10 @@ pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut
     for step in &out_steps {
         for template in step.templates() {
             for (reference, span) in template.references() {
-                if let Reference::Step { step: other, key } = reference {
-                    if let Some(&j) = step_index.get(other.as_str()) {
+                if let Reference::Step { step: other, key } = reference
+                    && let Some(&j) = step_index.get(other.as_str()) {
                         check_capture(&out_steps[j], key, span, diags);
                     }
-                }
             }
         }
     }

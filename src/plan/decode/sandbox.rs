@@ -140,14 +140,13 @@ fn endpoint(node: &RawNode, diags: &mut Diagnostics) -> Option<EndpointDecl> {
             }
             "body" | "json" | "body-file" => {
                 let example = format!("{kind} \"…\"");
-                if let Some(entry) = c.value(&example) {
-                    if let Some(text) = reader::string(entry, &format!("`{kind}`"), &example, c.diags) {
+                if let Some(entry) = c.value(&example)
+                    && let Some(text) = reader::string(entry, &format!("`{kind}`"), &example, c.diags) {
                         if kind == "json" {
                             check_json(&text, entry, "the JSON response", c.diags);
                         }
                         response.body = Some(body(kind, text.value));
                     }
-                }
             }
             "header" => {
                 c.no_children();
@@ -173,8 +172,8 @@ fn endpoint(node: &RawNode, diags: &mut Diagnostics) -> Option<EndpointDecl> {
                 let answer = response_props(&mut c);
                 let headers = response_headers(child, c.diags);
                 c.finish();
-                if let Some(last) = endpoint.sequence.last() {
-                    if last.times.is_none() {
+                if let Some(last) = endpoint.sequence.last()
+                    && last.times.is_none() {
                         diags.push(
                             Diagnostic::error(
                                 "hookplan::unreachable-respond",
@@ -185,7 +184,6 @@ fn endpoint(node: &RawNode, diags: &mut Diagnostics) -> Option<EndpointDecl> {
                             .with_help("the `respond` before it has no `times=` and answers every remaining request; give it `times=N`"),
                         );
                     }
-                }
                 endpoint.sequence.push(RespondDecl { times, response: ResponseDecl { headers, ..answer } });
                 continue;
             }
@@ -237,8 +235,7 @@ fn body(kind: &str, text: String) -> BodyDecl {
 
 /// The answer given as properties: status, body, json, body-file, delay, fault.
 fn response_props(c: &mut NodeReader) -> ResponseDecl {
-    let mut response = ResponseDecl::default();
-    response.status = c.int_prop("status", 100, 599, "status=201").map(|s| s.value as u16);
+    let mut response = ResponseDecl { status: c.int_prop("status", 100, 599, "status=201").map(|s| s.value as u16), ..ResponseDecl::default() };
     let mut bodies = Vec::new();
     for kind in ["body", "json", "body-file"] {
         let Some(prop) = c.prop(kind) else { continue };
