@@ -37,7 +37,11 @@ fn main() {
         if i % 3 == 0 || reads_capture {
             let _ = writeln!(out, "    http \"POST\" \"${{vars.base}}/e/{i}\" {{");
             if reads_capture {
-                let _ = writeln!(out, "        header \"Authorization\" \"Bearer ${{steps.s{}.token}}\"", i - 1);
+                let _ = writeln!(
+                    out,
+                    "        header \"Authorization\" \"Bearer ${{steps.s{}.token}}\"",
+                    i - 1
+                );
             } else {
                 let _ = writeln!(out, "        header \"X-Id\" \"{i}\"");
             }

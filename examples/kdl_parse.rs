@@ -17,7 +17,11 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let parsed = if v1 { kdl::KdlDocument::parse_v1(&text) } else { kdl::KdlDocument::parse_v2(&text) };
+    let parsed = if v1 {
+        kdl::KdlDocument::parse_v1(&text)
+    } else {
+        kdl::KdlDocument::parse_v2(&text)
+    };
     match parsed {
         Ok(document) => {
             println!("{} top-level nodes", document.nodes().len());

@@ -30,8 +30,18 @@ impl Default for Clock {
 impl Clock {
     /// `scale` = real seconds slept per scheduled second (0 = never wait).
     pub fn new(scale: f64) -> Self {
-        let scale = if scale.is_finite() && scale > 0.0 { scale } else { 0.0 };
-        Self { inner: Arc::new(Inner { scale, origin: Instant::now(), origin_wall: SystemTime::now() }) }
+        let scale = if scale.is_finite() && scale > 0.0 {
+            scale
+        } else {
+            0.0
+        };
+        Self {
+            inner: Arc::new(Inner {
+                scale,
+                origin: Instant::now(),
+                origin_wall: SystemTime::now(),
+            }),
+        }
     }
 
     pub fn scale(&self) -> f64 {
@@ -53,7 +63,8 @@ impl Clock {
         if self.inner.scale == 0.0 {
             return Duration::ZERO;
         }
-        Duration::try_from_secs_f64(scheduled.as_secs_f64() * self.inner.scale).unwrap_or(Duration::MAX)
+        Duration::try_from_secs_f64(scheduled.as_secs_f64() * self.inner.scale)
+            .unwrap_or(Duration::MAX)
     }
 
     /// Waits `scale × scheduled` of real time.
@@ -68,7 +79,12 @@ impl Clock {
 
     /// A virtual timeline that starts now, at `start` on the run's virtual clock.
     pub fn timeline(&self, start: Duration) -> Timeline {
-        Timeline { clock: self.clone(), started: Instant::now(), start, credit: Duration::ZERO }
+        Timeline {
+            clock: self.clone(),
+            started: Instant::now(),
+            start,
+            credit: Duration::ZERO,
+        }
     }
 }
 
@@ -130,8 +146,14 @@ mod tests {
 
     #[test]
     fn scaling_multiplies_scheduled_waits() {
-        assert_eq!(Clock::new(0.5).scaled(Duration::from_secs(4)), Duration::from_secs(2));
-        assert_eq!(Clock::new(0.0).scaled(Duration::from_secs(4)), Duration::ZERO);
+        assert_eq!(
+            Clock::new(0.5).scaled(Duration::from_secs(4)),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            Clock::new(0.0).scaled(Duration::from_secs(4)),
+            Duration::ZERO
+        );
         assert_eq!(Clock::new(f64::NAN).scale(), 0.0);
     }
 

@@ -38,7 +38,10 @@ fn cycle_through(graph: &DiGraph<(), ()>, start: usize, members: &BTreeSet<usize
     let mut previous = vec![usize::MAX; graph.node_count()];
     let mut queue = std::collections::VecDeque::from([start]);
     while let Some(node) = queue.pop_front() {
-        let mut next: Vec<usize> = graph.neighbors(NodeIndex::new(node)).map(|n| n.index()).collect();
+        let mut next: Vec<usize> = graph
+            .neighbors(NodeIndex::new(node))
+            .map(|n| n.index())
+            .collect();
         next.sort_unstable();
         for n in next {
             if !members.contains(&n) {
@@ -96,7 +99,11 @@ impl StepGraph {
             }
         }
         let order = topological_order(&needs, &dependents);
-        Self { needs, dependents, order }
+        Self {
+            needs,
+            dependents,
+            order,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -130,7 +137,11 @@ impl StepGraph {
     pub fn levels(&self) -> Vec<usize> {
         let mut level = vec![0; self.len()];
         for &step in &self.order {
-            level[step] = self.needs[step].iter().map(|&n| level[n] + 1).max().unwrap_or(0);
+            level[step] = self.needs[step]
+                .iter()
+                .map(|&n| level[n] + 1)
+                .max()
+                .unwrap_or(0);
         }
         level
     }
@@ -169,14 +180,24 @@ pub fn render(plan: &Plan, graph: &StepGraph, format: GraphFormat) -> String {
             let _ = writeln!(out, "plan \"{}\": {} step(s)", plan.name, plan.steps.len());
             for &step in &graph.order {
                 let s = &plan.steps[step];
-                let _ = write!(out, "{}{} [{}]", "  ".repeat(levels[step] + 1), s.name, s.action.kind());
-                let needs: Vec<&str> = graph.needs[step].iter().map(|&n| plan.steps[n].name.as_str()).collect();
+                let _ = write!(
+                    out,
+                    "{}{} [{}]",
+                    "  ".repeat(levels[step] + 1),
+                    s.name,
+                    s.action.kind()
+                );
+                let needs: Vec<&str> = graph.needs[step]
+                    .iter()
+                    .map(|&n| plan.steps[n].name.as_str())
+                    .collect();
                 if !needs.is_empty() {
                     let _ = write!(out, " ← {}", needs.join(", "));
                 }
                 let sandboxes = s.sandboxes_used();
                 if !sandboxes.is_empty() {
-                    let names: Vec<String> = sandboxes.iter().map(|n| format!("sandbox {n}")).collect();
+                    let names: Vec<String> =
+                        sandboxes.iter().map(|n| format!("sandbox {n}")).collect();
                     let _ = write!(out, " (uses {})", names.join(", "));
                 }
                 let mut flags = Vec::new();
@@ -196,19 +217,39 @@ pub fn render(plan: &Plan, graph: &StepGraph, format: GraphFormat) -> String {
             let _ = writeln!(out, "digraph {} {{", quote_dot(&plan.name));
             let _ = writeln!(out, "  rankdir=LR;");
             for sandbox in &plan.sandboxes {
-                let _ = writeln!(out, "  {} [shape=cylinder, label={}];", quote_dot(&format!("sandbox:{}", sandbox.name)), quote_dot(&sandbox.name));
+                let _ = writeln!(
+                    out,
+                    "  {} [shape=cylinder, label={}];",
+                    quote_dot(&format!("sandbox:{}", sandbox.name)),
+                    quote_dot(&sandbox.name)
+                );
             }
             for &step in &graph.order {
                 let s = &plan.steps[step];
                 let shape = if s.always { "box, style=dashed" } else { "box" };
-                let _ = writeln!(out, "  {} [shape={shape}, label={}];", quote_dot(&s.name), quote_dot(&format!("{}\n{}", s.name, s.action.kind())));
+                let _ = writeln!(
+                    out,
+                    "  {} [shape={shape}, label={}];",
+                    quote_dot(&s.name),
+                    quote_dot(&format!("{}\n{}", s.name, s.action.kind()))
+                );
             }
             for &step in &graph.order {
                 for &n in &graph.needs[step] {
-                    let _ = writeln!(out, "  {} -> {};", quote_dot(&plan.steps[n].name), quote_dot(&plan.steps[step].name));
+                    let _ = writeln!(
+                        out,
+                        "  {} -> {};",
+                        quote_dot(&plan.steps[n].name),
+                        quote_dot(&plan.steps[step].name)
+                    );
                 }
                 for sandbox in plan.steps[step].sandboxes_used() {
-                    let _ = writeln!(out, "  {} -> {} [style=dotted];", quote_dot(&format!("sandbox:{sandbox}")), quote_dot(&plan.steps[step].name));
+                    let _ = writeln!(
+                        out,
+                        "  {} -> {} [style=dotted];",
+                        quote_dot(&format!("sandbox:{sandbox}")),
+                        quote_dot(&plan.steps[step].name)
+                    );
                 }
             }
             out.push_str("}\n");
@@ -217,11 +258,20 @@ pub fn render(plan: &Plan, graph: &StepGraph, format: GraphFormat) -> String {
             out.push_str("flowchart LR\n");
             let id = |step: usize| format!("s{step}");
             for (i, sandbox) in plan.sandboxes.iter().enumerate() {
-                let _ = writeln!(out, "  sb{i}[({})]", mermaid_text(&format!("sandbox {}", sandbox.name)));
+                let _ = writeln!(
+                    out,
+                    "  sb{i}[({})]",
+                    mermaid_text(&format!("sandbox {}", sandbox.name))
+                );
             }
             for &step in &graph.order {
                 let s = &plan.steps[step];
-                let _ = writeln!(out, "  {}[{}]", id(step), mermaid_text(&format!("{} · {}", s.name, s.action.kind())));
+                let _ = writeln!(
+                    out,
+                    "  {}[{}]",
+                    id(step),
+                    mermaid_text(&format!("{} · {}", s.name, s.action.kind()))
+                );
             }
             for &step in &graph.order {
                 for &n in &graph.needs[step] {
@@ -239,7 +289,12 @@ pub fn render(plan: &Plan, graph: &StepGraph, format: GraphFormat) -> String {
 }
 
 fn quote_dot(text: &str) -> String {
-    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))
+    format!(
+        "\"{}\"",
+        text.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    )
 }
 
 fn mermaid_text(text: &str) -> String {

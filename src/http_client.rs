@@ -22,11 +22,27 @@ pub fn builder() -> reqwest::ClientBuilder {
 }
 
 /// Adds the certificates of a PEM bundle as trusted roots (for servers with a private CA).
-pub fn with_ca_bundle(builder: reqwest::ClientBuilder, path: &Path) -> Result<reqwest::ClientBuilder, String> {
-    let pem = std::fs::read(path).map_err(|e| format!("cannot read CA bundle {}: {}", path.display(), crate::io_error::describe(&e)))?;
-    let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| format!("CA bundle {} holds no valid PEM certificate", path.display()))?;
+pub fn with_ca_bundle(
+    builder: reqwest::ClientBuilder,
+    path: &Path,
+) -> Result<reqwest::ClientBuilder, String> {
+    let pem = std::fs::read(path).map_err(|e| {
+        format!(
+            "cannot read CA bundle {}: {}",
+            path.display(),
+            crate::io_error::describe(&e)
+        )
+    })?;
+    let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| {
+        format!(
+            "CA bundle {} holds no valid PEM certificate",
+            path.display()
+        )
+    })?;
     if certificates.is_empty() {
         return Err(format!("CA bundle {} holds no certificate", path.display()));
     }
-    Ok(certificates.into_iter().fold(builder, |b, c| b.add_root_certificate(c)))
+    Ok(certificates
+        .into_iter()
+        .fold(builder, |b, c| b.add_root_certificate(c)))
 }

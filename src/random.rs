@@ -50,16 +50,27 @@ mod tests {
     #[test]
     fn same_key_same_draw_different_key_different_draw() {
         let r = KeyedRandom::new(42);
-        assert_eq!(r.bits("fault", &[b"/a", b"1"]), r.bits("fault", &[b"/a", b"1"]));
-        assert_ne!(r.bits("fault", &[b"/a", b"1"]), r.bits("fault", &[b"/a", b"2"]));
+        assert_eq!(
+            r.bits("fault", &[b"/a", b"1"]),
+            r.bits("fault", &[b"/a", b"1"])
+        );
+        assert_ne!(
+            r.bits("fault", &[b"/a", b"1"]),
+            r.bits("fault", &[b"/a", b"2"])
+        );
         assert_ne!(r.bits("fault", &[b"/a1"]), r.bits("fault", &[b"/a", b"1"]));
-        assert_ne!(KeyedRandom::new(43).bits("fault", &[b"/a"]), r.bits("fault", &[b"/a"]));
+        assert_ne!(
+            KeyedRandom::new(43).bits("fault", &[b"/a"]),
+            r.bits("fault", &[b"/a"])
+        );
     }
 
     #[test]
     fn unit_draws_are_spread_over_zero_to_one() {
         let r = KeyedRandom::new(7);
-        let draws: Vec<f64> = (0..10_000u32).map(|i| r.unit("t", &[&i.to_le_bytes()])).collect();
+        let draws: Vec<f64> = (0..10_000u32)
+            .map(|i| r.unit("t", &[&i.to_le_bytes()]))
+            .collect();
         assert!(draws.iter().all(|d| (0.0..1.0).contains(d)));
         let hits = draws.iter().filter(|d| **d < 0.2).count();
         assert!((1700..2300).contains(&hits), "{hits} of 10000 below 0.2");

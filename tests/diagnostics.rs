@@ -36,22 +36,39 @@ fn check_in(dir: &Path, file: &str) -> Output {
 
 /// Checks what every diagnostic must have, then returns the text to snapshot.
 fn checked(file: &str, out: &Output) -> String {
-    assert_eq!(out.code, Some(2), "{file}: exit code 2 expected; stderr:\n{}", out.stderr);
-    assert!(out.stdout.is_empty(), "{file}: nothing on stdout for an invalid plan, got:\n{}", out.stdout);
-    assert!(!out.stderr.contains("panicked"), "{file}: panicked:\n{}", out.stderr);
+    assert_eq!(
+        out.code,
+        Some(2),
+        "{file}: exit code 2 expected; stderr:\n{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "{file}: nothing on stdout for an invalid plan, got:\n{}",
+        out.stdout
+    );
+    assert!(
+        !out.stderr.contains("panicked"),
+        "{file}: panicked:\n{}",
+        out.stderr
+    );
     let mut diagnostics = 0;
     let mut helps = 0;
     for line in out.stderr.lines() {
         let trimmed = line.trim_start();
         let summary = line.starts_with(&format!("error: {file} has "));
-        if trimmed.starts_with("× ") || trimmed.starts_with("⚠ ") || (line.starts_with("error: ") && !summary) {
+        if trimmed.starts_with("× ")
+            || trimmed.starts_with("⚠ ")
+            || (line.starts_with("error: ") && !summary)
+        {
             diagnostics += 1;
         }
         if trimmed.starts_with("help: ") {
             helps += 1;
         }
         if let Some(at) = line.find("╭─[") {
-            let location = &line[at + "╭─[".len()..line.rfind(']').expect("a location ends with ]")];
+            let location =
+                &line[at + "╭─[".len()..line.rfind(']').expect("a location ends with ]")];
             let mut parts = location.rsplitn(3, ':');
             let column = parts.next().unwrap();
             let row = parts.next().unwrap_or("");
@@ -63,7 +80,11 @@ fn checked(file: &str, out: &Output) -> String {
         }
     }
     assert!(diagnostics > 0, "{file}: no diagnostic:\n{}", out.stderr);
-    assert_eq!(diagnostics, helps, "{file}: every diagnostic needs a help line:\n{}", out.stderr);
+    assert_eq!(
+        diagnostics, helps,
+        "{file}: every diagnostic needs a help line:\n{}",
+        out.stderr
+    );
     format!("exit code: {}\n{}", out.code.unwrap(), out.stderr)
 }
 
@@ -143,7 +164,10 @@ fn too_large() {
     std::fs::write(dir.path().join("too-large.kdl"), &text).unwrap();
     let started = std::time::Instant::now();
     let out = check_in(dir.path(), "too-large.kdl");
-    assert!(started.elapsed() < std::time::Duration::from_secs(1), "refused before parsing, so at once");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "refused before parsing, so at once"
+    );
     insta::assert_snapshot!("too-large", checked("too-large.kdl", &out));
 }
 
@@ -152,10 +176,24 @@ fn too_large() {
 #[test]
 fn all_faults_are_reported_at_once() {
     let out = check_in(&broken_dir(), "three-faults.kdl");
-    for code in ["hookplan::unknown-node", "hookplan::bad-duration", "hookplan::cycle"] {
-        assert_eq!(out.stderr.matches(code).count(), 1, "{code} once in:\n{}", out.stderr);
+    for code in [
+        "hookplan::unknown-node",
+        "hookplan::bad-duration",
+        "hookplan::cycle",
+    ] {
+        assert_eq!(
+            out.stderr.matches(code).count(),
+            1,
+            "{code} once in:\n{}",
+            out.stderr
+        );
     }
-    assert!(out.stderr.ends_with("error: three-faults.kdl has 3 errors\n"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .ends_with("error: three-faults.kdl has 3 errors\n"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// Several files at once: each file's diagnostics, then its count; exit 2 if any is invalid.
@@ -169,6 +207,12 @@ fn several_files_are_checked_in_one_run() {
         .unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr.contains("error: cycle-self.kdl has 1 error\n"), "{stderr}");
-    assert!(stderr.contains("error: no-step.kdl has 1 error\n"), "{stderr}");
+    assert!(
+        stderr.contains("error: cycle-self.kdl has 1 error\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error: no-step.kdl has 1 error\n"),
+        "{stderr}"
+    );
 }

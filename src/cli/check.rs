@@ -20,7 +20,10 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
         match plan::load(path) {
             Ok(loaded) => {
                 if !loaded.warnings.is_empty() {
-                    let file = FileDiagnostics { file: loaded.file.clone(), diagnostics: loaded.warnings.clone() };
+                    let file = FileDiagnostics {
+                        file: loaded.file.clone(),
+                        diagnostics: loaded.warnings.clone(),
+                    };
                     eprint!("{}", render::diagnostics(&file));
                 }
                 let p = &loaded.plan;
@@ -31,7 +34,13 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
                 if !p.retry_policies.is_empty() {
                     parts.push(count(p.retry_policies.len(), "retry policy"));
                 }
-                let _ = writeln!(stdout, "ok: {} — plan \"{}\", {}", path.display(), p.name, parts.join(", "));
+                let _ = writeln!(
+                    stdout,
+                    "ok: {} — plan \"{}\", {}",
+                    path.display(),
+                    p.name,
+                    parts.join(", ")
+                );
             }
             Err(LoadError::Plan(errors)) => failed.files.extend(errors.files),
             Err(LoadError::Source(error)) => unreadable.push(error),

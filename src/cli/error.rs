@@ -13,14 +13,23 @@ pub struct CliError {
 #[derive(Debug)]
 pub enum ErrorKind {
     /// A one-line message, optionally with what to do about it.
-    Message { message: String, help: Option<String> },
+    Message {
+        message: String,
+        help: Option<String>,
+    },
     /// Diagnostics of one or more plan files.
     Plan(Box<PlanErrors>),
 }
 
 impl CliError {
     fn message(code: ExitCode, message: impl Into<String>) -> Self {
-        Self { code, kind: ErrorKind::Message { message: message.into(), help: None } }
+        Self {
+            code,
+            kind: ErrorKind::Message {
+                message: message.into(),
+                help: None,
+            },
+        }
     }
 
     /// A bad flag, argument or input file (exit 2).
@@ -44,7 +53,10 @@ impl CliError {
     }
 
     pub fn plan(errors: PlanErrors) -> Self {
-        Self { code: ExitCode::Invalid, kind: ErrorKind::Plan(Box::new(errors)) }
+        Self {
+            code: ExitCode::Invalid,
+            kind: ErrorKind::Plan(Box::new(errors)),
+        }
     }
 
     pub fn with_help(mut self, text: impl Into<String>) -> Self {

@@ -38,16 +38,24 @@ pub fn run(args: FmtArgs) -> Result<ExitCode, CliError> {
         let text = if args.from_v1 {
             // Laid out by our formatter from the v1 parse (kdl's own v1-to-v2 printer can put a
             // `//` comment in front of a closing `}`), then checked to mean the same.
-            let converted = plan::parse_v1_document(&file.text).map(|v1| (format::format(&v1, &file.text), format::canonical_hash(&v1)));
+            let converted = plan::parse_v1_document(&file.text)
+                .map(|v1| (format::format(&v1, &file.text), format::canonical_hash(&v1)));
             match converted {
-                Some((text, hash)) if plan::parse_document(&text).is_ok_and(|v2| format::canonical_hash(&v2) == hash) => text,
+                Some((text, hash))
+                    if plan::parse_document(&text)
+                        .is_ok_and(|v2| format::canonical_hash(&v2) == hash) =>
+                {
+                    text
+                }
                 Some(_) => {
                     return Err(CliError::failed(format!("{}: could not convert it to KDL v2 without changing it; the file was left as it is", path.display()))
                         .with_help("convert it by hand: v2 writes #true/#false/#null and raw strings as #\"…\"#"));
                 }
                 None => {
-                    return Err(CliError::usage(format!("{} is not valid KDL v1", path.display()))
-                        .with_help("run `hookplan check` on it to see what is wrong"));
+                    return Err(
+                        CliError::usage(format!("{} is not valid KDL v1", path.display()))
+                            .with_help("run `hookplan check` on it to see what is wrong"),
+                    );
                 }
             }
         } else {
@@ -56,7 +64,10 @@ pub fn run(args: FmtArgs) -> Result<ExitCode, CliError> {
         let formatted = match format_text(&text) {
             Ok(formatted) => formatted,
             Err(FormatError::Syntax(diagnostics)) => {
-                errors.files.push(plan::FileDiagnostics { file: SourceFile::new(file.name.clone(), text), diagnostics });
+                errors.files.push(plan::FileDiagnostics {
+                    file: SourceFile::new(file.name.clone(), text),
+                    diagnostics,
+                });
                 continue;
             }
             Err(FormatError::LostComment) => {
@@ -70,7 +81,8 @@ pub fn run(args: FmtArgs) -> Result<ExitCode, CliError> {
         if args.check {
             println!("would reformat {}", path.display());
         } else {
-            atomic_write::write(path, formatted.as_bytes(), Access::Keep).map_err(|e| CliError::io(format!("cannot write {}", path.display()), &e))?;
+            atomic_write::write(path, formatted.as_bytes(), Access::Keep)
+                .map_err(|e| CliError::io(format!("cannot write {}", path.display()), &e))?;
             println!("formatted {}", path.display());
         }
         changed.push(path);
@@ -78,7 +90,11 @@ pub fn run(args: FmtArgs) -> Result<ExitCode, CliError> {
     if !errors.files.is_empty() {
         return Err(CliError::plan(errors));
     }
-    Ok(if args.check && !changed.is_empty() { ExitCode::Failed } else { ExitCode::Success })
+    Ok(if args.check && !changed.is_empty() {
+        ExitCode::Failed
+    } else {
+        ExitCode::Success
+    })
 }
 
 pub enum FormatError {

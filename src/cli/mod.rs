@@ -49,7 +49,13 @@ pub struct Cli {
     pub command: Command,
 
     /// Where hookplan keeps its state (sandboxes, runs, backups)
-    #[arg(long, global = true, env = "HOOKPLAN_STATE_DIR", value_name = "DIR", default_value = ".hookplan")]
+    #[arg(
+        long,
+        global = true,
+        env = "HOOKPLAN_STATE_DIR",
+        value_name = "DIR",
+        default_value = ".hookplan"
+    )]
     pub state_dir: PathBuf,
 }
 
@@ -60,15 +66,21 @@ pub enum Command {
     Check(check::CheckArgs),
 
     /// Show a plan's step graph
-    #[command(after_help = "Examples:\n  hookplan graph plans/quickstart.kdl\n  hookplan graph plans/quickstart.kdl --format dot | dot -Tsvg > graph.svg")]
+    #[command(
+        after_help = "Examples:\n  hookplan graph plans/quickstart.kdl\n  hookplan graph plans/quickstart.kdl --format dot | dot -Tsvg > graph.svg"
+    )]
     Graph(graph::GraphArgs),
 
     /// Rewrite plan files in the canonical layout, keeping comments
-    #[command(after_help = "Examples:\n  hookplan fmt plans/*.kdl\n  hookplan fmt --check plans/*.kdl    # in CI: exit 1 if a file would change")]
+    #[command(
+        after_help = "Examples:\n  hookplan fmt plans/*.kdl\n  hookplan fmt --check plans/*.kdl    # in CI: exit 1 if a file would change"
+    )]
     Fmt(fmt::FmtArgs),
 
     /// Print a shell completion script
-    #[command(after_help = "Example:\n  hookplan completions bash > ~/.local/share/bash-completion/completions/hookplan")]
+    #[command(
+        after_help = "Example:\n  hookplan completions bash > ~/.local/share/bash-completion/completions/hookplan"
+    )]
     Completions {
         /// The shell to complete for
         shell: clap_complete::Shell,
@@ -80,7 +92,11 @@ pub fn main() -> std::process::ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { ExitCode::Invalid } else { ExitCode::Success };
+            let code = if e.use_stderr() {
+                ExitCode::Invalid
+            } else {
+                ExitCode::Success
+            };
             let _ = e.print();
             return std::process::ExitCode::from(code as u8);
         }
@@ -101,7 +117,12 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Graph(args) => graph::run(args),
         Command::Fmt(args) => fmt::run(args),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "hookplan", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "hookplan",
+                &mut std::io::stdout(),
+            );
             Ok(ExitCode::Success)
         }
     }
@@ -112,7 +133,10 @@ fn load_plan(path: &std::path::Path) -> Result<crate::plan::LoadedPlan, CliError
     match crate::plan::load(path) {
         Ok(loaded) => {
             if !loaded.warnings.is_empty() {
-                let file = crate::plan::FileDiagnostics { file: loaded.file.clone(), diagnostics: loaded.warnings.clone() };
+                let file = crate::plan::FileDiagnostics {
+                    file: loaded.file.clone(),
+                    diagnostics: loaded.warnings.clone(),
+                };
                 eprint!("{}", render::diagnostics(&file));
             }
             Ok(loaded)

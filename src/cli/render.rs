@@ -14,9 +14,19 @@ pub fn use_color() -> bool {
 }
 
 fn handler() -> GraphicalReportHandler {
-    let theme = if use_color() { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
-    let width = if std::io::stderr().is_terminal() { terminal_width().unwrap_or(PLAIN_WIDTH) } else { PLAIN_WIDTH };
-    GraphicalReportHandler::new_themed(theme).with_width(width).with_links(false)
+    let theme = if use_color() {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let width = if std::io::stderr().is_terminal() {
+        terminal_width().unwrap_or(PLAIN_WIDTH)
+    } else {
+        PLAIN_WIDTH
+    };
+    GraphicalReportHandler::new_themed(theme)
+        .with_width(width)
+        .with_links(false)
 }
 
 fn terminal_width() -> Option<usize> {
@@ -37,7 +47,10 @@ pub fn diagnostics(file: &FileDiagnostics) -> String {
     }
     let hidden = file.diagnostics.len().saturating_sub(MAX_SHOWN);
     if hidden > 0 {
-        out.push_str(&format!("… and {hidden} more in {} (showing the first {MAX_SHOWN})\n", file.file.name));
+        out.push_str(&format!(
+            "… and {hidden} more in {} (showing the first {MAX_SHOWN})\n",
+            file.file.name
+        ));
     }
     out
 }
@@ -47,7 +60,11 @@ pub fn plan_errors(errors: &PlanErrors) -> String {
     for file in &errors.files {
         out.push_str(&diagnostics(file));
         let count = file.errors();
-        out.push_str(&format!("error: {} has {count} error{}\n", file.file.name, if count == 1 { "" } else { "s" }));
+        out.push_str(&format!(
+            "error: {} has {count} error{}\n",
+            file.file.name,
+            if count == 1 { "" } else { "s" }
+        ));
     }
     out
 }

@@ -27,14 +27,22 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let mut rest = text;
     while !rest.is_empty() {
         rest = rest.trim_start();
-        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         let number = &rest[..number_len];
         if number.is_empty() {
-            return Err(DurationError::BadNumber(rest.split_whitespace().next().unwrap_or(rest).to_string()));
+            return Err(DurationError::BadNumber(
+                rest.split_whitespace().next().unwrap_or(rest).to_string(),
+            ));
         }
-        let value: f64 = number.parse().map_err(|_| DurationError::BadNumber(number.to_string()))?;
+        let value: f64 = number
+            .parse()
+            .map_err(|_| DurationError::BadNumber(number.to_string()))?;
         rest = rest[number_len..].trim_start();
-        let unit_len = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let seconds_per_unit = match unit {
@@ -43,9 +51,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
             "s" | "sec" | "secs" => 1.0,
             "m" | "min" | "mins" => 60.0,
             "h" | "hr" | "hrs" => 3600.0,
-            _ => return Err(DurationError::UnknownUnit { unit: unit.to_string() }),
+            _ => {
+                return Err(DurationError::UnknownUnit {
+                    unit: unit.to_string(),
+                });
+            }
         };
-        let part = Duration::try_from_secs_f64(value * seconds_per_unit).map_err(|_| DurationError::Overflow)?;
+        let part = Duration::try_from_secs_f64(value * seconds_per_unit)
+            .map_err(|_| DurationError::Overflow)?;
         total = total.checked_add(part).ok_or(DurationError::Overflow)?;
     }
     Ok(total)
@@ -67,7 +80,11 @@ impl fmt::Display for HumanDuration {
         let secs = d.as_secs();
         if secs < 60 {
             let s = d.as_secs_f64();
-            return if millis.is_multiple_of(1000) { write!(f, "{secs}s") } else { write!(f, "{}s", trim_float(s)) };
+            return if millis.is_multiple_of(1000) {
+                write!(f, "{secs}s")
+            } else {
+                write!(f, "{}s", trim_float(s))
+            };
         }
         let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
         if h > 0 {
@@ -107,10 +124,24 @@ mod tests {
     #[test]
     fn rejects_what_is_not_a_duration() {
         assert_eq!(parse_duration(""), Err(DurationError::Empty));
-        assert_eq!(parse_duration("10"), Err(DurationError::MissingUnit("10".into())));
-        assert_eq!(parse_duration("3 days"), Err(DurationError::UnknownUnit { unit: "days".into() }));
-        assert_eq!(parse_duration("fast"), Err(DurationError::BadNumber("fast".into())));
-        assert_eq!(parse_duration("1.2.3s"), Err(DurationError::BadNumber("1.2.3".into())));
+        assert_eq!(
+            parse_duration("10"),
+            Err(DurationError::MissingUnit("10".into()))
+        );
+        assert_eq!(
+            parse_duration("3 days"),
+            Err(DurationError::UnknownUnit {
+                unit: "days".into()
+            })
+        );
+        assert_eq!(
+            parse_duration("fast"),
+            Err(DurationError::BadNumber("fast".into()))
+        );
+        assert_eq!(
+            parse_duration("1.2.3s"),
+            Err(DurationError::BadNumber("1.2.3".into()))
+        );
         assert!(parse_duration("99999999999999999999h").is_err());
     }
 

@@ -10,7 +10,9 @@ mod template;
 
 pub use duration::{DurationError, HumanDuration, parse_duration};
 pub use span::{Span, Spanned};
-pub use template::{NAMESPACES, Part, Reference, SANDBOX_FIELDS, Template, TemplateError, TextOrigin};
+pub use template::{
+    NAMESPACES, Part, Reference, SANDBOX_FIELDS, Template, TemplateError, TextOrigin,
+};
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -137,15 +139,28 @@ pub struct RetryOn {
 
 impl Default for RetryOn {
     fn default() -> Self {
-        Self { server_errors: true, timeout: true, connect: true, reset: true, statuses: BTreeSet::new() }
+        Self {
+            server_errors: true,
+            timeout: true,
+            connect: true,
+            reset: true,
+            statuses: BTreeSet::new(),
+        }
     }
 }
 
 impl RetryOn {
-    pub const CLASSES: &'static [&'static str] = &["5xx", "timeout", "connect", "reset", "408", "429"];
+    pub const CLASSES: &'static [&'static str] =
+        &["5xx", "timeout", "connect", "reset", "408", "429"];
 
     pub fn none() -> Self {
-        Self { server_errors: false, timeout: false, connect: false, reset: false, statuses: BTreeSet::new() }
+        Self {
+            server_errors: false,
+            timeout: false,
+            connect: false,
+            reset: false,
+            statuses: BTreeSet::new(),
+        }
     }
 
     /// Adds one class by its plan name; false when the name is not a class.
@@ -167,7 +182,11 @@ impl RetryOn {
         if self.server_errors {
             names.push("5xx".to_string());
         }
-        for (on, name) in [(self.timeout, "timeout"), (self.connect, "connect"), (self.reset, "reset")] {
+        for (on, name) in [
+            (self.timeout, "timeout"),
+            (self.connect, "connect"),
+            (self.reset, "reset"),
+        ] {
             if on {
                 names.push(name.to_string());
             }
@@ -191,7 +210,13 @@ pub struct CircuitBreakerPolicy {
 
 impl Default for CircuitBreakerPolicy {
     fn default() -> Self {
-        Self { consecutive_failures: None, failure_ratio: None, window: 20, open_for: Duration::from_secs(30), probes: 1 }
+        Self {
+            consecutive_failures: None,
+            failure_ratio: None,
+            window: 20,
+            open_for: Duration::from_secs(30),
+            probes: 1,
+        }
     }
 }
 
@@ -492,10 +517,20 @@ impl std::fmt::Display for CountExpectation {
 #[derive(Debug, Clone)]
 pub enum RequestCheck {
     Method(String),
-    Header { name: String, value: Option<Template> },
-    Json { pointer: String, value: serde_json::Value },
+    Header {
+        name: String,
+        value: Option<Template>,
+    },
+    Json {
+        pointer: String,
+        value: serde_json::Value,
+    },
     BodyContains(String),
-    Signature { scheme: SignatureScheme, secret: Template, tolerance: Duration },
+    Signature {
+        scheme: SignatureScheme,
+        secret: Template,
+        tolerance: Duration,
+    },
     /// The matching requests arrived in this order of paths.
     Order(Vec<String>),
     /// The fault injected into each matching request, in arrival order.

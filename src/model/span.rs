@@ -21,7 +21,10 @@ impl Span {
     /// A sub-range, given relative to this span's start.
     pub fn sub(self, offset: usize, len: usize) -> Self {
         let start = self.start + offset.min(self.len);
-        Self { start, len: len.min(self.end().saturating_sub(start)) }
+        Self {
+            start,
+            len: len.min(self.end().saturating_sub(start)),
+        }
     }
 }
 
@@ -33,7 +36,10 @@ impl From<Span> for miette::SourceSpan {
 
 impl From<miette::SourceSpan> for Span {
     fn from(span: miette::SourceSpan) -> Self {
-        Self { start: span.offset(), len: span.len() }
+        Self {
+            start: span.offset(),
+            len: span.len(),
+        }
     }
 }
 
@@ -50,7 +56,10 @@ impl<T> Spanned<T> {
     }
 
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Spanned<U> {
-        Spanned { value: f(self.value), span: self.span }
+        Spanned {
+            value: f(self.value),
+            span: self.span,
+        }
     }
 }
 

@@ -32,22 +32,48 @@ impl TextOrigin {
 /// One reference inside a template.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Reference {
-    Env { name: String, default: Option<String> },
-    Var { name: String },
-    Secret { name: String, default: Option<String> },
-    Sandbox { name: String, field: String },
-    Step { step: String, key: String },
+    Env {
+        name: String,
+        default: Option<String>,
+    },
+    Var {
+        name: String,
+    },
+    Secret {
+        name: String,
+        default: Option<String>,
+    },
+    Sandbox {
+        name: String,
+        field: String,
+    },
+    Step {
+        step: String,
+        key: String,
+    },
 }
 
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reference::Env { name, default: None } => write!(f, "${{env.{name}}}"),
-            Reference::Env { name, default: Some(d) } => write!(f, "${{env.{name}:-{d}}}"),
+            Reference::Env {
+                name,
+                default: None,
+            } => write!(f, "${{env.{name}}}"),
+            Reference::Env {
+                name,
+                default: Some(d),
+            } => write!(f, "${{env.{name}:-{d}}}"),
             Reference::Var { name } => write!(f, "${{vars.{name}}}"),
-            Reference::Secret { name, default: None } => write!(f, "${{secret.{name}}}"),
+            Reference::Secret {
+                name,
+                default: None,
+            } => write!(f, "${{secret.{name}}}"),
             // The default of a secret is itself secret: never show it.
-            Reference::Secret { name, default: Some(_) } => write!(f, "${{secret.{name}:-…}}"),
+            Reference::Secret {
+                name,
+                default: Some(_),
+            } => write!(f, "${{secret.{name}:-…}}"),
             Reference::Sandbox { name, field } => write!(f, "${{sandbox.{name}.{field}}}"),
             Reference::Step { step, key } => write!(f, "${{steps.{step}.{key}}}"),
         }
@@ -86,7 +112,12 @@ struct RefError {
 
 impl RefError {
     fn new(message: String, label: &'static str, help: String) -> Self {
-        Self { message, label, help, part: None }
+        Self {
+            message,
+            label,
+            help,
+            part: None,
+        }
     }
 
     fn at(mut self, offset: usize, len: usize) -> Self {
@@ -101,7 +132,10 @@ pub const SANDBOX_FIELDS: &[&str] = &["url", "host", "port"];
 impl Template {
     /// A template with no references.
     pub fn literal(text: impl Into<String>, span: Span) -> Self {
-        Self { parts: vec![Part::Text(text.into())], span }
+        Self {
+            parts: vec![Part::Text(text.into())],
+            span,
+        }
     }
 
     pub fn parse(text: &str, origin: TextOrigin) -> Result<Self, Vec<TemplateError>> {
@@ -147,10 +181,17 @@ impl Template {
                 }
                 Err(e) => {
                     let span = match e.part {
-                        Some((at, len)) if origin.verbatim_at.is_some() => origin.span_of(start + 2 + at, len),
+                        Some((at, len)) if origin.verbatim_at.is_some() => {
+                            origin.span_of(start + 2 + at, len)
+                        }
                         _ => span,
                     };
-                    errors.push(TemplateError { message: e.message, span, label: e.label.into(), help: e.help })
+                    errors.push(TemplateError {
+                        message: e.message,
+                        span,
+                        label: e.label.into(),
+                        help: e.help,
+                    })
                 }
             }
             rest = &after[close + 1..];
@@ -160,7 +201,14 @@ impl Template {
         if !literal.is_empty() || parts.is_empty() {
             parts.push(Part::Text(literal));
         }
-        if errors.is_empty() { Ok(Self { parts, span: origin.span }) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(Self {
+                parts,
+                span: origin.span,
+            })
+        } else {
+            Err(errors)
+        }
     }
 
     pub fn references(&self) -> impl Iterator<Item = (&Reference, Span)> {
@@ -181,7 +229,10 @@ impl Template {
 
     /// Renders the template, asking `lookup` for each reference's value. Every reference that
     /// cannot be resolved is reported, not just the first.
-    pub fn render<E>(&self, mut lookup: impl FnMut(&Reference, Span) -> Result<String, E>) -> Result<String, Vec<E>> {
+    pub fn render<E>(
+        &self,
+        mut lookup: impl FnMut(&Reference, Span) -> Result<String, E>,
+    ) -> Result<String, Vec<E>> {
         let mut out = String::new();
         let mut errors = Vec::new();
         for part in &self.parts {
@@ -193,7 +244,11 @@ impl Template {
                 },
             }
         }
-        if errors.is_empty() { Ok(out) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
     }
 }
 
@@ -211,7 +266,10 @@ impl fmt::Display for Template {
 }
 
 fn is_name(text: &str) -> bool {
-    !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 fn parse_reference(inner: &str) -> Result<Reference, RefError> {
@@ -223,7 +281,11 @@ fn parse_reference(inner: &str) -> Result<Reference, RefError> {
     let lead = path.len() - path.trim_start().len();
     let (raw_path, path) = (path, path.trim());
     if path.is_empty() {
-        return Err(RefError::new("empty template `${}`".into(), "empty", "name what to insert, e.g. `${env.API_URL}`".into()));
+        return Err(RefError::new(
+            "empty template `${}`".into(),
+            "empty",
+            "name what to insert, e.g. `${env.API_URL}`".into(),
+        ));
     }
     let segments: Vec<&str> = path.split('.').collect();
     let namespace = segments[0];
@@ -239,24 +301,36 @@ fn parse_reference(inner: &str) -> Result<Reference, RefError> {
     };
     let no_default = |form: &str| -> Result<(), RefError> {
         if default.is_some() {
-            return Err(RefError::new(format!("`{namespace}` references take no `:-` default"), "no default allowed here", format!("write it as `{form}`"))
-                .at(raw_path.len(), inner.len() - raw_path.len()));
+            return Err(RefError::new(
+                format!("`{namespace}` references take no `:-` default"),
+                "no default allowed here",
+                format!("write it as `{form}`"),
+            )
+            .at(raw_path.len(), inner.len() - raw_path.len()));
         }
         Ok(())
     };
     match namespace {
         "env" => {
             expect(2, "${env.NAME}")?;
-            Ok(Reference::Env { name: segments[1].into(), default })
+            Ok(Reference::Env {
+                name: segments[1].into(),
+                default,
+            })
         }
         "secret" => {
             expect(2, "${secret.NAME}")?;
-            Ok(Reference::Secret { name: segments[1].into(), default })
+            Ok(Reference::Secret {
+                name: segments[1].into(),
+                default,
+            })
         }
         "vars" => {
             expect(2, "${vars.NAME}")?;
             no_default("${vars.NAME}")?;
-            Ok(Reference::Var { name: segments[1].into() })
+            Ok(Reference::Var {
+                name: segments[1].into(),
+            })
         }
         "sandbox" => {
             expect(3, "${sandbox.NAME.url}")?;
@@ -270,12 +344,18 @@ fn parse_reference(inner: &str) -> Result<Reference, RefError> {
                 )
                 .at(field_at, segments[2].len()));
             }
-            Ok(Reference::Sandbox { name: segments[1].into(), field: segments[2].into() })
+            Ok(Reference::Sandbox {
+                name: segments[1].into(),
+                field: segments[2].into(),
+            })
         }
         "steps" => {
             expect(3, "${steps.STEP.NAME}")?;
             no_default("${steps.STEP.NAME}")?;
-            Ok(Reference::Step { step: segments[1].into(), key: segments[2].into() })
+            Ok(Reference::Step {
+                step: segments[1].into(),
+                key: segments[2].into(),
+            })
         }
         other => {
             let suggestion = crate::model::suggest::did_you_mean(other, NAMESPACES.iter().copied())
@@ -296,7 +376,10 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Template, Vec<TemplateError>> {
-        Template::parse(text, TextOrigin::new(Span::new(10, text.len() + 2), Some(11)))
+        Template::parse(
+            text,
+            TextOrigin::new(Span::new(10, text.len() + 2), Some(11)),
+        )
     }
 
     #[test]
@@ -306,7 +389,10 @@ mod tests {
         assert_eq!(
             t.references().map(|(r, _)| r.clone()).collect::<Vec<_>>(),
             vec![
-                Reference::Secret { name: "TOKEN".into(), default: Some("demo".into()) },
+                Reference::Secret {
+                    name: "TOKEN".into(),
+                    default: Some("demo".into())
+                },
                 Reference::Var { name: "who".into() }
             ]
         );
@@ -318,7 +404,10 @@ mod tests {
     fn escapes_and_lone_dollars_are_text() {
         let t = parse("cost $5, literal $${env.X}").unwrap();
         assert!(t.is_literal());
-        assert_eq!(t.render::<()>(|_, _| unreachable!()).unwrap(), "cost $5, literal ${env.X}");
+        assert_eq!(
+            t.render::<()>(|_, _| unreachable!()).unwrap(),
+            "cost $5, literal ${env.X}"
+        );
     }
 
     #[test]
@@ -335,7 +424,11 @@ mod tests {
                 "empty template `${}`",
             ]
         );
-        assert!(parse("${env.X").unwrap_err()[0].message.contains("unclosed"));
+        assert!(
+            parse("${env.X").unwrap_err()[0]
+                .message
+                .contains("unclosed")
+        );
     }
 
     #[test]
@@ -345,7 +438,10 @@ mod tests {
             Reference::Env { name, .. } if name == "B" => Ok("b".to_string()),
             other => Err(other.to_string()),
         });
-        assert_eq!(rendered, Err(vec!["${env.A}".to_string(), "${env.C}".to_string()]));
+        assert_eq!(
+            rendered,
+            Err(vec!["${env.A}".to_string(), "${env.C}".to_string()])
+        );
     }
 
     #[test]

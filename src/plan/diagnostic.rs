@@ -1,7 +1,9 @@
 //! Plan diagnostics: a message, a label on the exact span, a help line, related spans.
 
 use crate::model::Span;
-use miette::{LabeledSpan, MietteError, MietteSpanContents, Severity, SourceCode, SourceSpan, SpanContents};
+use miette::{
+    LabeledSpan, MietteError, MietteSpanContents, Severity, SourceCode, SourceSpan, SpanContents,
+};
 use std::fmt;
 use std::sync::Arc;
 
@@ -20,7 +22,12 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
+    pub fn error(
+        code: &'static str,
+        message: impl Into<String>,
+        span: Span,
+        label: impl Into<String>,
+    ) -> Self {
         Self {
             severity: Severity::Error,
             code,
@@ -32,8 +39,16 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(code: &'static str, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
-        Self { severity: Severity::Warning, ..Self::error(code, message, span, label) }
+    pub fn warning(
+        code: &'static str,
+        message: impl Into<String>,
+        span: Span,
+        label: impl Into<String>,
+    ) -> Self {
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(code, message, span, label)
+        }
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
@@ -58,7 +73,9 @@ pub fn fit(text: &str, span: Span) -> Span {
     if span.len <= MAX_LABEL {
         return span;
     }
-    let first_line = text[span.start..span.end()].find(['\n', '\r']).unwrap_or(span.len);
+    let first_line = text[span.start..span.end()]
+        .find(['\n', '\r'])
+        .unwrap_or(span.len);
     let len = first_line.clamp(1, MAX_LABEL);
     fit_bounds(text, Span::new(span.start, len))
 }
@@ -92,7 +109,8 @@ impl Diagnostics {
 
     pub fn into_vec(mut self) -> Vec<Diagnostic> {
         // Report in file order, errors before warnings at the same place.
-        self.items.sort_by_key(|d| (d.span.start, d.severity != Severity::Error));
+        self.items
+            .sort_by_key(|d| (d.span.start, d.severity != Severity::Error));
         self.items
     }
 }
@@ -106,11 +124,17 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
-        Self { name: name.into(), text: text.into() }
+        Self {
+            name: name.into(),
+            text: text.into(),
+        }
     }
 
     pub fn named_source(&self) -> PlanSource {
-        PlanSource { name: self.name.clone(), text: self.text.clone() }
+        PlanSource {
+            name: self.name.clone(),
+            text: self.text.clone(),
+        }
     }
 }
 
@@ -130,25 +154,50 @@ pub struct PlanSource {
 }
 
 impl SourceCode for PlanSource {
-    fn read_span<'a>(&'a self, span: &SourceSpan, before: usize, after: usize) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
         let text: &str = &self.text;
         let full = text.read_span(span, before, after)?;
         if full.data().len() <= MAX_CONTEXT {
-            let contents = MietteSpanContents::new_named(self.name.clone(), full.data(), *full.span(), full.line(), full.column(), full.line_count());
+            let contents = MietteSpanContents::new_named(
+                self.name.clone(),
+                full.data(),
+                *full.span(),
+                full.line(),
+                full.column(),
+                full.line_count(),
+            );
             return Ok(Box::new(contents.with_language("kdl")));
         }
-        let line_start = text[..span.offset()].rfind(['\n', '\r']).map_or(0, |p| p + 1);
+        let line_start = text[..span.offset()]
+            .rfind(['\n', '\r'])
+            .map_or(0, |p| p + 1);
         let span_end = span.offset() + span.len();
-        let line_end = text[span_end..].find(['\n', '\r']).map_or(text.len(), |p| span_end + p);
+        let line_end = text[span_end..]
+            .find(['\n', '\r'])
+            .map_or(text.len(), |p| span_end + p);
         let start = floor_char(text, span.offset().saturating_sub(WINDOW).max(line_start));
         let end = ceil_char(text, (span_end + WINDOW).min(line_end));
         // Lines as miette counts them: `\r\n`, `\r` and `\n` each end one.
         let before_window = &text.as_bytes()[..start];
         let line = before_window.iter().filter(|b| **b == b'\n').count()
-            + before_window.windows(2).filter(|w| w[0] == b'\r' && w[1] != b'\n').count()
+            + before_window
+                .windows(2)
+                .filter(|w| w[0] == b'\r' && w[1] != b'\n')
+                .count()
             + usize::from(before_window.last() == Some(&b'\r'));
-        let contents =
-            MietteSpanContents::new_named(self.name.clone(), &text.as_bytes()[start..end], (start, end - start).into(), line, start - line_start, line + 1);
+        let contents = MietteSpanContents::new_named(
+            self.name.clone(),
+            &text.as_bytes()[start..end],
+            (start, end - start).into(),
+            line,
+            start - line_start,
+            line + 1,
+        );
         Ok(Box::new(contents.with_language("kdl")))
     }
 }
@@ -192,7 +241,10 @@ impl miette::Diagnostic for SourceDiagnostic {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.diagnostic.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.diagnostic
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -200,8 +252,15 @@ impl miette::Diagnostic for SourceDiagnostic {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let primary = LabeledSpan::new_primary_with_span(Some(self.diagnostic.label.clone()), self.diagnostic.span);
-        let related = self.diagnostic.related.iter().map(|(span, label)| LabeledSpan::new_with_span(Some(label.clone()), *span));
+        let primary = LabeledSpan::new_primary_with_span(
+            Some(self.diagnostic.label.clone()),
+            self.diagnostic.span,
+        );
+        let related = self
+            .diagnostic
+            .related
+            .iter()
+            .map(|(span, label)| LabeledSpan::new_with_span(Some(label.clone()), *span));
         Some(Box::new(std::iter::once(primary).chain(related)))
     }
 }
@@ -227,7 +286,10 @@ impl FileDiagnostics {
             for (span, _) in &mut diagnostic.related {
                 *span = fit(text, *span);
             }
-            SourceDiagnostic { diagnostic, source: source.clone() }
+            SourceDiagnostic {
+                diagnostic,
+                source: source.clone(),
+            }
         })
     }
 }
@@ -240,7 +302,9 @@ pub struct PlanErrors {
 
 impl PlanErrors {
     pub fn single(file: SourceFile, diagnostics: Vec<Diagnostic>) -> Self {
-        Self { files: vec![FileDiagnostics { file, diagnostics }] }
+        Self {
+            files: vec![FileDiagnostics { file, diagnostics }],
+        }
     }
 
     pub fn error_count(&self) -> usize {

@@ -14,7 +14,11 @@ const INDENT: &str = "    ";
 /// One output line: a blank, or text at a depth.
 enum Line {
     Blank,
-    Text { depth: usize, text: String, opens: bool },
+    Text {
+        depth: usize,
+        text: String,
+        opens: bool,
+    },
 }
 
 struct Writer<'s> {
@@ -67,9 +71,18 @@ impl Writer<'_> {
         if chunk.is_empty() {
             return;
         }
-        let strip = chunk.iter().skip(1).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
+        let strip = chunk
+            .iter()
+            .skip(1)
+            .map(|l| l.len() - l.trim_start().len())
+            .min()
+            .unwrap_or(0);
         for (i, line) in chunk.drain(..).enumerate() {
-            let body = if i == 0 { line.trim_start() } else { &line[(line.len() - line.trim_start().len()).min(strip)..] };
+            let body = if i == 0 {
+                line.trim_start()
+            } else {
+                &line[(line.len() - line.trim_start().len()).min(strip)..]
+            };
             self.text(depth, body.trim_end().to_string(), false);
         }
     }
@@ -96,7 +109,10 @@ impl Writer<'_> {
 /// The canonical text of a parsed document. `source` is the text it was parsed from (a comment
 /// after a closing `}` is only found there).
 pub fn format(doc: &KdlDocument, source: &str) -> String {
-    let mut w = Writer { lines: Vec::new(), source };
+    let mut w = Writer {
+        lines: Vec::new(),
+        source,
+    };
     write_block(&mut w, doc, 0);
     w.finish()
 }
@@ -151,14 +167,21 @@ fn write_node(w: &mut Writer, node: &KdlNode, depth: usize, line_open: bool) -> 
             head.push_str(&comment);
         }
     }
-    if let Some(comment) = format.map(|f| inline(&f.before_children)).filter(|c| !c.is_empty()) {
+    if let Some(comment) = format
+        .map(|f| inline(&f.before_children))
+        .filter(|c| !c.is_empty())
+    {
         head.push(' ');
         head.push_str(&comment);
     }
     let mut tail = String::new();
     let mut ends_line = true;
     if let Some(f) = format {
-        for part in [inline(&f.before_terminator), inline(f.terminator.trim().trim_start_matches(';')), inline(&f.trailing)] {
+        for part in [
+            inline(&f.before_terminator),
+            inline(f.terminator.trim().trim_start_matches(';')),
+            inline(&f.trailing),
+        ] {
             if !part.is_empty() {
                 tail.push(' ');
                 tail.push_str(&part);
@@ -186,8 +209,15 @@ fn write_node(w: &mut Writer, node: &KdlNode, depth: usize, line_open: bool) -> 
     // from the source (the node's span ends after `/* */` comments, before a `//` one).
     let start = node.span().offset();
     let end = start + node.span().len();
-    let after_close = w.source.get(start..end).and_then(|t| super::scan::scan(t).last_close).map(|c| start + c + 1);
-    let inside = after_close.and_then(|c| w.source.get(c..end)).map(str::trim).filter(|t| !t.is_empty());
+    let after_close = w
+        .source
+        .get(start..end)
+        .and_then(|t| super::scan::scan(t).last_close)
+        .map(|c| start + c + 1);
+    let inside = after_close
+        .and_then(|c| w.source.get(c..end))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
     for comment in inside.into_iter().chain(comment_after(w.source, end)) {
         if !tail.contains(comment) {
             tail.push(' ');
@@ -210,7 +240,9 @@ pub(crate) fn quoted(text: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() || matches!(c, '\u{200E}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{85}' | '\u{2028}' | '\u{2029}') => {
+            c if c.is_control()
+                || matches!(c, '\u{200E}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{85}' | '\u{2028}' | '\u{2029}') =>
+            {
                 out.push_str(&format!("\\u{{{:x}}}", c as u32));
             }
             c => out.push(c),
@@ -230,7 +262,11 @@ fn inline(text: &str) -> String {
         // A line that ends in `\` (outside a comment) continues onto the next.
         let code = line.trim_end();
         let continued = lines.peek().is_some() && code.ends_with('\\') && !code.contains("//");
-        let kept = if continued { &code[..code.len() - 1] } else { line };
+        let kept = if continued {
+            &code[..code.len() - 1]
+        } else {
+            line
+        };
         if !kept.trim().is_empty() {
             if !out.is_empty() {
                 out.push(' ');
@@ -242,7 +278,8 @@ fn inline(text: &str) -> String {
 }
 
 fn is_blank(doc: &KdlDocument) -> bool {
-    doc.format().is_none_or(|f| f.leading.trim().is_empty() && f.trailing.trim().is_empty())
+    doc.format()
+        .is_none_or(|f| f.leading.trim().is_empty() && f.trailing.trim().is_empty())
 }
 
 /// A `//` or `/* */` comment on the rest of the line after `offset`.
@@ -320,14 +357,25 @@ impl Serialize for CanonicalValue<'_> {
 
 impl Serialize for Args<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.entries().iter().filter(|e| e.name().is_none()).map(|e| CanonicalValue(e.value())))
+        serializer.collect_seq(
+            self.0
+                .entries()
+                .iter()
+                .filter(|e| e.name().is_none())
+                .map(|e| CanonicalValue(e.value())),
+        )
     }
 }
 
 impl Serialize for Props<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         // Sorted by name; a property given twice counts with its last value.
-        let props: BTreeMap<&str, &KdlValue> = self.0.entries().iter().filter_map(|e| Some((e.name()?.value(), e.value()))).collect();
+        let props: BTreeMap<&str, &KdlValue> = self
+            .0
+            .entries()
+            .iter()
+            .filter_map(|e| Some((e.name()?.value(), e.value())))
+            .collect();
         serializer.collect_map(props.into_iter().map(|(k, v)| (k, CanonicalValue(v))))
     }
 }
@@ -335,7 +383,11 @@ impl Serialize for Props<'_> {
 impl Serialize for Types<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let node = self.0;
-        serializer.collect_seq(std::iter::once(node.ty()).chain(node.entries().iter().map(|e| e.ty())).map(|t| t.map(|t| t.value())))
+        serializer.collect_seq(
+            std::iter::once(node.ty())
+                .chain(node.entries().iter().map(|e| e.ty()))
+                .map(|t| t.map(|t| t.value())),
+        )
     }
 }
 
@@ -387,9 +439,19 @@ mod tests {
     fn assert_sound(text: &str) -> String {
         let document = KdlDocument::parse_v2(text).unwrap();
         let once = format(&document, text);
-        let reparsed = KdlDocument::parse_v2(&once).unwrap_or_else(|e| panic!("{text:?} formats to text that does not parse: {e:?}\n{once}"));
-        assert_eq!(canonical_hash(&reparsed), canonical_hash(&document), "{text:?} changed meaning:\n{once}");
-        assert_eq!(count_comments(&once), count_comments(text), "{text:?} lost a comment:\n{once}");
+        let reparsed = KdlDocument::parse_v2(&once).unwrap_or_else(|e| {
+            panic!("{text:?} formats to text that does not parse: {e:?}\n{once}")
+        });
+        assert_eq!(
+            canonical_hash(&reparsed),
+            canonical_hash(&document),
+            "{text:?} changed meaning:\n{once}"
+        );
+        assert_eq!(
+            count_comments(&once),
+            count_comments(text),
+            "{text:?} lost a comment:\n{once}"
+        );
         assert_eq!(format(&reparsed, &once), once, "{text:?} is not idempotent");
         once
     }
@@ -397,10 +459,22 @@ mod tests {
     #[test]
     fn comments_after_a_closing_brace_stay_on_its_line() {
         assert_eq!(assert_sound("a {} // empty\n"), "a {} // empty\n");
-        assert_eq!(assert_sound("a { b } /* x */ // y\nz\n"), "a {\n    b\n} /* x */ // y\nz\n");
-        assert_eq!(assert_sound("a { b } /-{ hidden } // after\n"), "a {\n    b\n} /-{ hidden } // after\n");
-        assert_eq!(assert_sound("a {\n    b { c } // in\n} // out\n"), "a {\n    b {\n        c\n    } // in\n} // out\n");
-        assert_eq!(assert_sound("step \"b\" {\n    x 1\n}  /* block after */\n/-step \"off\"\n"), "step \"b\" {\n    x 1\n} /* block after */\n/-step \"off\"\n");
+        assert_eq!(
+            assert_sound("a { b } /* x */ // y\nz\n"),
+            "a {\n    b\n} /* x */ // y\nz\n"
+        );
+        assert_eq!(
+            assert_sound("a { b } /-{ hidden } // after\n"),
+            "a {\n    b\n} /-{ hidden } // after\n"
+        );
+        assert_eq!(
+            assert_sound("a {\n    b { c } // in\n} // out\n"),
+            "a {\n    b {\n        c\n    } // in\n} // out\n"
+        );
+        assert_eq!(
+            assert_sound("step \"b\" {\n    x 1\n}  /* block after */\n/-step \"off\"\n"),
+            "step \"b\" {\n    x 1\n} /* block after */\n/-step \"off\"\n"
+        );
     }
 
     #[test]
@@ -427,8 +501,14 @@ mod tests {
     #[test]
     fn keeps_type_annotations_and_drops_line_continuations() {
         // Plans reject annotations with a diagnostic; formatting must not silently remove them.
-        assert_eq!(assert_sound("(t)a (u)1 k=(v)\"x\" { b }\n"), "(t)a (u)1 k=(v)\"x\" {\n    b\n}\n");
-        assert_eq!(assert_sound("a \\\n  b=1 \\\n  \"c\" { d }\n"), "a b=1 \"c\" {\n    d\n}\n");
+        assert_eq!(
+            assert_sound("(t)a (u)1 k=(v)\"x\" { b }\n"),
+            "(t)a (u)1 k=(v)\"x\" {\n    b\n}\n"
+        );
+        assert_eq!(
+            assert_sound("a \\\n  b=1 \\\n  \"c\" { d }\n"),
+            "a b=1 \"c\" {\n    d\n}\n"
+        );
         assert_ne!(
             canonical_hash(&KdlDocument::parse_v2("(t)a").unwrap()),
             canonical_hash(&KdlDocument::parse_v2("a").unwrap())
@@ -455,7 +535,9 @@ mod tests {
                     None => args.push(value(entry.value())),
                 }
             }
-            let children = node.children().map(|c| Value::Array(c.nodes().iter().map(canonical).collect()));
+            let children = node
+                .children()
+                .map(|c| Value::Array(c.nodes().iter().map(canonical).collect()));
             serde_json::json!([node.name().value(), args, props, children])
         }
         let value = serde_json::Value::Array(doc.nodes().iter().map(canonical).collect());
@@ -479,7 +561,9 @@ mod tests {
             if let Ok(doc) = KdlDocument::parse_v2(text) {
                 fn untyped(doc: &KdlDocument) -> bool {
                     doc.nodes().iter().all(|n| {
-                        n.ty().is_none() && n.entries().iter().all(|e| e.ty().is_none()) && n.children().is_none_or(untyped)
+                        n.ty().is_none()
+                            && n.entries().iter().all(|e| e.ty().is_none())
+                            && n.children().is_none_or(untyped)
                     })
                 }
                 if untyped(&doc) {

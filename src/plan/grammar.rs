@@ -4,9 +4,24 @@
 /// (where, the nodes it holds). `*` stands for any name (a variable).
 pub const NODES: &[(&str, &[&str])] = &[
     ("top", &["plan", "vars", "retry", "sandbox", "step"]),
-    ("plan", &["description", "seed", "jobs", "timeout", "attempt-timeout"]),
+    (
+        "plan",
+        &["description", "seed", "jobs", "timeout", "attempt-timeout"],
+    ),
     ("vars", &["*"]),
-    ("retry", &["max-retries", "base-delay", "multiplier", "max-delay", "jitter", "retry-on", "respect-retry-after", "circuit-breaker"]),
+    (
+        "retry",
+        &[
+            "max-retries",
+            "base-delay",
+            "multiplier",
+            "max-delay",
+            "jitter",
+            "retry-on",
+            "respect-retry-after",
+            "circuit-breaker",
+        ],
+    ),
     (
         "step",
         &[
@@ -25,18 +40,71 @@ pub const NODES: &[(&str, &[&str])] = &[
             "tags",
         ],
     ),
-    ("http", &["header", "query", "json", "body", "body-file", "sign"]),
-    ("expect", &["status", "attempts", "header", "json", "body-contains", "duration-below"]),
-    ("sandbox", &["port", "bind", "error-rate", "error-status", "delay", "endpoint"]),
-    ("endpoint", &["status", "body", "json", "body-file", "header", "delay", "fault", "respond", "every", "error-rate", "require-signature"]),
+    (
+        "http",
+        &["header", "query", "json", "body", "body-file", "sign"],
+    ),
+    (
+        "expect",
+        &[
+            "status",
+            "attempts",
+            "header",
+            "json",
+            "body-contains",
+            "duration-below",
+        ],
+    ),
+    (
+        "sandbox",
+        &[
+            "port",
+            "bind",
+            "error-rate",
+            "error-status",
+            "delay",
+            "endpoint",
+        ],
+    ),
+    (
+        "endpoint",
+        &[
+            "status",
+            "body",
+            "json",
+            "body-file",
+            "header",
+            "delay",
+            "fault",
+            "respond",
+            "every",
+            "error-rate",
+            "require-signature",
+        ],
+    ),
     ("respond", &["header"]),
     ("every", &["header"]),
-    ("expect-requests", &["count", "method", "header", "json", "body-contains", "signature", "order", "faults"]),
+    (
+        "expect-requests",
+        &[
+            "count",
+            "method",
+            "header",
+            "json",
+            "body-contains",
+            "signature",
+            "order",
+            "faults",
+        ],
+    ),
 ];
 
 /// The nodes allowed in `context`.
 pub fn nodes(context: &str) -> &'static [&'static str] {
-    NODES.iter().find(|(c, _)| *c == context).map_or(&[], |(_, n)| n)
+    NODES
+        .iter()
+        .find(|(c, _)| *c == context)
+        .map_or(&[], |(_, n)| n)
 }
 
 /// The step actions: a step holds exactly one.

@@ -12,10 +12,12 @@ mod source;
 mod syntax;
 mod validate;
 
-pub use diagnostic::{Diagnostic, Diagnostics, FileDiagnostics, PlanErrors, SourceDiagnostic, SourceFile};
-pub use source::{MAX_PLAN_BYTES, SourceError};
-pub use source::read as read_source;
+pub use diagnostic::{
+    Diagnostic, Diagnostics, FileDiagnostics, PlanErrors, SourceDiagnostic, SourceFile,
+};
 pub use scan::MAX_NESTING;
+pub use source::read as read_source;
+pub use source::{MAX_PLAN_BYTES, SourceError};
 pub use syntax::{parse_document, parse_v1_document};
 
 use crate::graph::StepGraph;
@@ -85,7 +87,9 @@ pub fn check(file: SourceFile, path: &Path) -> Result<LoadedPlan, PlanErrors> {
         let plan = validate::validate(decoded, &base_dir(path), path, &mut diags);
         let failed = diags.has_errors();
         let hash = match (hashing, document) {
-            (Some(handle), _) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            (Some(handle), _) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
             (None, Some(document)) if !failed => format::canonical_hash(&document),
             (None, _) => String::new(),
         };
@@ -95,7 +99,12 @@ pub fn check(file: SourceFile, path: &Path) -> Result<LoadedPlan, PlanErrors> {
         Some(mut plan) if !failed => {
             plan.canonical_hash = hash;
             let graph = StepGraph::new(&plan);
-            Ok(LoadedPlan { plan, graph, file, warnings: diagnostics })
+            Ok(LoadedPlan {
+                plan,
+                graph,
+                file,
+                warnings: diagnostics,
+            })
         }
         _ => Err(PlanErrors::single(file, diagnostics)),
     }

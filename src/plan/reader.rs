@@ -20,11 +20,21 @@ impl<'a, 'd> NodeReader<'a, 'd> {
     pub fn new(node: &'a RawNode, diags: &'d mut Diagnostics) -> Self {
         if let Some(span) = node.annotation {
             diags.push(
-                Diagnostic::error("hookplan::annotation", "type annotations are not used in plans", span, "remove this")
-                    .with_help("remove the `(…)` annotation"),
+                Diagnostic::error(
+                    "hookplan::annotation",
+                    "type annotations are not used in plans",
+                    span,
+                    "remove this",
+                )
+                .with_help("remove the `(…)` annotation"),
             );
         }
-        Self { node, diags, args_used: 0, props_known: Vec::new() }
+        Self {
+            node,
+            diags,
+            args_used: 0,
+            props_known: Vec::new(),
+        }
     }
 
     // ------------------------------------------------------------ arguments
@@ -53,9 +63,19 @@ impl<'a, 'd> NodeReader<'a, 'd> {
         self.node.args.get(index)
     }
 
-    pub fn string_arg(&mut self, index: usize, what: &str, example: &str) -> Option<Spanned<String>> {
+    pub fn string_arg(
+        &mut self,
+        index: usize,
+        what: &str,
+        example: &str,
+    ) -> Option<Spanned<String>> {
         let entry = self.arg(index, what, example)?;
-        string(entry, &format!("`{}`'s {what}", self.node.name), example, self.diags)
+        string(
+            entry,
+            &format!("`{}`'s {what}", self.node.name),
+            example,
+            self.diags,
+        )
     }
 
     /// All positional arguments (a list node such as `needs "a" "b"`).
@@ -72,7 +92,10 @@ impl<'a, 'd> NodeReader<'a, 'd> {
             return Vec::new();
         }
         let context = format!("`{}`", node.name);
-        self.rest_args(0).iter().filter_map(|e| string(e, &context, example, self.diags)).collect()
+        self.rest_args(0)
+            .iter()
+            .filter_map(|e| string(e, &context, example, self.diags))
+            .collect()
     }
 
     /// The single value of a setting node such as `seed 42`.
@@ -94,14 +117,40 @@ impl<'a, 'd> NodeReader<'a, 'd> {
         string(&prop.entry, &format!("`{name}`"), example, self.diags)
     }
 
-    pub fn int_prop(&mut self, name: &'static str, min: i128, max: i128, example: &str) -> Option<Spanned<i128>> {
+    pub fn int_prop(
+        &mut self,
+        name: &'static str,
+        min: i128,
+        max: i128,
+        example: &str,
+    ) -> Option<Spanned<i128>> {
         let prop = self.prop(name)?;
-        integer(&prop.entry, &format!("`{name}`"), min, max, example, self.diags)
+        integer(
+            &prop.entry,
+            &format!("`{name}`"),
+            min,
+            max,
+            example,
+            self.diags,
+        )
     }
 
-    pub fn float_prop(&mut self, name: &'static str, min: f64, max: f64, example: &str) -> Option<Spanned<f64>> {
+    pub fn float_prop(
+        &mut self,
+        name: &'static str,
+        min: f64,
+        max: f64,
+        example: &str,
+    ) -> Option<Spanned<f64>> {
         let prop = self.prop(name)?;
-        float(&prop.entry, &format!("`{name}`"), min, max, example, self.diags)
+        float(
+            &prop.entry,
+            &format!("`{name}`"),
+            min,
+            max,
+            example,
+            self.diags,
+        )
     }
 
     pub fn bool_prop(&mut self, name: &'static str) -> Option<Spanned<bool>> {
@@ -109,7 +158,11 @@ impl<'a, 'd> NodeReader<'a, 'd> {
         boolean(&prop.entry, &format!("`{name}`"), self.diags)
     }
 
-    pub fn duration_prop(&mut self, name: &'static str, example: &str) -> Option<Spanned<Duration>> {
+    pub fn duration_prop(
+        &mut self,
+        name: &'static str,
+        example: &str,
+    ) -> Option<Spanned<Duration>> {
         let prop = self.prop(name)?;
         duration(&prop.entry, &format!("`{name}`"), example, self.diags)
     }
@@ -173,8 +226,15 @@ impl<'a, 'd> NodeReader<'a, 'd> {
         }
         if node.args.len() > self.args_used {
             let extra = &node.args[self.args_used..];
-            let span = Span::new(extra[0].span.start, extra.last().unwrap().span.end() - extra[0].span.start);
-            let count = if self.args_used == 0 { "no arguments".to_string() } else { format!("{} argument(s)", self.args_used) };
+            let span = Span::new(
+                extra[0].span.start,
+                extra.last().unwrap().span.end() - extra[0].span.start,
+            );
+            let count = if self.args_used == 0 {
+                "no arguments".to_string()
+            } else {
+                format!("{} argument(s)", self.args_used)
+            };
             self.diags.push(
                 Diagnostic::error(
                     "hookplan::extra-argument",
@@ -194,10 +254,19 @@ pub fn unknown_node(node: &RawNode, context: &str, known: &[&str], diags: &mut D
         Some(s) => format!("did you mean `{s}`?"),
         None => format!("{context} holds: {}", known.join(", ")),
     };
-    let where_ = if context.starts_with("the top") { format!("at {context}") } else { format!("in {context}") };
+    let where_ = if context.starts_with("the top") {
+        format!("at {context}")
+    } else {
+        format!("in {context}")
+    };
     diags.push(
-        Diagnostic::error("hookplan::unknown-node", format!("unknown node `{}` {where_}", node.name), node.name_span, "unknown node")
-            .with_help(help),
+        Diagnostic::error(
+            "hookplan::unknown-node",
+            format!("unknown node `{}` {where_}", node.name),
+            node.name_span,
+            "unknown node",
+        )
+        .with_help(help),
     );
 }
 
@@ -205,9 +274,14 @@ pub fn unknown_node(node: &RawNode, context: &str, known: &[&str], diags: &mut D
 pub fn once(seen: &mut Vec<(String, Span)>, node: &RawNode, diags: &mut Diagnostics) -> bool {
     if let Some((_, first)) = seen.iter().find(|(name, _)| *name == node.name) {
         diags.push(
-            Diagnostic::error("hookplan::duplicate-node", format!("`{}` is given twice", node.name), node.name_span, "given again here")
-                .with_related(*first, "first given here")
-                .with_help("keep one of them"),
+            Diagnostic::error(
+                "hookplan::duplicate-node",
+                format!("`{}` is given twice", node.name),
+                node.name_span,
+                "given again here",
+            )
+            .with_related(*first, "first given here")
+            .with_help("keep one of them"),
         );
         return false;
     }
@@ -215,7 +289,13 @@ pub fn once(seen: &mut Vec<(String, Span)>, node: &RawNode, diags: &mut Diagnost
     true
 }
 
-fn wrong_type(entry: &RawEntry, what: &str, expected: &str, example: &str, diags: &mut Diagnostics) {
+fn wrong_type(
+    entry: &RawEntry,
+    what: &str,
+    expected: &str,
+    example: &str,
+    diags: &mut Diagnostics,
+) {
     diags.push(
         Diagnostic::error(
             "hookplan::wrong-type",
@@ -229,12 +309,22 @@ fn wrong_type(entry: &RawEntry, what: &str, expected: &str, example: &str, diags
 
 pub fn out_of_range(span: Span, what: &str, range: &str, example: &str, diags: &mut Diagnostics) {
     diags.push(
-        Diagnostic::error("hookplan::out-of-range", format!("{what} must be {range}"), span, "out of range")
-            .with_help(format!("for example `{example}`")),
+        Diagnostic::error(
+            "hookplan::out-of-range",
+            format!("{what} must be {range}"),
+            span,
+            "out of range",
+        )
+        .with_help(format!("for example `{example}`")),
     );
 }
 
-pub fn string(entry: &RawEntry, what: &str, example: &str, diags: &mut Diagnostics) -> Option<Spanned<String>> {
+pub fn string(
+    entry: &RawEntry,
+    what: &str,
+    example: &str,
+    diags: &mut Diagnostics,
+) -> Option<Spanned<String>> {
     match &entry.value {
         RawValue::String(s) => Some(Spanned::new(s.clone(), entry.span)),
         _ => {
@@ -244,11 +334,22 @@ pub fn string(entry: &RawEntry, what: &str, example: &str, diags: &mut Diagnosti
     }
 }
 
-pub fn integer(entry: &RawEntry, what: &str, min: i128, max: i128, example: &str, diags: &mut Diagnostics) -> Option<Spanned<i128>> {
+pub fn integer(
+    entry: &RawEntry,
+    what: &str,
+    min: i128,
+    max: i128,
+    example: &str,
+    diags: &mut Diagnostics,
+) -> Option<Spanned<i128>> {
     match &entry.value {
         RawValue::Integer(i) if (min..=max).contains(i) => Some(Spanned::new(*i, entry.span)),
         RawValue::Integer(_) => {
-            let range = if max == i128::MAX { format!("at least {min}") } else { format!("between {min} and {max}") };
+            let range = if max == i128::MAX {
+                format!("at least {min}")
+            } else {
+                format!("between {min} and {max}")
+            };
             out_of_range(entry.span, what, &range, example, diags);
             None
         }
@@ -259,7 +360,14 @@ pub fn integer(entry: &RawEntry, what: &str, min: i128, max: i128, example: &str
     }
 }
 
-pub fn float(entry: &RawEntry, what: &str, min: f64, max: f64, example: &str, diags: &mut Diagnostics) -> Option<Spanned<f64>> {
+pub fn float(
+    entry: &RawEntry,
+    what: &str,
+    min: f64,
+    max: f64,
+    example: &str,
+    diags: &mut Diagnostics,
+) -> Option<Spanned<f64>> {
     let value = match &entry.value {
         RawValue::Float(f) => *f,
         RawValue::Integer(i) => *i as f64,
@@ -269,7 +377,13 @@ pub fn float(entry: &RawEntry, what: &str, min: f64, max: f64, example: &str, di
         }
     };
     if !(min..=max).contains(&value) {
-        out_of_range(entry.span, what, &format!("between {min} and {max}"), example, diags);
+        out_of_range(
+            entry.span,
+            what,
+            &format!("between {min} and {max}"),
+            example,
+            diags,
+        );
         return None;
     }
     Some(Spanned::new(value, entry.span))
@@ -297,7 +411,12 @@ pub fn boolean(entry: &RawEntry, what: &str, diags: &mut Diagnostics) -> Option<
     }
 }
 
-pub fn duration(entry: &RawEntry, what: &str, example: &str, diags: &mut Diagnostics) -> Option<Spanned<Duration>> {
+pub fn duration(
+    entry: &RawEntry,
+    what: &str,
+    example: &str,
+    diags: &mut Diagnostics,
+) -> Option<Spanned<Duration>> {
     let RawValue::String(text) = &entry.value else {
         let help_example = match &entry.value {
             RawValue::Integer(i) => format!("\"{i}s\""),
@@ -310,7 +429,9 @@ pub fn duration(entry: &RawEntry, what: &str, example: &str, diags: &mut Diagnos
                 entry.span,
                 "expected a duration",
             )
-            .with_help(format!("durations are strings with a unit, e.g. {help_example}")),
+            .with_help(format!(
+                "durations are strings with a unit, e.g. {help_example}"
+            )),
         );
         return None;
     };
@@ -319,7 +440,9 @@ pub fn duration(entry: &RawEntry, what: &str, example: &str, diags: &mut Diagnos
         Err(error) => {
             // Point at the unknown unit itself when the string was written as it reads.
             let unit_span = match (&error, entry.verbatim_at) {
-                (DurationError::UnknownUnit { unit }, Some(at)) => text.find(unit.as_str()).map(|i| Span::new(at + i, unit.len())),
+                (DurationError::UnknownUnit { unit }, Some(at)) => text
+                    .find(unit.as_str())
+                    .map(|i| Span::new(at + i, unit.len())),
                 _ => None,
             };
             let (span, label) = match unit_span {

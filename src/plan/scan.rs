@@ -88,10 +88,13 @@ pub struct Anomaly {
     pub v1_possible: bool,
 }
 
-const NEWLINES: &[char] = &['\r', '\n', '\u{85}', '\u{0B}', '\u{0C}', '\u{2028}', '\u{2029}'];
+const NEWLINES: &[char] = &[
+    '\r', '\n', '\u{85}', '\u{0B}', '\u{0C}', '\u{2028}', '\u{2029}',
+];
 const UNICODE_SPACES: &[char] = &[
-    '\t', ' ', '\u{A0}', '\u{1680}', '\u{2000}', '\u{2001}', '\u{2002}', '\u{2003}', '\u{2004}', '\u{2005}', '\u{2006}',
-    '\u{2007}', '\u{2008}', '\u{2009}', '\u{200A}', '\u{202F}', '\u{205F}', '\u{3000}',
+    '\t', ' ', '\u{A0}', '\u{1680}', '\u{2000}', '\u{2001}', '\u{2002}', '\u{2003}', '\u{2004}',
+    '\u{2005}', '\u{2006}', '\u{2007}', '\u{2008}', '\u{2009}', '\u{200A}', '\u{202F}', '\u{205F}',
+    '\u{3000}',
 ];
 
 fn is_newline(c: char) -> bool {
@@ -114,7 +117,11 @@ pub fn scan(text: &str) -> Scan {
         ..Scan::default()
     };
     scan.slashdash_run = slashdash_run(text);
-    let mut lexer = Lexer { text, i: 0, scan: &mut scan };
+    let mut lexer = Lexer {
+        text,
+        i: 0,
+        scan: &mut scan,
+    };
     if let Err(anomaly) = lexer.run() {
         lexer.scan.anomaly = Some(anomaly);
     }
@@ -144,7 +151,11 @@ fn slashdash_run(text: &str) -> Option<usize> {
 }
 
 fn find(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    bytes.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|p| from + p)
+    bytes
+        .get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| from + p)
 }
 
 struct Lexer<'t, 's> {
@@ -155,8 +166,20 @@ struct Lexer<'t, 's> {
 
 type Lexed = Result<(), Anomaly>;
 
-fn anomaly(at: usize, len: usize, message: &'static str, label: &'static str, help: &'static str) -> Anomaly {
-    Anomaly { span: Span::new(at, len), message, label, help, v1_possible: true }
+fn anomaly(
+    at: usize,
+    len: usize,
+    message: &'static str,
+    label: &'static str,
+    help: &'static str,
+) -> Anomaly {
+    Anomaly {
+        span: Span::new(at, len),
+        message,
+        label,
+        help,
+        v1_possible: true,
+    }
 }
 
 impl Lexer<'_, '_> {
@@ -219,7 +242,13 @@ impl Lexer<'_, '_> {
                             self.i += 2;
                         }
                         _ => {
-                            return Err(anomaly(at, 1, "a `/` outside a string or comment", "unexpected `/`", "put text with `/` in quotes; comments start with `//` or `/*`"));
+                            return Err(anomaly(
+                                at,
+                                1,
+                                "a `/` outside a string or comment",
+                                "unexpected `/`",
+                                "put text with `/` in quotes; comments start with `//` or `/*`",
+                            ));
                         }
                     }
                     boundary = true;
@@ -236,7 +265,13 @@ impl Lexer<'_, '_> {
                 }
                 '}' => {
                     if depth == 0 {
-                        return Err(anomaly(at, 1, "a `}` with no `{` to close", "unmatched `}`", "remove it, or look for a missing `{` before it"));
+                        return Err(anomaly(
+                            at,
+                            1,
+                            "a `}` with no `{` to close",
+                            "unmatched `}`",
+                            "remove it, or look for a missing `{` before it",
+                        ));
                     }
                     depth -= 1;
                     if depth == 0 {
@@ -253,7 +288,13 @@ impl Lexer<'_, '_> {
                 }
                 '(' | ')' => {
                     if in_type == (c == '(') {
-                        return Err(anomaly(at, 1, "a parenthesis outside a type annotation", "unexpected", "parentheses only enclose a type annotation, `(type)`; put other text in quotes"));
+                        return Err(anomaly(
+                            at,
+                            1,
+                            "a parenthesis outside a type annotation",
+                            "unexpected",
+                            "parentheses only enclose a type annotation, `(type)`; put other text in quotes",
+                        ));
                     }
                     in_type = c == '(';
                     self.i += 1;
@@ -261,22 +302,44 @@ impl Lexer<'_, '_> {
                     after_value = false;
                     if c == ')' {
                         // A type annotates what follows it: a name or a value.
-                        let next = self.rest().trim_start_matches(UNICODE_SPACES).chars().next();
+                        let next = self
+                            .rest()
+                            .trim_start_matches(UNICODE_SPACES)
+                            .chars()
+                            .next();
                         if next.is_none_or(|n| is_newline(n) || "(){};=".contains(n)) {
-                            return Err(anomaly(at, 1, "a type annotation with nothing after it", "annotates nothing", "a `(type)` goes right before a node name or a value; plans do not use them"));
+                            return Err(anomaly(
+                                at,
+                                1,
+                                "a type annotation with nothing after it",
+                                "annotates nothing",
+                                "a `(type)` goes right before a node name or a value; plans do not use them",
+                            ));
                         }
                     }
                 }
                 '=' => {
                     if !after_value {
-                        return Err(anomaly(at, 1, "`=` without a property name", "nothing to set", "write properties as `name=value`"));
+                        return Err(anomaly(
+                            at,
+                            1,
+                            "`=` without a property name",
+                            "nothing to set",
+                            "write properties as `name=value`",
+                        ));
                     }
                     self.i += 1;
                     boundary = true;
                     after_value = false;
                 }
                 '[' | ']' => {
-                    return Err(anomaly(at, 1, "a bracket outside a string", "unexpected", "KDL has no lists in brackets: write values one after another, `needs \"a\" \"b\"`"));
+                    return Err(anomaly(
+                        at,
+                        1,
+                        "a bracket outside a string",
+                        "unexpected",
+                        "KDL has no lists in brackets: write values one after another, `needs \"a\" \"b\"`",
+                    ));
                 }
                 '"' => {
                     if !boundary {
@@ -293,10 +356,23 @@ impl Lexer<'_, '_> {
                             return Err(mid_word_quote(at));
                         }
                         self.raw_string(hashes)?;
-                    } else if hashes == 1 && ["#true", "#false", "#null", "#inf", "#-inf", "#nan"].iter().any(|k| self.keyword(k)) {
-                        self.i += self.rest().find(|c: char| !(c == '#' || c == '-' || c.is_ascii_alphabetic())).unwrap_or(self.rest().len());
+                    } else if hashes == 1
+                        && ["#true", "#false", "#null", "#inf", "#-inf", "#nan"]
+                            .iter()
+                            .any(|k| self.keyword(k))
+                    {
+                        self.i += self
+                            .rest()
+                            .find(|c: char| !(c == '#' || c == '-' || c.is_ascii_alphabetic()))
+                            .unwrap_or(self.rest().len());
                     } else {
-                        return Err(anomaly(at, hashes, "a `#` outside a string", "unexpected `#`", "`#` starts a keyword (#true, #false, #null) or a raw string (#\"…\"#)"));
+                        return Err(anomaly(
+                            at,
+                            hashes,
+                            "a `#` outside a string",
+                            "unexpected `#`",
+                            "`#` starts a keyword (#true, #false, #null) or a raw string (#\"…\"#)",
+                        ));
                     }
                     boundary = false;
                     after_value = true;
@@ -314,7 +390,9 @@ impl Lexer<'_, '_> {
     /// Whether the keyword starts here and ends at a delimiter.
     fn keyword(&self, keyword: &str) -> bool {
         self.rest().starts_with(keyword)
-            && self.peek_at(self.i + keyword.len()).is_none_or(|c| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.'))
+            && self
+                .peek_at(self.i + keyword.len())
+                .is_none_or(|c| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.'))
     }
 
     /// `\` outside a string continues a node on the next line: only spaces and a comment may
@@ -336,7 +414,13 @@ impl Lexer<'_, '_> {
                 }
                 None => break,
                 Some(_) => {
-                    return Err(anomaly(at, 1, "a `\\` outside a string", "unexpected `\\`", "outside strings, `\\` only continues a node on the next line and must end its line"));
+                    return Err(anomaly(
+                        at,
+                        1,
+                        "a `\\` outside a string",
+                        "unexpected `\\`",
+                        "outside strings, `\\` only continues a node on the next line and must end its line",
+                    ));
                 }
             }
         }
@@ -345,7 +429,10 @@ impl Lexer<'_, '_> {
 
     fn line_comment(&mut self) {
         self.scan.comments += 1;
-        let end = self.rest().find(is_newline).map_or(self.text.len(), |p| self.i + p);
+        let end = self
+            .rest()
+            .find(is_newline)
+            .map_or(self.text.len(), |p| self.i + p);
         self.i = end;
     }
 
@@ -367,7 +454,13 @@ impl Lexer<'_, '_> {
                 open += 1;
                 if open > MAX_NESTING && self.scan.too_deep.is_none() {
                     self.scan.too_deep = Some((start, "comments"));
-                    return Err(anomaly(start, 2, "comments are nested too deep", "too deep", "flatten the comments"));
+                    return Err(anomaly(
+                        start,
+                        2,
+                        "comments are nested too deep",
+                        "too deep",
+                        "flatten the comments",
+                    ));
                 }
                 self.i += 2;
             } else if bytes[self.i..].starts_with(b"*/") {
@@ -380,7 +473,13 @@ impl Lexer<'_, '_> {
                 self.i += 1;
             }
         }
-        Err(anomaly(start, 2, "a `/*` comment is never closed", "this comment has no `*/`", "close it with `*/`; block comments nest, so every `/*` inside it needs its own `*/`"))
+        Err(anomaly(
+            start,
+            2,
+            "a `/*` comment is never closed",
+            "this comment has no `*/`",
+            "close it with `*/`; block comments nest, so every `/*` inside it needs its own `*/`",
+        ))
     }
 
     /// A string in quotes starting here: single-line `"…"` or multi-line `"""…"""`.
@@ -424,13 +523,25 @@ impl Lexer<'_, '_> {
         match self.peek() {
             Some('"' | '\\' | 'b' | 'f' | 'n' | 'r' | 't' | 's') => self.i += 1,
             Some('u') if self.rest().starts_with("u{") => {
-                let digits = self.rest()[2..].bytes().take_while(u8::is_ascii_hexdigit).count();
+                let digits = self.rest()[2..]
+                    .bytes()
+                    .take_while(u8::is_ascii_hexdigit)
+                    .count();
                 let closed = self.rest().as_bytes().get(2 + digits) == Some(&b'}');
                 let valid = (1..=6).contains(&digits)
                     && closed
-                    && u32::from_str_radix(&self.rest()[2..2 + digits], 16).ok().and_then(char::from_u32).is_some();
+                    && u32::from_str_radix(&self.rest()[2..2 + digits], 16)
+                        .ok()
+                        .and_then(char::from_u32)
+                        .is_some();
                 if !valid {
-                    return Err(anomaly(at, 2, "an invalid `\\u{…}` escape", "not a Unicode escape", "write 1 to 6 hex digits of a code point: `\\u{1F600}`"));
+                    return Err(anomaly(
+                        at,
+                        2,
+                        "an invalid `\\u{…}` escape",
+                        "not a Unicode escape",
+                        "write 1 to 6 hex digits of a code point: `\\u{1F600}`",
+                    ));
                 }
                 self.i += 3 + digits;
             }
@@ -441,7 +552,13 @@ impl Lexer<'_, '_> {
             }
             other => {
                 let len = 1 + other.map_or(0, char::len_utf8);
-                return Err(anomaly(at, len, "an unknown escape in a string", "unknown escape", "KDL strings know the escapes \\\" \\\\ \\n \\r \\t \\b \\f \\s \\u{…}; for a backslash write \\\\, or use a raw string #\"…\"#"));
+                return Err(anomaly(
+                    at,
+                    len,
+                    "an unknown escape in a string",
+                    "unknown escape",
+                    "KDL strings know the escapes \\\" \\\\ \\n \\r \\t \\b \\f \\s \\u{…}; for a backslash write \\\\, or use a raw string #\"…\"#",
+                ));
             }
         }
         Ok(())
@@ -459,9 +576,20 @@ impl Lexer<'_, '_> {
         }
         while let Some(c) = self.peek() {
             let at = self.i;
-            if self.rest().starts_with(quote) && self.text[at + quote.len()..].bytes().take(hashes).filter(|b| *b == b'#').count() == hashes {
+            if self.rest().starts_with(quote)
+                && self.text[at + quote.len()..]
+                    .bytes()
+                    .take(hashes)
+                    .filter(|b| *b == b'#')
+                    .count()
+                    == hashes
+            {
                 self.i += quote.len() + hashes;
-                return if multiline { self.check_dedent(start, at) } else { Ok(()) };
+                return if multiline {
+                    self.check_dedent(start, at)
+                } else {
+                    Ok(())
+                };
             }
             if !multiline && is_newline(c) {
                 return Err(unclosed_on_line(start, at));
@@ -481,17 +609,35 @@ impl Lexer<'_, '_> {
                 self.i += c.len_utf8();
                 Ok(())
             }
-            _ => Err(anomaly(start, self.i - start, "a multi-line string must start a new line after its opening quotes", "text after `\"\"\"`", "put a line break right after the opening `\"\"\"`, or use single quotes for a one-line string")),
+            _ => Err(anomaly(
+                start,
+                self.i - start,
+                "a multi-line string must start a new line after its opening quotes",
+                "text after `\"\"\"`",
+                "put a line break right after the opening `\"\"\"`, or use single quotes for a one-line string",
+            )),
         }
     }
 
     /// The lines of a multi-line string start with the whitespace before its closing quotes.
     fn check_dedent(&mut self, start: usize, close: usize) -> Lexed {
-        let opening_end = self.text[start..close].find(is_newline).map_or(close, |p| start + p);
+        let opening_end = self.text[start..close]
+            .find(is_newline)
+            .map_or(close, |p| start + p);
         let body = &self.text[opening_end..close];
-        let last_line_start = body.rfind(is_newline).map_or(0, |p| p + body[p..].chars().next().map_or(1, char::len_utf8));
+        let last_line_start = body.rfind(is_newline).map_or(0, |p| {
+            p + body[p..].chars().next().map_or(1, char::len_utf8)
+        });
         let prefix = &body[last_line_start..];
-        let bad = |at: usize| Err(anomaly(at, 1, "a line of a multi-line string is indented less than its closing quotes", "indented less", "indent every line of the string at least as far as the closing `\"\"\"`"));
+        let bad = |at: usize| {
+            Err(anomaly(
+                at,
+                1,
+                "a line of a multi-line string is indented less than its closing quotes",
+                "indented less",
+                "indent every line of the string at least as far as the closing `\"\"\"`",
+            ))
+        };
         if !prefix.chars().all(is_space) {
             return bad(opening_end + last_line_start);
         }
@@ -508,21 +654,45 @@ impl Lexer<'_, '_> {
 }
 
 fn mid_word_quote(at: usize) -> Anomaly {
-    anomaly(at, 1, "a quote in the middle of a word", "unexpected quote", "put a space before the string; in KDL v2 raw strings are written #\"…\"# (KDL v1's r\"…\" is not valid)")
+    anomaly(
+        at,
+        1,
+        "a quote in the middle of a word",
+        "unexpected quote",
+        "put a space before the string; in KDL v2 raw strings are written #\"…\"# (KDL v1's r\"…\" is not valid)",
+    )
 }
 
 fn unclosed_on_line(start: usize, newline: usize) -> Anomaly {
-    anomaly(start, newline - start, "a string is not closed on its line", "no closing `\"` on this line", "close the string with `\"`; a string over several lines starts with `\"\"\"` and a line break, and ends with `\"\"\"` on a line of its own")
+    anomaly(
+        start,
+        newline - start,
+        "a string is not closed on its line",
+        "no closing `\"` on this line",
+        "close the string with `\"`; a string over several lines starts with `\"\"\"` and a line break, and ends with `\"\"\"` on a line of its own",
+    )
 }
 
 fn unclosed_at_end(start: usize) -> Anomaly {
-    anomaly(start, 1, "a string is never closed", "this string runs to the end of the file", "close the string")
+    anomaly(
+        start,
+        1,
+        "a string is never closed",
+        "this string runs to the end of the file",
+        "close the string",
+    )
 }
 
 fn disallowed_in_string(at: usize, c: char) -> Anomaly {
     Anomaly {
         v1_possible: false,
-        ..anomaly(at, c.len_utf8(), "a character that KDL does not allow, in a string", "not allowed in KDL", "remove it, or write it as an escape: `\\u{…}`")
+        ..anomaly(
+            at,
+            c.len_utf8(),
+            "a character that KDL does not allow, in a string",
+            "not allowed in KDL",
+            "remove it, or write it as an escape: `\\u{…}`",
+        )
     }
 }
 
@@ -575,10 +745,19 @@ mod tests {
             ("a #tru", "a `#` outside a string"),
             ("a \\ b", "a `\\` outside a string"),
             ("a / b", "a `/` outside a string or comment"),
-            ("a \"x\u{0}\"", "a character that KDL does not allow, in a string"),
+            (
+                "a \"x\u{0}\"",
+                "a character that KDL does not allow, in a string",
+            ),
             ("a \u{7}", "a character that KDL does not allow"),
-            ("a \"\"\" x\n\"\"\"", "a multi-line string must start a new line after its opening quotes"),
-            ("a \"\"\"\nx\n  \"\"\"", "a line of a multi-line string is indented less than its closing quotes"),
+            (
+                "a \"\"\" x\n\"\"\"",
+                "a multi-line string must start a new line after its opening quotes",
+            ),
+            (
+                "a \"\"\"\nx\n  \"\"\"",
+                "a line of a multi-line string is indented less than its closing quotes",
+            ),
             ("a \"never", "a string is never closed"),
             ("a /* never", "a `/*` comment is never closed"),
         ] {
@@ -589,12 +768,31 @@ mod tests {
 
     #[test]
     fn measures_nesting_and_runs() {
-        assert_eq!(scan(&("a {".repeat(33) + &"}".repeat(33))).too_deep, Some((3 * 32 + 2, "blocks")));
-        assert!(scan(&("a {".repeat(32) + &"}".repeat(32))).too_deep.is_none());
-        assert!(scan(&("/*".repeat(40) + &"*/".repeat(40))).too_deep.is_some());
+        assert_eq!(
+            scan(&("a {".repeat(33) + &"}".repeat(33))).too_deep,
+            Some((3 * 32 + 2, "blocks"))
+        );
+        assert!(
+            scan(&("a {".repeat(32) + &"}".repeat(32)))
+                .too_deep
+                .is_none()
+        );
+        assert!(
+            scan(&("/*".repeat(40) + &"*/".repeat(40)))
+                .too_deep
+                .is_some()
+        );
         assert!(scan(&"/- ".repeat(17)).slashdash_run.is_some());
-        assert!(scan(&format!("a /*{}*/", "*".repeat(MAX_COMMENT_MARKS))).long_comment.is_some());
+        assert!(
+            scan(&format!("a /*{}*/", "*".repeat(MAX_COMMENT_MARKS)))
+                .long_comment
+                .is_some()
+        );
         assert!(scan(&"/- a\n".repeat(100)).slashdash_run.is_none());
-        assert!(clean(&format!("a \"{}\" #\"{}\"#", "{".repeat(100), "{".repeat(100))));
+        assert!(clean(&format!(
+            "a \"{}\" #\"{}\"#",
+            "{".repeat(100),
+            "{".repeat(100)
+        )));
     }
 }

@@ -1,8 +1,8 @@
 //! KDL text to raw nodes: a nesting guard, the kdl parser, a hint for KDL v1 files.
 
 use super::diagnostic::{Diagnostic, fit};
-use super::scan::{Anomaly, MAX_COMMENT_MARKS, MAX_NESTING, MAX_SLASHDASH_RUN, Scan, scan};
 use super::raw::{RawEntry, RawNode, RawProp, RawValue};
+use super::scan::{Anomaly, MAX_COMMENT_MARKS, MAX_NESTING, MAX_SLASHDASH_RUN, Scan, scan};
 use crate::model::Span;
 use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
 
@@ -25,16 +25,28 @@ pub fn parse_document(text: &str) -> Result<KdlDocument, Vec<Diagnostic>> {
     }
     if let Some(at) = scan.long_comment {
         return Err(vec![
-            Diagnostic::error("hookplan::syntax", "a `/* */` comment too long to parse", Span::new(at, 2), "this comment")
-                .with_help(format!("it holds more than {MAX_COMMENT_MARKS} `*` and `/`; split it, or comment with `//`")),
+            Diagnostic::error(
+                "hookplan::syntax",
+                "a `/* */` comment too long to parse",
+                Span::new(at, 2),
+                "this comment",
+            )
+            .with_help(format!(
+                "it holds more than {MAX_COMMENT_MARKS} `*` and `/`; split it, or comment with `//`"
+            )),
         ]);
     }
     if !scan.safe_to_parse(text.len()) {
         // Past this place the parser could be led into unbounded recursion: report it alone.
-        let found = scan.anomaly.as_ref().expect("only an anomaly makes a scanned text unsafe");
+        let found = scan
+            .anomaly
+            .as_ref()
+            .expect("only an anomaly makes a scanned text unsafe");
         return Err(vec![anomaly(found)]);
     }
-    with_parse_stack(|| KdlDocument::parse_v2(text).map_err(|error| syntax_errors(text, &error.diagnostics, &scan)))
+    with_parse_stack(|| {
+        KdlDocument::parse_v2(text).map_err(|error| syntax_errors(text, &error.diagnostics, &scan))
+    })
 }
 
 /// Parses text written in KDL v1 into a document in v2 form (for `fmt --from-v1`), if the text
@@ -54,7 +66,9 @@ pub fn parse_v1_document(text: &str) -> Option<KdlDocument> {
 fn requote(document: &mut KdlDocument) {
     for node in document.nodes_mut() {
         for entry in node.entries_mut() {
-            let KdlValue::String(value) = entry.value() else { continue };
+            let KdlValue::String(value) = entry.value() else {
+                continue;
+            };
             let (value, quoted) = (value.clone(), super::format::quoted(value));
             if let Some(format) = entry.format_mut().filter(|f| f.value_repr == value) {
                 format.value_repr = quoted;
@@ -68,9 +82,12 @@ fn requote(document: &mut KdlDocument) {
 
 /// kdl's parse errors in the words of a plan: one diagnostic per fault, cascades dropped.
 fn syntax_errors(text: &str, errors: &[kdl::KdlDiagnostic], scan: &Scan) -> Vec<Diagnostic> {
-    let first = errors.first().map_or(Span::new(0, 0), |d| fit(text, d.span.into()));
+    let first = errors
+        .first()
+        .map_or(Span::new(0, 0), |d| fit(text, d.span.into()));
     // The v1 parser sees strings differently: run it only where no text could hurt it.
-    let v1_safe = scan.safe_for_v1(text.len()) && scan.anomaly.as_ref().is_none_or(|a| a.v1_possible);
+    let v1_safe =
+        scan.safe_for_v1(text.len()) && scan.anomaly.as_ref().is_none_or(|a| a.v1_possible);
     if v1_safe && KdlDocument::parse_v1(text).is_ok() {
         // Valid KDL v1: the one thing to say is that, not what v2 makes of it.
         return vec![v1_hint(text, first)];
@@ -84,7 +101,10 @@ fn syntax_errors(text: &str, errors: &[kdl::KdlDiagnostic], scan: &Scan) -> Vec<
         diagnostics.push(anomaly(found));
     }
     if diagnostics.is_empty() {
-        diagnostics.push(Diagnostic::error("hookplan::syntax", "invalid KDL", first, "here").with_help(DEFAULT_HELP));
+        diagnostics.push(
+            Diagnostic::error("hookplan::syntax", "invalid KDL", first, "here")
+                .with_help(DEFAULT_HELP),
+        );
     }
     diagnostics
 }
@@ -95,11 +115,20 @@ fn v1_hint(text: &str, at: Span) -> Diagnostic {
     let token = token_at(text, at.start);
     let specific = match token {
         "true" | "false" | "null" => format!("KDL v2 writes `{token}` as `#{token}`; "),
-        _ if token.starts_with("r#") || token.starts_with("r\"") => "KDL v2 writes raw strings as `#\"…\"#`; ".to_string(),
+        _ if token.starts_with("r#") || token.starts_with("r\"") => {
+            "KDL v2 writes raw strings as `#\"…\"#`; ".to_string()
+        }
         _ => String::new(),
     };
-    Diagnostic::error("hookplan::kdl-v1", "this file is written in KDL v1; plans are KDL v2", at, "KDL v1 syntax")
-        .with_help(format!("{specific}convert the whole file with `hookplan fmt --from-v1 FILE`"))
+    Diagnostic::error(
+        "hookplan::kdl-v1",
+        "this file is written in KDL v1; plans are KDL v2",
+        at,
+        "KDL v1 syntax",
+    )
+    .with_help(format!(
+        "{specific}convert the whole file with `hookplan fmt --from-v1 FILE`"
+    ))
 }
 
 fn refine(text: &str, errors: &[kdl::KdlDiagnostic]) -> Vec<Diagnostic> {
@@ -115,20 +144,34 @@ fn refine(text: &str, errors: &[kdl::KdlDiagnostic]) -> Vec<Diagnostic> {
         }
         let span = fit(text, error.span.into());
         let message = error.message.as_deref().unwrap_or("invalid KDL");
-        let label = error.label.as_deref().map(|l| l.strip_prefix("not ").unwrap_or(l));
-        let help = error.help.clone().unwrap_or_else(|| DEFAULT_HELP.to_string());
+        let label = error
+            .label
+            .as_deref()
+            .map(|l| l.strip_prefix("not ").unwrap_or(l));
+        let help = error
+            .help
+            .clone()
+            .unwrap_or_else(|| DEFAULT_HELP.to_string());
         if message == "No closing '}' for child block" {
             // kdl reports the block's `{` and, separately, the nodes it did read.
             let mut nodes_end = span.end();
-            if let Some(next) = errors.get(i + 1).filter(|n| n.message.as_deref() == Some("Closing '}' was not found after nodes")) {
+            if let Some(next) = errors
+                .get(i + 1)
+                .filter(|n| n.message.as_deref() == Some("Closing '}' was not found after nodes"))
+            {
                 nodes_end = nodes_end.max(fit(text, next.span.into()).end());
                 skip_next = true;
             }
             let stop = skip_trivia(text, nodes_end);
             if stop >= text.len() {
                 out.push(
-                    Diagnostic::error("hookplan::syntax", "a block is never closed", span, "this `{` has no matching `}`")
-                        .with_help("add a `}` where the block ends"),
+                    Diagnostic::error(
+                        "hookplan::syntax",
+                        "a block is never closed",
+                        span,
+                        "this `{` has no matching `}`",
+                    )
+                    .with_help("add a `}` where the block ends"),
                 );
             } else {
                 let token = token_at(text, stop);
@@ -156,8 +199,13 @@ fn refine(text: &str, errors: &[kdl::KdlDiagnostic]) -> Vec<Diagnostic> {
                     continue;
                 }
                 out.push(
-                    Diagnostic::error("hookplan::syntax", "a `}` with no `{` to close", Span::new(span.start, 1), "unmatched `}`")
-                        .with_help("remove it, or look for a missing `{` before it"),
+                    Diagnostic::error(
+                        "hookplan::syntax",
+                        "a `}` with no `{` to close",
+                        Span::new(span.start, 1),
+                        "unmatched `}`",
+                    )
+                    .with_help("remove it, or look for a missing `{` before it"),
                 );
             } else {
                 out.push(
@@ -176,11 +224,17 @@ fn refine(text: &str, errors: &[kdl::KdlDiagnostic]) -> Vec<Diagnostic> {
         }
         let (span, label) = match label {
             // kdl's span runs from the node's start; the value is missing at its end.
-            Some("property value") => (Span::new(span.end(), 0), "expected a value after `=`".to_string()),
+            Some("property value") => (
+                Span::new(span.end(), 0),
+                "expected a value after `=`".to_string(),
+            ),
             Some(l) => (span, format!("expected {l}")),
             None => (span, "here".to_string()),
         };
-        out.push(Diagnostic::error("hookplan::syntax", lower_first(message), span, label).with_help(help));
+        out.push(
+            Diagnostic::error("hookplan::syntax", lower_first(message), span, label)
+                .with_help(help),
+        );
     }
     out.dedup_by(|a, b| a.span == b.span && a.message == b.message);
     out
@@ -192,7 +246,9 @@ fn skip_trivia(text: &str, mut at: usize) -> usize {
     while at < bytes.len() {
         match bytes[at] {
             b' ' | b'\t' | b'\r' | b'\n' | b';' => at += 1,
-            b'/' if bytes.get(at + 1) == Some(&b'/') => at = text[at..].find('\n').map_or(text.len(), |p| at + p),
+            b'/' if bytes.get(at + 1) == Some(&b'/') => {
+                at = text[at..].find('\n').map_or(text.len(), |p| at + p)
+            }
             _ if text[at..].starts_with('\u{feff}') => at += 3,
             _ => break,
         }
@@ -202,9 +258,17 @@ fn skip_trivia(text: &str, mut at: usize) -> usize {
 
 /// The token at `at`: a word, or one character.
 fn token_at(text: &str, at: usize) -> &str {
-    let Some(rest) = text.get(at..) else { return "" };
-    let word = rest.find(|c: char| c.is_whitespace() || "{}()[]=;\"/\\".contains(c)).unwrap_or(rest.len());
-    let len = if word > 0 { word.min(40) } else { rest.chars().next().map_or(0, char::len_utf8) };
+    let Some(rest) = text.get(at..) else {
+        return "";
+    };
+    let word = rest
+        .find(|c: char| c.is_whitespace() || "{}()[]=;\"/\\".contains(c))
+        .unwrap_or(rest.len());
+    let len = if word > 0 {
+        word.min(40)
+    } else {
+        rest.chars().next().map_or(0, char::len_utf8)
+    };
     let mut len = len.min(rest.len());
     while !rest.is_char_boundary(len) {
         len -= 1;
@@ -248,7 +312,13 @@ fn slashdash_run(at: usize) -> Diagnostic {
 }
 
 fn anomaly(anomaly: &Anomaly) -> Diagnostic {
-    Diagnostic::error("hookplan::syntax", anomaly.message, anomaly.span, anomaly.label).with_help(anomaly.help)
+    Diagnostic::error(
+        "hookplan::syntax",
+        anomaly.message,
+        anomaly.span,
+        anomaly.label,
+    )
+    .with_help(anomaly.help)
 }
 
 /// The parser's stack: enough for one level of recursion per byte of any text of up to
@@ -259,12 +329,23 @@ const PARSE_STACK: usize = 1 << 30;
 fn with_parse_stack<T: Send>(parse: impl FnOnce() -> T + Send) -> T {
     let slot = std::sync::Mutex::new(Some(parse));
     let run = || {
-        let parse = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let parse = slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
         parse.map(|parse| parse())
     };
     let result = std::thread::scope(|scope| {
-        match std::thread::Builder::new().name("kdl-parse".into()).stack_size(PARSE_STACK).spawn_scoped(scope, run) {
-            Ok(handle) => Some(handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))),
+        match std::thread::Builder::new()
+            .name("kdl-parse".into())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, run)
+        {
+            Ok(handle) => Some(
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            ),
             Err(_) => None,
         }
     });
@@ -297,7 +378,9 @@ fn raw_node(node: &KdlNode) -> RawNode {
         annotation,
         args,
         props,
-        children: node.children().map(|doc| doc.nodes().iter().map(raw_node).collect()),
+        children: node
+            .children()
+            .map(|doc| doc.nodes().iter().map(raw_node).collect()),
     }
 }
 
@@ -305,7 +388,11 @@ fn raw_entry(entry: &KdlEntry) -> RawEntry {
     let whole: Span = entry.span().into();
     let repr = entry.format().map(|f| f.value_repr.as_str()).unwrap_or("");
     // The value is the tail of the entry's text (after `name=` for a property).
-    let span = if !repr.is_empty() && repr.len() <= whole.len { Span::new(whole.end() - repr.len(), repr.len()) } else { whole };
+    let span = if !repr.is_empty() && repr.len() <= whole.len {
+        Span::new(whole.end() - repr.len(), repr.len())
+    } else {
+        whole
+    };
     let value = match entry.value() {
         KdlValue::String(s) => RawValue::String(s.clone()),
         KdlValue::Integer(i) => RawValue::Integer(*i),
@@ -317,7 +404,11 @@ fn raw_entry(entry: &KdlEntry) -> RawEntry {
         RawValue::String(s) => verbatim_offset(repr, s).map(|offset| span.start + offset),
         _ => None,
     };
-    RawEntry { value, span, verbatim_at }
+    RawEntry {
+        value,
+        span,
+        verbatim_at,
+    }
 }
 
 /// Where the string's text starts inside its written form, if it is written without escapes.
@@ -327,7 +418,11 @@ fn verbatim_offset(repr: &str, value: &str) -> Option<usize> {
     if body.starts_with("\"\"\"") {
         return None;
     }
-    if body.len() >= 2 && body.starts_with('"') && body.ends_with('"') && &body[1..body.len() - 1] == value {
+    if body.len() >= 2
+        && body.starts_with('"')
+        && body.ends_with('"')
+        && &body[1..body.len() - 1] == value
+    {
         return Some(hashes + 1);
     }
     // A bare identifier string.
@@ -379,7 +474,20 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_crash() {
-        for text in ["{", "}", "\"", "#", "/*", "a=", "(t)", "a #\"", "\u{feff}\u{0}", "a 1.", "r#\"", "a {{{"] {
+        for text in [
+            "{",
+            "}",
+            "\"",
+            "#",
+            "/*",
+            "a=",
+            "(t)",
+            "a #\"",
+            "\u{feff}\u{0}",
+            "a 1.",
+            "r#\"",
+            "a {{{",
+        ] {
             let _ = parse(text);
         }
     }

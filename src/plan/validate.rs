@@ -5,14 +5,28 @@ use super::diagnostic::{Diagnostic, Diagnostics};
 use crate::graph::find_cycles;
 use crate::model::suggest::did_you_mean;
 use crate::model::{
-    Action, BodyDecl, DEFAULT_ATTEMPT_TIMEOUT, DelaySpec, HumanDuration, Plan, Reference, Span, Step, Template,
+    Action, BodyDecl, DEFAULT_ATTEMPT_TIMEOUT, DelaySpec, HumanDuration, Plan, Reference, Span,
+    Step, Template,
 };
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut Diagnostics) -> Option<Plan> {
-    let Decoded { plan: settings, plan_nodes, first_node, vars, retry_policies, sandboxes, steps } = decoded;
+pub fn validate(
+    decoded: Decoded,
+    base_dir: &Path,
+    plan_path: &Path,
+    diags: &mut Diagnostics,
+) -> Option<Plan> {
+    let Decoded {
+        plan: settings,
+        plan_nodes,
+        first_node,
+        vars,
+        retry_policies,
+        sandboxes,
+        steps,
+    } = decoded;
     SUGGESTIONS_LEFT.set(SUGGESTION_BUDGET);
 
     match plan_nodes.as_slice() {
@@ -22,17 +36,27 @@ pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut
                 None => (Span::new(0, 0), "expected `plan \"name\" { … }`"),
             };
             diags.push(
-                Diagnostic::error("hookplan::no-plan", "the file has no `plan` node", span, label)
-                    .with_help("start the file with `plan \"my-plan\" { description \"…\" }`"),
+                Diagnostic::error(
+                    "hookplan::no-plan",
+                    "the file has no `plan` node",
+                    span,
+                    label,
+                )
+                .with_help("start the file with `plan \"my-plan\" { description \"…\" }`"),
             )
         }
         [_] => {}
         [first, rest @ ..] => {
             for extra in rest {
                 diags.push(
-                    Diagnostic::error("hookplan::duplicate-node", "a file holds exactly one `plan` node", *extra, "second `plan`")
-                        .with_related(*first, "first `plan`")
-                        .with_help("put each plan in its own file"),
+                    Diagnostic::error(
+                        "hookplan::duplicate-node",
+                        "a file holds exactly one `plan` node",
+                        *extra,
+                        "second `plan`",
+                    )
+                    .with_related(*first, "first `plan`")
+                    .with_help("put each plan in its own file"),
                 );
             }
         }
@@ -40,15 +64,40 @@ pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut
     if steps.is_empty() && !diags.has_errors() {
         let span = settings.as_ref().map_or(Span::new(0, 0), |s| s.span);
         diags.push(
-            Diagnostic::error("hookplan::no-steps", "the plan has no steps", span, "nothing to run")
-                .with_help("add a step, e.g. `step \"ping\" { http \"GET\" \"https://example.com/health\" }`"),
+            Diagnostic::error(
+                "hookplan::no-steps",
+                "the plan has no steps",
+                span,
+                "nothing to run",
+            )
+            .with_help(
+                "add a step, e.g. `step \"ping\" { http \"GET\" \"https://example.com/health\" }`",
+            ),
         );
     }
 
-    duplicates("variable", vars.iter().map(|v| (v.name.as_str(), v.span)), diags);
-    duplicates("retry policy", retry_policies.iter().map(|p| (p.name.as_deref().unwrap_or(""), p.span)), diags);
-    duplicates("sandbox", sandboxes.iter().map(|s| (s.name.as_str(), s.span)), diags);
-    duplicates("step", steps.iter().map(|s| (s.step.name.as_str(), s.step.span)), diags);
+    duplicates(
+        "variable",
+        vars.iter().map(|v| (v.name.as_str(), v.span)),
+        diags,
+    );
+    duplicates(
+        "retry policy",
+        retry_policies
+            .iter()
+            .map(|p| (p.name.as_deref().unwrap_or(""), p.span)),
+        diags,
+    );
+    duplicates(
+        "sandbox",
+        sandboxes.iter().map(|s| (s.name.as_str(), s.span)),
+        diags,
+    );
+    duplicates(
+        "step",
+        steps.iter().map(|s| (s.step.name.as_str(), s.step.span)),
+        diags,
+    );
 
     let step_name_list: Vec<String> = steps.iter().map(|s| s.step.name.clone()).collect();
     let step_names: Vec<&str> = step_name_list.iter().map(String::as_str).collect();
@@ -74,7 +123,13 @@ pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut
                         needs_of[i].push(j);
                     }
                 }
-                None => diags.push(unknown("step", &need.value, need.span, &step_names, "`needs` names steps of this plan")),
+                None => diags.push(unknown(
+                    "step",
+                    &need.value,
+                    need.span,
+                    &step_names,
+                    "`needs` names steps of this plan",
+                )),
             }
         }
     }
@@ -84,9 +139,18 @@ pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut
         let link = |k: usize| (cycle[k], cycle[(k + 1) % cycle.len()]);
         let first = edge_spans[&link(0)];
         let mut d = if cycle.len() == 1 {
-            Diagnostic::error("hookplan::cycle", format!("step \"{}\" needs itself", names[0]), first, "needs itself")
+            Diagnostic::error(
+                "hookplan::cycle",
+                format!("step \"{}\" needs itself", names[0]),
+                first,
+                "needs itself",
+            )
         } else {
-            let path: Vec<&str> = names.iter().copied().chain(std::iter::once(names[0])).collect();
+            let path: Vec<&str> = names
+                .iter()
+                .copied()
+                .chain(std::iter::once(names[0]))
+                .collect();
             Diagnostic::error(
                 "hookplan::cycle",
                 format!("steps need each other in a cycle: {}", path.join(" → ")),
@@ -96,9 +160,16 @@ pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut
         };
         for k in 1..cycle.len() {
             let (from, to) = link(k);
-            d = d.with_related(edge_spans[&link(k)], format!("`{}` needs `{}`", step_names[from], step_names[to]));
+            d = d.with_related(
+                edge_spans[&link(k)],
+                format!("`{}` needs `{}`", step_names[from], step_names[to]),
+            );
         }
-        let help = if cycle.len() == 1 { "remove this `needs`: a step cannot wait for itself" } else { "remove one of these `needs` to break the cycle" };
+        let help = if cycle.len() == 1 {
+            "remove this `needs`: a step cannot wait for itself"
+        } else {
+            "remove one of these `needs` to break the cycle"
+        };
         diags.push(d.with_help(help));
     }
 
@@ -141,11 +212,23 @@ pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut
         step.retry = match decoded.retry {
             None => None,
             Some(RetryChoice::Inline(policy)) => Some(policy),
-            Some(RetryChoice::Named(name)) => match retry_policies.iter().find(|p| p.name.as_deref() == Some(name.as_str())) {
+            Some(RetryChoice::Named(name)) => match retry_policies
+                .iter()
+                .find(|p| p.name.as_deref() == Some(name.as_str()))
+            {
                 Some(policy) => Some(policy.clone()),
                 None => {
-                    let names: Vec<&str> = retry_policies.iter().filter_map(|p| p.name.as_deref()).collect();
-                    diags.push(unknown("retry policy", &name.value, name.span, &names, "define it at the top: `retry \"standard\" { max-retries 3 }`"));
+                    let names: Vec<&str> = retry_policies
+                        .iter()
+                        .filter_map(|p| p.name.as_deref())
+                        .collect();
+                    diags.push(unknown(
+                        "retry policy",
+                        &name.value,
+                        name.span,
+                        &names,
+                        "define it at the top: `retry \"standard\" { max-retries 3 }`",
+                    ));
                     None
                 }
             },
@@ -187,20 +270,43 @@ pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut
             }
         };
         if let Some(sandbox) = sandbox_ref
-            && !sandbox_set.contains(sandbox.as_str()) {
-                diags.push(unknown("sandbox", &sandbox.value, sandbox.span, &sandbox_names, "declare it with `sandbox \"name\" { port 0 }`"));
-            }
+            && !sandbox_set.contains(sandbox.as_str())
+        {
+            diags.push(unknown(
+                "sandbox",
+                &sandbox.value,
+                sandbox.span,
+                &sandbox_names,
+                "declare it with `sandbox \"name\" { port 0 }`",
+            ));
+        }
         if !is_http {
             for span in &decoded.expect_spans {
                 diags.push(
-                    Diagnostic::error("hookplan::expect-not-http", format!("`expect` applies to `http` steps, not `{}`", step.action.kind()), *span, "no response to check")
-                        .with_help("`expect-requests` holds its own checks as child nodes"),
+                    Diagnostic::error(
+                        "hookplan::expect-not-http",
+                        format!(
+                            "`expect` applies to `http` steps, not `{}`",
+                            step.action.kind()
+                        ),
+                        *span,
+                        "no response to check",
+                    )
+                    .with_help("`expect-requests` holds its own checks as child nodes"),
                 );
             }
             if let Some(capture) = step.captures.first() {
                 diags.push(
-                    Diagnostic::error("hookplan::capture-not-http", format!("`capture` applies to `http` steps, not `{}`", step.action.kind()), capture.name.span, "nothing to capture from")
-                        .with_help("capture from the response of an `http` step"),
+                    Diagnostic::error(
+                        "hookplan::capture-not-http",
+                        format!(
+                            "`capture` applies to `http` steps, not `{}`",
+                            step.action.kind()
+                        ),
+                        capture.name.span,
+                        "nothing to capture from",
+                    )
+                    .with_help("capture from the response of an `http` step"),
                 );
             }
         }
@@ -210,11 +316,22 @@ pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut
                 let span = decoded.expect_spans.first().copied().unwrap_or(step.span);
                 let why = match &step.retry {
                     None => "it has no retry policy, so it sends one request".to_string(),
-                    Some(p) => format!("its retry policy allows {} request(s) at most", p.max_retries + 1),
+                    Some(p) => format!(
+                        "its retry policy allows {} request(s) at most",
+                        p.max_retries + 1
+                    ),
                 };
                 diags.push(
-                    Diagnostic::error("hookplan::attempts-unreachable", format!("step \"{}\" expects {attempts} attempts, but {why}", step.name), span, "cannot happen")
-                        .with_help("name a retry policy with enough retries: `retry \"standard\"`"),
+                    Diagnostic::error(
+                        "hookplan::attempts-unreachable",
+                        format!(
+                            "step \"{}\" expects {attempts} attempts, but {why}",
+                            step.name
+                        ),
+                        span,
+                        "cannot happen",
+                    )
+                    .with_help("name a retry policy with enough retries: `retry \"standard\"`"),
                 );
             }
         }
@@ -225,9 +342,10 @@ pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut
         for template in step.templates() {
             for (reference, span) in template.references() {
                 if let Reference::Step { step: other, key } = reference
-                    && let Some(&j) = step_index.get(other.as_str()) {
-                        check_capture(&out_steps[j], key, span, diags);
-                    }
+                    && let Some(&j) = step_index.get(other.as_str())
+                {
+                    check_capture(&out_steps[j], key, span, diags);
+                }
             }
         }
     }
@@ -262,11 +380,20 @@ fn check_capture(source: &Step, key: &str, span: Span, diags: &mut Diagnostics) 
     let names: Vec<&str> = source.captures.iter().map(|c| c.name.as_str()).collect();
     let help = match did_you_mean(key, names.iter().copied()) {
         Some(s) => format!("did you mean `{s}`?"),
-        None if names.is_empty() => format!("add `capture \"{key}\" json=\"/…\"` to step \"{}\"", source.name),
+        None if names.is_empty() => format!(
+            "add `capture \"{key}\" json=\"/…\"` to step \"{}\"",
+            source.name
+        ),
         None => format!("step \"{}\" captures: {}", source.name, list(&names)),
     };
     diags.push(
-        Diagnostic::error("hookplan::unknown-capture", format!("step \"{}\" captures no `{key}`", source.name), span, "not captured").with_help(help),
+        Diagnostic::error(
+            "hookplan::unknown-capture",
+            format!("step \"{}\" captures no `{key}`", source.name),
+            span,
+            "not captured",
+        )
+        .with_help(help),
     );
 }
 
@@ -275,10 +402,21 @@ fn check_static_template(template: &Template, var_names: &[&str], diags: &mut Di
         match reference {
             Reference::Env { .. } | Reference::Secret { .. } => {}
             Reference::Var { name } if var_names.contains(&name.as_str()) => {}
-            Reference::Var { name } => diags.push(unknown("variable", name, span, var_names, "declare it in `vars { … }`")),
+            Reference::Var { name } => diags.push(unknown(
+                "variable",
+                name,
+                span,
+                var_names,
+                "declare it in `vars { … }`",
+            )),
             other => diags.push(
-                Diagnostic::error("hookplan::bad-reference", format!("a sandbox cannot read {other}"), span, "not allowed here")
-                    .with_help("sandbox settings may read ${env.…}, ${secret.…} and ${vars.…}"),
+                Diagnostic::error(
+                    "hookplan::bad-reference",
+                    format!("a sandbox cannot read {other}"),
+                    span,
+                    "not allowed here",
+                )
+                .with_help("sandbox settings may read ${env.…}, ${secret.…} and ${vars.…}"),
             ),
         }
     }
@@ -288,20 +426,37 @@ fn check_file(base_dir: &Path, path: &Path, span: Span, diags: &mut Diagnostics)
     let full = base_dir.join(path);
     if !full.is_file() {
         diags.push(
-            Diagnostic::error("hookplan::missing-file", format!("file \"{}\" not found", path.display()), span, "no such file")
-                .with_help(format!("paths are relative to the plan's folder: looked for {}", full.display())),
+            Diagnostic::error(
+                "hookplan::missing-file",
+                format!("file \"{}\" not found", path.display()),
+                span,
+                "no such file",
+            )
+            .with_help(format!(
+                "paths are relative to the plan's folder: looked for {}",
+                full.display()
+            )),
         );
     }
 }
 
-fn duplicates<'a>(what: &str, items: impl Iterator<Item = (&'a str, Span)>, diags: &mut Diagnostics) {
+fn duplicates<'a>(
+    what: &str,
+    items: impl Iterator<Item = (&'a str, Span)>,
+    diags: &mut Diagnostics,
+) {
     let mut seen: HashMap<&str, Span> = HashMap::new();
     for (name, span) in items {
         match seen.get(name) {
             Some(first) => diags.push(
-                Diagnostic::error("hookplan::duplicate-name", format!("{what} `{name}` is defined twice"), span, "defined again here")
-                    .with_related(*first, "first defined here")
-                    .with_help(format!("give each {what} its own name")),
+                Diagnostic::error(
+                    "hookplan::duplicate-name",
+                    format!("{what} `{name}` is defined twice"),
+                    span,
+                    "defined again here",
+                )
+                .with_related(*first, "first defined here")
+                .with_help(format!("give each {what} its own name")),
             ),
             None => _ = seen.insert(name, span),
         }
@@ -325,7 +480,10 @@ struct Reach {
 
 impl Reach {
     fn new(count: usize) -> Self {
-        Self { ancestors: HashMap::new(), count }
+        Self {
+            ancestors: HashMap::new(),
+            count,
+        }
     }
 
     /// Whether step `i` needs step `j`, directly or through other steps.
@@ -369,7 +527,13 @@ fn unknown(what: &str, name: &str, span: Span, known: &[&str], otherwise: &str) 
             None => format!("known: {}", list(known)),
         }
     };
-    Diagnostic::error("hookplan::unknown-reference", format!("unknown {what} `{name}`"), span, format!("no {what} by this name")).with_help(help)
+    Diagnostic::error(
+        "hookplan::unknown-reference",
+        format!("unknown {what} `{name}`"),
+        span,
+        format!("no {what} by this name"),
+    )
+    .with_help(help)
 }
 
 /// Names for a help line: sorted, each once, at most [`MAX_LISTED`] of them.
@@ -388,7 +552,12 @@ fn list(names: &[&str]) -> String {
 
 /// An injected delay near a request timeout behaves differently at different time scales: the
 /// delay is scaled, the network timeout is not.
-fn warn_delays_near_timeouts(sandboxes: &[crate::model::SandboxDecl], steps: &[Step], plan_timeout: std::time::Duration, diags: &mut Diagnostics) {
+fn warn_delays_near_timeouts(
+    sandboxes: &[crate::model::SandboxDecl],
+    steps: &[Step],
+    plan_timeout: std::time::Duration,
+    diags: &mut Diagnostics,
+) {
     for sandbox in sandboxes {
         let timeout = steps
             .iter()
@@ -400,12 +569,14 @@ fn warn_delays_near_timeouts(sandboxes: &[crate::model::SandboxDecl], steps: &[S
             Some(DelaySpec::Fixed(d)) | Some(DelaySpec::Range(_, d)) => *d,
             None => std::time::Duration::ZERO,
         };
-        let delays = std::iter::once((longest(&sandbox.delay), sandbox.span)).chain(sandbox.endpoints.iter().flat_map(|e| {
-            std::iter::once(&e.response)
-                .chain(e.sequence.iter().map(|r| &r.response))
-                .chain(e.every.iter().map(|(_, r)| r))
-                .map(move |r| (longest(&r.delay), e.span))
-        }));
+        let delays = std::iter::once((longest(&sandbox.delay), sandbox.span)).chain(
+            sandbox.endpoints.iter().flat_map(|e| {
+                std::iter::once(&e.response)
+                    .chain(e.sequence.iter().map(|r| &r.response))
+                    .chain(e.every.iter().map(|(_, r)| r))
+                    .map(move |r| (longest(&r.delay), e.span))
+            }),
+        );
         for (delay, span) in delays {
             if delay >= timeout / 2 && delay < timeout * 2 {
                 diags.push(

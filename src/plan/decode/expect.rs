@@ -5,12 +5,19 @@ use super::super::grammar;
 use super::super::raw::{RawEntry, RawNode, RawValue};
 use super::super::reader::{self, NodeReader};
 use super::{check_pointer, json_value, parse_template, template};
-use crate::model::{ExpectedJson, Expectations, HeaderExpectation, JsonExpectation, Span, StatusPattern};
+use crate::model::{
+    Expectations, ExpectedJson, HeaderExpectation, JsonExpectation, Span, StatusPattern,
+};
 
 pub fn decode(node: &RawNode, expect: &mut Expectations, diags: &mut Diagnostics) {
     let mut r = NodeReader::new(node, diags);
     if let Some(prop) = r.prop("status") {
-        set_status(expect, status_pattern(&prop.entry, r.diags).into_iter().collect(), prop.span, r.diags);
+        set_status(
+            expect,
+            status_pattern(&prop.entry, r.diags).into_iter().collect(),
+            prop.span,
+            r.diags,
+        );
     }
     if let Some(n) = r.int_prop("attempts", 1, 101, "attempts=3") {
         set_attempts(expect, n.value as u32, n.span, r.diags);
@@ -22,8 +29,11 @@ pub fn decode(node: &RawNode, expect: &mut Expectations, diags: &mut Diagnostics
         match kind {
             "status" => {
                 c.no_children();
-                let patterns: Vec<StatusPattern> =
-                    c.rest_args(0).iter().filter_map(|e| status_pattern(e, c.diags)).collect();
+                let patterns: Vec<StatusPattern> = c
+                    .rest_args(0)
+                    .iter()
+                    .filter_map(|e| status_pattern(e, c.diags))
+                    .collect();
                 if child.args.is_empty() {
                     c.arg(0, "a status", "status 200 201 \"3xx\"");
                 }
@@ -33,7 +43,10 @@ pub fn decode(node: &RawNode, expect: &mut Expectations, diags: &mut Diagnostics
                 }
             }
             "attempts" => {
-                if let Some(n) = c.value("attempts 3").and_then(|v| reader::integer(v, "`attempts`", 1, 101, "attempts 3", c.diags)) {
+                if let Some(n) = c
+                    .value("attempts 3")
+                    .and_then(|v| reader::integer(v, "`attempts`", 1, 101, "attempts 3", c.diags))
+                {
                     set_attempts(expect, n.value as u32, n.span, c.diags);
                 }
                 c.finish();
@@ -42,10 +55,15 @@ pub fn decode(node: &RawNode, expect: &mut Expectations, diags: &mut Diagnostics
                 let example = "header \"content-type\" \"application/json\"";
                 c.no_children();
                 let name = c.string_arg(0, "a header name", example);
-                let value = c.opt_arg(1).and_then(|e| template(e, "the header value", example, c.diags));
+                let value = c
+                    .opt_arg(1)
+                    .and_then(|e| template(e, "the header value", example, c.diags));
                 c.finish();
                 if let Some(name) = name {
-                    expect.headers.push(HeaderExpectation { name: name.value.to_ascii_lowercase(), value });
+                    expect.headers.push(HeaderExpectation {
+                        name: name.value.to_ascii_lowercase(),
+                        value,
+                    });
                 }
             }
             "json" => {
@@ -56,18 +74,27 @@ pub fn decode(node: &RawNode, expect: &mut Expectations, diags: &mut Diagnostics
                 c.finish();
                 if let (Some(pointer), Some(value)) = (pointer, value)
                     && check_pointer(&pointer, diags)
-                        && let Some(value) = expected_json(value, diags) {
-                            expect.json.push(JsonExpectation { pointer: pointer.value, value });
-                        }
+                    && let Some(value) = expected_json(value, diags)
+                {
+                    expect.json.push(JsonExpectation {
+                        pointer: pointer.value,
+                        value,
+                    });
+                }
             }
             "body-contains" => {
-                if let Some(text) = c.value("body-contains \"succeeded\"").and_then(|v| reader::string(v, "`body-contains`", "body-contains \"succeeded\"", c.diags)) {
+                if let Some(text) = c.value("body-contains \"succeeded\"").and_then(|v| {
+                    reader::string(v, "`body-contains`", "body-contains \"succeeded\"", c.diags)
+                }) {
                     expect.body_contains.push(text.value);
                 }
                 c.finish();
             }
             "duration-below" => {
-                if let Some(d) = c.value("duration-below \"2s\"").and_then(|v| reader::duration(v, "`duration-below`", "\"2s\"", c.diags)) {
+                if let Some(d) = c
+                    .value("duration-below \"2s\"")
+                    .and_then(|v| reader::duration(v, "`duration-below`", "\"2s\"", c.diags))
+                {
                     expect.duration_below = Some(d.value);
                 }
                 c.finish();
@@ -87,14 +114,24 @@ fn expected_json(entry: &RawEntry, diags: &mut Diagnostics) -> Option<ExpectedJs
     }
 }
 
-fn set_status(expect: &mut Expectations, patterns: Vec<StatusPattern>, span: Span, diags: &mut Diagnostics) {
+fn set_status(
+    expect: &mut Expectations,
+    patterns: Vec<StatusPattern>,
+    span: Span,
+    diags: &mut Diagnostics,
+) {
     if patterns.is_empty() {
         return;
     }
     if expect.status.is_some() {
         diags.push(
-            Diagnostic::error("hookplan::duplicate-expectation", "the status is expected twice", span, "second status expectation")
-                .with_help("list every accepted status in one `status` node: `status 200 201 \"3xx\"`"),
+            Diagnostic::error(
+                "hookplan::duplicate-expectation",
+                "the status is expected twice",
+                span,
+                "second status expectation",
+            )
+            .with_help("list every accepted status in one `status` node: `status 200 201 \"3xx\"`"),
         );
         return;
     }
@@ -104,8 +141,13 @@ fn set_status(expect: &mut Expectations, patterns: Vec<StatusPattern>, span: Spa
 fn set_attempts(expect: &mut Expectations, attempts: u32, span: Span, diags: &mut Diagnostics) {
     if expect.attempts.is_some() {
         diags.push(
-            Diagnostic::error("hookplan::duplicate-expectation", "the number of attempts is expected twice", span, "second attempts expectation")
-                .with_help("keep one `attempts`"),
+            Diagnostic::error(
+                "hookplan::duplicate-expectation",
+                "the number of attempts is expected twice",
+                span,
+                "second attempts expectation",
+            )
+            .with_help("keep one `attempts`"),
         );
         return;
     }
@@ -116,26 +158,45 @@ fn set_attempts(expect: &mut Expectations, attempts: u32, span: Span, diags: &mu
 fn status_pattern(entry: &RawEntry, diags: &mut Diagnostics) -> Option<StatusPattern> {
     let example = "status 200 201 \"3xx\"";
     match &entry.value {
-        RawValue::Integer(_) => reader::integer(entry, "a status", 100, 599, example, diags).map(|s| StatusPattern::Code(s.value as u16)),
+        RawValue::Integer(_) => reader::integer(entry, "a status", 100, 599, example, diags)
+            .map(|s| StatusPattern::Code(s.value as u16)),
         RawValue::String(text) => {
             let lower = text.to_ascii_lowercase();
-            if let Some(class) = lower.strip_suffix("xx").and_then(|c| c.parse::<u16>().ok()).filter(|c| (1..=5).contains(c)) {
+            if let Some(class) = lower
+                .strip_suffix("xx")
+                .and_then(|c| c.parse::<u16>().ok())
+                .filter(|c| (1..=5).contains(c))
+            {
                 return Some(StatusPattern::Class(class));
             }
             if let Ok(code) = text.parse::<u16>()
-                && (100..=599).contains(&code) {
-                    return Some(StatusPattern::Code(code));
-                }
+                && (100..=599).contains(&code)
+            {
+                return Some(StatusPattern::Code(code));
+            }
             diags.push(
-                Diagnostic::error("hookplan::bad-status", format!("\"{text}\" is not a status"), entry.span, "not a status")
-                    .with_help("write a code from 100 to 599, or a class from \"1xx\" to \"5xx\""),
+                Diagnostic::error(
+                    "hookplan::bad-status",
+                    format!("\"{text}\" is not a status"),
+                    entry.span,
+                    "not a status",
+                )
+                .with_help("write a code from 100 to 599, or a class from \"1xx\" to \"5xx\""),
             );
             None
         }
         other => {
             diags.push(
-                Diagnostic::error("hookplan::wrong-type", format!("a status must be a number or a class, found {}", other.kind()), entry.span, "not a status")
-                    .with_help(format!("for example `{example}`")),
+                Diagnostic::error(
+                    "hookplan::wrong-type",
+                    format!(
+                        "a status must be a number or a class, found {}",
+                        other.kind()
+                    ),
+                    entry.span,
+                    "not a status",
+                )
+                .with_help(format!("for example `{example}`")),
             );
             None
         }

@@ -43,10 +43,16 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<HttpAction> {
         let mut c = NodeReader::new(child, diags);
         match kind {
             "header" | "query" => {
-                let example = if kind == "header" { "header \"Content-Type\" \"application/json\"" } else { "query \"page\" \"2\"" };
+                let example = if kind == "header" {
+                    "header \"Content-Type\" \"application/json\""
+                } else {
+                    "query \"page\" \"2\""
+                };
                 c.no_children();
                 let name = c.string_arg(0, "a name", example);
-                let value = c.arg(1, "a value", example).and_then(|e| template(e, &format!("the {kind} value"), example, c.diags));
+                let value = c
+                    .arg(1, "a value", example)
+                    .and_then(|e| template(e, &format!("the {kind} value"), example, c.diags));
                 c.finish();
                 if let (Some(name), Some(value)) = (name, value) {
                     if kind == "header" {
@@ -73,15 +79,21 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<HttpAction> {
                         Some(Body::Json(t))
                     }
                     "body" => template(entry, "`body`", example, c.diags).map(Body::Text),
-                    _ => reader::string(entry, "`body-file`", example, c.diags).map(|p| Body::File(p.map(Into::into))),
+                    _ => reader::string(entry, "`body-file`", example, c.diags)
+                        .map(|p| Body::File(p.map(Into::into))),
                 });
                 c.finish();
                 if let Some(decoded) = decoded {
                     if let Some((_, first)) = &body {
                         diags.push(
-                            Diagnostic::error("hookplan::two-bodies", "a request has one body", child.name_span, "second body")
-                                .with_related(*first, "first body")
-                                .with_help("keep one of `json`, `body` and `body-file`"),
+                            Diagnostic::error(
+                                "hookplan::two-bodies",
+                                "a request has one body",
+                                child.name_span,
+                                "second body",
+                            )
+                            .with_related(*first, "first body")
+                            .with_help("keep one of `json`, `body` and `body-file`"),
                         );
                     } else {
                         body = Some((decoded, child.name_span));
@@ -91,12 +103,21 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<HttpAction> {
             "sign" => {
                 let example = "sign \"standard-webhooks\" secret=\"${secret.WEBHOOK_SECRET}\"";
                 c.no_children();
-                let scheme = c.string_arg(0, "a scheme", example).and_then(|s| signature_scheme(&s, c.diags));
-                let secret = c.prop("secret").and_then(|p| template(&p.entry, "`secret`", example, c.diags));
+                let scheme = c
+                    .string_arg(0, "a scheme", example)
+                    .and_then(|s| signature_scheme(&s, c.diags));
+                let secret = c
+                    .prop("secret")
+                    .and_then(|p| template(&p.entry, "`secret`", example, c.diags));
                 if secret.is_none() && c.node.props.iter().all(|p| p.name != "secret") {
                     c.diags.push(
-                        Diagnostic::error("hookplan::incomplete", "`sign` needs the signing secret", c.node.head_span(), "no secret=")
-                            .with_help(format!("write it as `{example}`")),
+                        Diagnostic::error(
+                            "hookplan::incomplete",
+                            "`sign` needs the signing secret",
+                            c.node.head_span(),
+                            "no secret=",
+                        )
+                        .with_help(format!("write it as `{example}`")),
                     );
                 }
                 c.finish();
@@ -110,15 +131,31 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<HttpAction> {
             }
         }
     }
-    Some(HttpAction { method: method?, url: url?, headers, query, body: body.map(|(b, _)| b), sign, span: node.name_span })
+    Some(HttpAction {
+        method: method?,
+        url: url?,
+        headers,
+        query,
+        body: body.map(|(b, _)| b),
+        sign,
+        span: node.name_span,
+    })
 }
 
-pub fn signature_scheme(name: &Spanned<String>, diags: &mut Diagnostics) -> Option<SignatureScheme> {
+pub fn signature_scheme(
+    name: &Spanned<String>,
+    diags: &mut Diagnostics,
+) -> Option<SignatureScheme> {
     let scheme = SignatureScheme::parse(name);
     if scheme.is_none() {
         diags.push(
-            Diagnostic::error("hookplan::unknown-value", format!("unknown signature scheme \"{}\"", name.value), name.span, "unknown scheme")
-                .with_help(format!("use one of: {}", SignatureScheme::NAMES.join(", "))),
+            Diagnostic::error(
+                "hookplan::unknown-value",
+                format!("unknown signature scheme \"{}\"", name.value),
+                name.span,
+                "unknown scheme",
+            )
+            .with_help(format!("use one of: {}", SignatureScheme::NAMES.join(", "))),
         );
     }
     scheme
@@ -135,18 +172,31 @@ fn check_method(method: Spanned<String>, diags: &mut Diagnostics) -> Option<Stri
         format!("use one of: {}", METHODS.join(", "))
     };
     diags.push(
-        Diagnostic::error("hookplan::bad-method", format!("unknown HTTP method \"{}\"", method.value), method.span, "unknown method")
-            .with_help(help),
+        Diagnostic::error(
+            "hookplan::bad-method",
+            format!("unknown HTTP method \"{}\"", method.value),
+            method.span,
+            "unknown method",
+        )
+        .with_help(help),
     );
     None
 }
 
 fn check_header_name(name: &Spanned<String>, diags: &mut Diagnostics) -> bool {
-    let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    let ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
     if !ok {
         diags.push(
-            Diagnostic::error("hookplan::bad-header", format!("\"{}\" is not a valid header name", name.value), name.span, "invalid header name")
-                .with_help("header names use letters, digits and `-`"),
+            Diagnostic::error(
+                "hookplan::bad-header",
+                format!("\"{}\" is not a valid header name", name.value),
+                name.span,
+                "invalid header name",
+            )
+            .with_help("header names use letters, digits and `-`"),
         );
     }
     ok
@@ -170,21 +220,39 @@ fn check_url(url: &Template, diags: &mut Diagnostics) {
 /// Checks JSON written in a plan, pointing at the fault inside it when the string was written
 /// without escapes.
 pub fn check_json(text: &str, entry: &RawEntry, what: &str, diags: &mut Diagnostics) {
-    let Err(error) = serde_json::from_str::<serde_json::Value>(text) else { return };
+    let Err(error) = serde_json::from_str::<serde_json::Value>(text) else {
+        return;
+    };
     let full = error.to_string();
     let reason = full.split(" at line ").next().unwrap_or(&full).to_string();
     // serde_json counts lines from 1 and columns (bytes) from 1; 0 means "before the first".
-    let line_start: usize = text.split_inclusive('\n').take(error.line().saturating_sub(1)).map(str::len).sum();
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(error.line().saturating_sub(1))
+        .map(str::len)
+        .sum();
     let offset = (line_start + error.column().saturating_sub(1)).min(text.len());
     let (span, label) = match entry.verbatim_at {
         Some(at) => {
             let len = text[offset..].chars().next().map_or(0, char::len_utf8);
             (Span::new(at + offset, len), reason.clone())
         }
-        None => (entry.span, format!("{reason} (line {}, column {} of the JSON)", error.line(), error.column())),
+        None => (
+            entry.span,
+            format!(
+                "{reason} (line {}, column {} of the JSON)",
+                error.line(),
+                error.column()
+            ),
+        ),
     };
     diags.push(
-        Diagnostic::error("hookplan::bad-json", format!("{what} is not valid JSON: {reason}"), span, label)
-            .with_help("fix the JSON; a raw string (#\"…\"#) keeps its quotes readable"),
+        Diagnostic::error(
+            "hookplan::bad-json",
+            format!("{what} is not valid JSON: {reason}"),
+            span,
+            label,
+        )
+        .with_help("fix the JSON; a raw string (#\"…\"#) keeps its quotes readable"),
     );
 }

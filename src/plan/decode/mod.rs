@@ -32,7 +32,10 @@ pub struct Decoded {
 }
 
 pub fn decode(nodes: &[RawNode], diags: &mut Diagnostics) -> Decoded {
-    let mut decoded = Decoded { first_node: nodes.first().map(|n| n.name_span), ..Decoded::default() };
+    let mut decoded = Decoded {
+        first_node: nodes.first().map(|n| n.name_span),
+        ..Decoded::default()
+    };
     for node in nodes {
         match node.name.as_str() {
             "plan" => {
@@ -65,7 +68,12 @@ pub fn decode(nodes: &[RawNode], diags: &mut Diagnostics) -> Decoded {
 }
 
 /// A string that may hold templates.
-fn template(entry: &RawEntry, what: &str, example: &str, diags: &mut Diagnostics) -> Option<Template> {
+fn template(
+    entry: &RawEntry,
+    what: &str,
+    example: &str,
+    diags: &mut Diagnostics,
+) -> Option<Template> {
     let text = reader::string(entry, what, example, diags)?;
     parse_template(&text.value, entry, diags)
 }
@@ -75,7 +83,10 @@ fn parse_template(text: &str, entry: &RawEntry, diags: &mut Diagnostics) -> Opti
         Ok(t) => Some(t),
         Err(errors) => {
             for e in errors {
-                diags.push(Diagnostic::error("hookplan::bad-template", e.message, e.span, e.label).with_help(e.help));
+                diags.push(
+                    Diagnostic::error("hookplan::bad-template", e.message, e.span, e.label)
+                        .with_help(e.help),
+                );
             }
             None
         }
@@ -84,11 +95,19 @@ fn parse_template(text: &str, entry: &RawEntry, diags: &mut Diagnostics) -> Opti
 
 /// A name usable in `${steps.NAME.…}` and on the command line.
 fn check_name(name: &Spanned<String>, what: &str, diags: &mut Diagnostics) -> bool {
-    let ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !ok {
         diags.push(
-            Diagnostic::error("hookplan::bad-name", format!("{what} \"{}\" is not a valid name", name.value), name.span, "invalid name")
-                .with_help("names use letters, digits, `-` and `_`"),
+            Diagnostic::error(
+                "hookplan::bad-name",
+                format!("{what} \"{}\" is not a valid name", name.value),
+                name.span,
+                "invalid name",
+            )
+            .with_help("names use letters, digits, `-` and `_`"),
         );
     }
     ok
@@ -101,7 +120,8 @@ fn json_value(value: &RawValue) -> serde_json::Value {
         RawValue::Integer(i) => i64::try_from(*i)
             .map(serde_json::Value::from)
             .unwrap_or_else(|_| serde_json::Value::from(*i as f64)),
-        RawValue::Float(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, serde_json::Value::Number),
+        RawValue::Float(f) => serde_json::Number::from_f64(*f)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
         RawValue::Bool(b) => serde_json::Value::Bool(*b),
         RawValue::Null => serde_json::Value::Null,
     }
@@ -109,7 +129,10 @@ fn json_value(value: &RawValue) -> serde_json::Value {
 
 /// Checks an RFC 6901 JSON Pointer.
 fn check_pointer(pointer: &Spanned<String>, diags: &mut Diagnostics) -> bool {
-    let bad_escape = pointer.split('~').skip(1).any(|rest| !(rest.starts_with('0') || rest.starts_with('1')));
+    let bad_escape = pointer
+        .split('~')
+        .skip(1)
+        .any(|rest| !(rest.starts_with('0') || rest.starts_with('1')));
     if !(pointer.is_empty() || pointer.starts_with('/')) || bad_escape {
         diags.push(
             Diagnostic::error("hookplan::bad-pointer", format!("\"{}\" is not a JSON Pointer", pointer.value), pointer.span, "not a JSON Pointer")

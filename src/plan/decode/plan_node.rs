@@ -44,27 +44,40 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<PlanSettings> {
         match child.name.as_str() {
             "description" => {
                 if let Some(v) = c.value("description \"…\"") {
-                    settings.description = reader::string(v, "`description`", "description \"…\"", c.diags).map(|s| s.value);
+                    settings.description =
+                        reader::string(v, "`description`", "description \"…\"", c.diags)
+                            .map(|s| s.value);
                 }
             }
             "seed" => {
                 if let Some(v) = c.value("seed 42") {
-                    settings.seed = reader::integer(v, "`seed`", 0, u64::MAX as i128, "seed 42", c.diags).map(|s| s.value as u64);
+                    settings.seed =
+                        reader::integer(v, "`seed`", 0, u64::MAX as i128, "seed 42", c.diags)
+                            .map(|s| s.value as u64);
                 }
             }
             "jobs" => {
                 if let Some(v) = c.value("jobs 4") {
-                    settings.jobs = reader::integer(v, "`jobs`", 1, 1024, "jobs 4", c.diags).map(|s| s.value as usize);
+                    settings.jobs = reader::integer(v, "`jobs`", 1, 1024, "jobs 4", c.diags)
+                        .map(|s| s.value as usize);
                 }
             }
             "timeout" | "attempt-timeout" => {
                 let kind = child.name.as_str();
-                let example = if kind == "timeout" { "timeout \"5m\"" } else { "attempt-timeout \"10s\"" };
+                let example = if kind == "timeout" {
+                    "timeout \"5m\""
+                } else {
+                    "attempt-timeout \"10s\""
+                };
                 let what = format!("`{kind}`");
-                let value = c.value(example).and_then(|v| reader::duration(v, &what, &example[kind.len() + 1..], c.diags));
+                let value = c
+                    .value(example)
+                    .and_then(|v| reader::duration(v, &what, &example[kind.len() + 1..], c.diags));
                 match value {
                     // As on a step: a limit of zero would fail everything at once.
-                    Some(d) if d.value.is_zero() => reader::out_of_range(d.span, &what, "longer than zero", example, c.diags),
+                    Some(d) if d.value.is_zero() => {
+                        reader::out_of_range(d.span, &what, "longer than zero", example, c.diags)
+                    }
                     Some(d) if kind == "timeout" => settings.timeout = Some(d.value),
                     Some(d) => settings.attempt_timeout = Some(d.value),
                     None => {}

@@ -13,8 +13,12 @@ pub fn decode_expect(node: &RawNode, diags: &mut Diagnostics) -> Option<ExpectRe
     let example = "expect-requests sandbox=\"hooks\" path=\"/webhook/flaky\" count=3";
     let mut r = NodeReader::new(node, diags);
     let sandbox = sandbox_prop(&mut r, example);
-    let path = r.string_prop("path", "path=\"/webhook/*\"").map(|p| p.value);
-    let method = r.string_prop("method", "method=\"POST\"").map(|m| m.value.to_ascii_uppercase());
+    let path = r
+        .string_prop("path", "path=\"/webhook/*\"")
+        .map(|p| p.value);
+    let method = r
+        .string_prop("method", "method=\"POST\"")
+        .map(|m| m.value.to_ascii_uppercase());
     let mut count = count_props(&mut r);
     r.finish();
     let mut checks = Vec::new();
@@ -24,9 +28,14 @@ pub fn decode_expect(node: &RawNode, diags: &mut Diagnostics) -> Option<ExpectRe
         c.no_children();
         match kind {
             "count" => {
-                let exact = c.opt_arg(0).and_then(|v| reader::integer(v, "`count`", 0, u32::MAX as i128, "count 3", c.diags));
+                let exact = c.opt_arg(0).and_then(|v| {
+                    reader::integer(v, "`count`", 0, u32::MAX as i128, "count 3", c.diags)
+                });
                 let ranged = count_props(&mut c);
-                count = exact.map(|n| CountExpectation::Exactly(n.value as u32)).or(ranged).or(count);
+                count = exact
+                    .map(|n| CountExpectation::Exactly(n.value as u32))
+                    .or(ranged)
+                    .or(count);
             }
             "method" => {
                 if let Some(m) = c.string_arg(0, "a method", "method \"POST\"") {
@@ -36,9 +45,14 @@ pub fn decode_expect(node: &RawNode, diags: &mut Diagnostics) -> Option<ExpectRe
             "header" => {
                 let example = "header \"content-type\" \"application/json\"";
                 let name = c.string_arg(0, "a header name", example);
-                let value = c.opt_arg(1).and_then(|e| template(e, "the header value", example, c.diags));
+                let value = c
+                    .opt_arg(1)
+                    .and_then(|e| template(e, "the header value", example, c.diags));
                 if let Some(name) = name {
-                    checks.push(RequestCheck::Header { name: name.value.to_ascii_lowercase(), value });
+                    checks.push(RequestCheck::Header {
+                        name: name.value.to_ascii_lowercase(),
+                        value,
+                    });
                 }
             }
             "json" => {
@@ -46,9 +60,13 @@ pub fn decode_expect(node: &RawNode, diags: &mut Diagnostics) -> Option<ExpectRe
                 let pointer = c.string_arg(0, "a JSON Pointer", example);
                 let value = c.arg(1, "the expected value", example);
                 if let (Some(pointer), Some(value)) = (pointer, value)
-                    && check_pointer(&pointer, c.diags) {
-                        checks.push(RequestCheck::Json { pointer: pointer.value, value: json_value(&value.value) });
-                    }
+                    && check_pointer(&pointer, c.diags)
+                {
+                    checks.push(RequestCheck::Json {
+                        pointer: pointer.value,
+                        value: json_value(&value.value),
+                    });
+                }
             }
             "body-contains" => {
                 if let Some(text) = c.string_arg(0, "a text", "body-contains \"USD\"") {
@@ -57,43 +75,79 @@ pub fn decode_expect(node: &RawNode, diags: &mut Diagnostics) -> Option<ExpectRe
             }
             "signature" => {
                 let example = "signature \"standard-webhooks\" secret=\"${secret.WEBHOOK_SECRET}\"";
-                let scheme = c.string_arg(0, "a scheme", example).and_then(|s| signature_scheme(&s, c.diags));
-                let secret = c.prop("secret").and_then(|p| template(&p.entry, "`secret`", example, c.diags));
-                let tolerance = c.duration_prop("tolerance", "tolerance=\"5m\"").map_or(Duration::from_secs(300), |t| t.value);
+                let scheme = c
+                    .string_arg(0, "a scheme", example)
+                    .and_then(|s| signature_scheme(&s, c.diags));
+                let secret = c
+                    .prop("secret")
+                    .and_then(|p| template(&p.entry, "`secret`", example, c.diags));
+                let tolerance = c
+                    .duration_prop("tolerance", "tolerance=\"5m\"")
+                    .map_or(Duration::from_secs(300), |t| t.value);
                 if c.node.props.iter().all(|p| p.name != "secret") {
                     c.diags.push(
-                        Diagnostic::error("hookplan::incomplete", "`signature` needs the signing secret", c.node.head_span(), "no secret=")
-                            .with_help(format!("write it as `{example}`")),
+                        Diagnostic::error(
+                            "hookplan::incomplete",
+                            "`signature` needs the signing secret",
+                            c.node.head_span(),
+                            "no secret=",
+                        )
+                        .with_help(format!("write it as `{example}`")),
                     );
                 }
                 if let (Some(scheme), Some(secret)) = (scheme, secret) {
-                    checks.push(RequestCheck::Signature { scheme, secret, tolerance });
+                    checks.push(RequestCheck::Signature {
+                        scheme,
+                        secret,
+                        tolerance,
+                    });
                 }
             }
             "order" => {
                 let paths = c.string_list("a path", "order \"/webhook/created\" \"/webhook/paid\"");
-                checks.push(RequestCheck::Order(paths.into_iter().map(|p| p.value).collect()));
+                checks.push(RequestCheck::Order(
+                    paths.into_iter().map(|p| p.value).collect(),
+                ));
             }
             "faults" => {
                 let faults = c.string_list("a fault", "faults \"503\" \"503\" \"none\"");
-                checks.push(RequestCheck::Faults(faults.into_iter().map(|f| f.value).collect()));
+                checks.push(RequestCheck::Faults(
+                    faults.into_iter().map(|f| f.value).collect(),
+                ));
             }
             _ => {
                 c.finish();
-                reader::unknown_node(child, "`expect-requests`", grammar::nodes("expect-requests"), diags);
+                reader::unknown_node(
+                    child,
+                    "`expect-requests`",
+                    grammar::nodes("expect-requests"),
+                    diags,
+                );
                 continue;
             }
         }
         c.finish();
     }
-    Some(ExpectRequests { sandbox: sandbox?, path, method, count, checks })
+    Some(ExpectRequests {
+        sandbox: sandbox?,
+        path,
+        method,
+        count,
+        checks,
+    })
 }
 
 /// `count=3`, or `min=1 max=5`.
 fn count_props(r: &mut NodeReader) -> Option<CountExpectation> {
-    let exact = r.int_prop("count", 0, u32::MAX as i128, "count=3").map(|n| n.value as u32);
-    let min = r.int_prop("min", 0, u32::MAX as i128, "min=1").map(|n| n.value as u32);
-    let max = r.int_prop("max", 0, u32::MAX as i128, "max=5").map(|n| n.value as u32);
+    let exact = r
+        .int_prop("count", 0, u32::MAX as i128, "count=3")
+        .map(|n| n.value as u32);
+    let min = r
+        .int_prop("min", 0, u32::MAX as i128, "min=1")
+        .map(|n| n.value as u32);
+    let max = r
+        .int_prop("max", 0, u32::MAX as i128, "max=5")
+        .map(|n| n.value as u32);
     match (exact, min, max) {
         (Some(n), _, _) => Some(CountExpectation::Exactly(n)),
         (None, Some(min), Some(max)) => Some(CountExpectation::Between(min, max)),
@@ -108,8 +162,13 @@ fn sandbox_prop(r: &mut NodeReader, example: &str) -> Option<Spanned<String>> {
     if sandbox.is_none() && r.node.props.iter().all(|p| p.name != "sandbox") {
         let node = r.node;
         r.diags.push(
-            Diagnostic::error("hookplan::incomplete", format!("`{}` needs the sandbox to read", node.name), node.head_span(), "no sandbox=")
-                .with_help(format!("write it as `{example}`")),
+            Diagnostic::error(
+                "hookplan::incomplete",
+                format!("`{}` needs the sandbox to read", node.name),
+                node.head_span(),
+                "no sandbox=",
+            )
+            .with_help(format!("write it as `{example}`")),
         );
     }
     sandbox
@@ -120,23 +179,44 @@ pub fn decode_replay(node: &RawNode, diags: &mut Diagnostics) -> Option<ReplayAc
     let mut r = NodeReader::new(node, diags);
     r.no_children();
     let sandbox = sandbox_prop(&mut r, example);
-    let path = r.string_prop("path", "path=\"/webhook/*\"").map(|p| p.value);
-    let index = r.int_prop("index", i64::MIN as i128, i64::MAX as i128, "index=-1").map_or(-1, |i| i.value as i64);
-    let to = r.prop("to").and_then(|p| template(&p.entry, "`to`", example, r.diags));
+    let path = r
+        .string_prop("path", "path=\"/webhook/*\"")
+        .map(|p| p.value);
+    let index = r
+        .int_prop("index", i64::MIN as i128, i64::MAX as i128, "index=-1")
+        .map_or(-1, |i| i.value as i64);
+    let to = r
+        .prop("to")
+        .and_then(|p| template(&p.entry, "`to`", example, r.diags));
     if r.node.props.iter().all(|p| p.name != "to") {
         let node = r.node;
         r.diags.push(
-            Diagnostic::error("hookplan::incomplete", "`replay` needs a target URL", node.head_span(), "no to=")
-                .with_help(format!("write it as `{example}`")),
+            Diagnostic::error(
+                "hookplan::incomplete",
+                "`replay` needs a target URL",
+                node.head_span(),
+                "no to=",
+            )
+            .with_help(format!("write it as `{example}`")),
         );
     }
     r.finish();
     if index == 0 {
         diags.push(
-            Diagnostic::error("hookplan::out-of-range", "`index` counts from 1 (or from the end with -1)", node.head_span(), "index 0")
-                .with_help("index=1 is the first matching request, index=-1 the last"),
+            Diagnostic::error(
+                "hookplan::out-of-range",
+                "`index` counts from 1 (or from the end with -1)",
+                node.head_span(),
+                "index 0",
+            )
+            .with_help("index=1 is the first matching request, index=-1 the last"),
         );
         return None;
     }
-    Some(ReplayAction { sandbox: sandbox?, path, index, to: to? })
+    Some(ReplayAction {
+        sandbox: sandbox?,
+        path,
+        index,
+        to: to?,
+    })
 }

@@ -6,7 +6,10 @@ use super::super::raw::{RawEntry, RawNode};
 use super::super::reader::{self, NodeReader, once};
 use super::http::{check_json, signature_scheme};
 use super::{check_name, template};
-use crate::model::{BodyDecl, ConnectionFault, DelaySpec, EndpointDecl, RespondDecl, ResponseDecl, SandboxDecl, SignatureCheckDecl};
+use crate::model::{
+    BodyDecl, ConnectionFault, DelaySpec, EndpointDecl, RespondDecl, ResponseDecl, SandboxDecl,
+    SignatureCheckDecl,
+};
 use std::time::Duration;
 
 pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<SandboxDecl> {
@@ -28,7 +31,12 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<SandboxDecl> {
     for child in node.children() {
         let kind = child.name.as_str();
         if !grammar::nodes("sandbox").contains(&kind) {
-            reader::unknown_node(child, &format!("sandbox \"{}\"", name.value), grammar::nodes("sandbox"), diags);
+            reader::unknown_node(
+                child,
+                &format!("sandbox \"{}\"", name.value),
+                grammar::nodes("sandbox"),
+                diags,
+            );
             continue;
         }
         if kind != "endpoint" && !once(&mut seen, child, diags) {
@@ -37,16 +45,27 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<SandboxDecl> {
         let mut c = NodeReader::new(child, diags);
         match kind {
             "port" => {
-                if let Some(p) = c.value("port 0").and_then(|v| reader::integer(v, "`port`", 0, 65535, "port 0", c.diags)) {
+                if let Some(p) = c
+                    .value("port 0")
+                    .and_then(|v| reader::integer(v, "`port`", 0, 65535, "port 0", c.diags))
+                {
                     sandbox.port = p.value as u16;
                 }
             }
             "bind" => {
-                if let Some(b) = c.value("bind \"127.0.0.1\"").and_then(|v| reader::string(v, "`bind`", "bind \"127.0.0.1\"", c.diags)) {
+                if let Some(b) = c
+                    .value("bind \"127.0.0.1\"")
+                    .and_then(|v| reader::string(v, "`bind`", "bind \"127.0.0.1\"", c.diags))
+                {
                     if b.parse::<std::net::IpAddr>().is_err() {
                         c.diags.push(
-                            Diagnostic::error("hookplan::bad-address", format!("\"{}\" is not an IP address", b.value), b.span, "not an IP address")
-                                .with_help("use \"127.0.0.1\" (the default), \"::1\" or \"0.0.0.0\""),
+                            Diagnostic::error(
+                                "hookplan::bad-address",
+                                format!("\"{}\" is not an IP address", b.value),
+                                b.span,
+                                "not an IP address",
+                            )
+                            .with_help("use \"127.0.0.1\" (the default), \"::1\" or \"0.0.0.0\""),
                         );
                     } else {
                         sandbox.bind = b.value;
@@ -54,12 +73,17 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<SandboxDecl> {
                 }
             }
             "error-rate" => {
-                if let Some(rate) = c.value("error-rate 0.2").and_then(|v| error_rate(v, c.diags)) {
+                if let Some(rate) = c
+                    .value("error-rate 0.2")
+                    .and_then(|v| error_rate(v, c.diags))
+                {
                     sandbox.error_rate = rate;
                 }
             }
             "error-status" => {
-                if let Some(s) = c.value("error-status 503").and_then(|v| reader::integer(v, "`error-status`", 100, 599, "error-status 503", c.diags)) {
+                if let Some(s) = c.value("error-status 503").and_then(|v| {
+                    reader::integer(v, "`error-status`", 100, 599, "error-status 503", c.diags)
+                }) {
                     sandbox.error_status = s.value as u16;
                 }
             }
@@ -86,19 +110,32 @@ fn error_rate(entry: &RawEntry, diags: &mut Diagnostics) -> Option<f64> {
 fn delay_node(c: &mut NodeReader) -> Option<DelaySpec> {
     c.no_children();
     let example = "delay \"100ms\" (or a range: delay \"100ms\" \"300ms\")";
-    let low = c.arg(0, "a duration", example).and_then(|e| reader::duration(e, "`delay`", "\"100ms\"", c.diags));
-    let high = c.opt_arg(1).and_then(|e| reader::duration(e, "`delay`", "\"300ms\"", c.diags));
+    let low = c
+        .arg(0, "a duration", example)
+        .and_then(|e| reader::duration(e, "`delay`", "\"100ms\"", c.diags));
+    let high = c
+        .opt_arg(1)
+        .and_then(|e| reader::duration(e, "`delay`", "\"300ms\"", c.diags));
     range(low?.value, high.map(|h| (h.value, h.span)), c.diags)
 }
 
-fn range(low: Duration, high: Option<(Duration, crate::model::Span)>, diags: &mut Diagnostics) -> Option<DelaySpec> {
+fn range(
+    low: Duration,
+    high: Option<(Duration, crate::model::Span)>,
+    diags: &mut Diagnostics,
+) -> Option<DelaySpec> {
     match high {
         None => Some(DelaySpec::Fixed(low)),
         Some((high, _)) if high >= low => Some(DelaySpec::Range(low, high)),
         Some((_, span)) => {
             diags.push(
-                Diagnostic::error("hookplan::bad-range", "the end of a delay range is before its start", span, "shorter than the start")
-                    .with_help("write the shorter delay first: delay \"100ms\" \"300ms\""),
+                Diagnostic::error(
+                    "hookplan::bad-range",
+                    "the end of a delay range is before its start",
+                    span,
+                    "shorter than the start",
+                )
+                .with_help("write the shorter delay first: delay \"100ms\" \"300ms\""),
             );
             None
         }
@@ -108,15 +145,24 @@ fn range(low: Duration, high: Option<(Duration, crate::model::Span)>, diags: &mu
 fn endpoint(node: &RawNode, diags: &mut Diagnostics) -> Option<EndpointDecl> {
     let mut r = NodeReader::new(node, diags);
     let path = r.string_arg(0, "a path", "endpoint \"/webhook/payment\" status=201");
-    let method = r.string_prop("method", "method=\"POST\"").map(|m| m.value.to_ascii_uppercase());
-    let endpoint_rate = r.prop("error-rate").and_then(|p| error_rate(&p.entry, r.diags));
+    let method = r
+        .string_prop("method", "method=\"POST\"")
+        .map(|m| m.value.to_ascii_uppercase());
+    let endpoint_rate = r
+        .prop("error-rate")
+        .and_then(|p| error_rate(&p.entry, r.diags));
     let mut response = response_props(&mut r);
     r.finish();
     let path = path?;
     if !path.starts_with('/') {
         diags.push(
-            Diagnostic::error("hookplan::bad-path", format!("endpoint path \"{}\" does not start with `/`", path.value), path.span, "not a path")
-                .with_help("write it as \"/webhook/payment\""),
+            Diagnostic::error(
+                "hookplan::bad-path",
+                format!("endpoint path \"{}\" does not start with `/`", path.value),
+                path.span,
+                "not a path",
+            )
+            .with_help("write it as \"/webhook/payment\""),
         );
     }
     let mut endpoint = EndpointDecl {
@@ -134,19 +180,24 @@ fn endpoint(node: &RawNode, diags: &mut Diagnostics) -> Option<EndpointDecl> {
         let mut c = NodeReader::new(child, diags);
         match kind {
             "status" => {
-                if let Some(s) = c.value("status 201").and_then(|v| reader::integer(v, "`status`", 100, 599, "status 201", c.diags)) {
+                if let Some(s) = c
+                    .value("status 201")
+                    .and_then(|v| reader::integer(v, "`status`", 100, 599, "status 201", c.diags))
+                {
                     response.status = Some(s.value as u16);
                 }
             }
             "body" | "json" | "body-file" => {
                 let example = format!("{kind} \"…\"");
                 if let Some(entry) = c.value(&example)
-                    && let Some(text) = reader::string(entry, &format!("`{kind}`"), &example, c.diags) {
-                        if kind == "json" {
-                            check_json(&text, entry, "the JSON response", c.diags);
-                        }
-                        response.body = Some(body(kind, text.value));
+                    && let Some(text) =
+                        reader::string(entry, &format!("`{kind}`"), &example, c.diags)
+                {
+                    if kind == "json" {
+                        check_json(&text, entry, "the JSON response", c.diags);
                     }
+                    response.body = Some(body(kind, text.value));
+                }
             }
             "header" => {
                 c.no_children();
@@ -163,18 +214,24 @@ fn endpoint(node: &RawNode, diags: &mut Diagnostics) -> Option<EndpointDecl> {
                 }
             }
             "error-rate" => {
-                if let Some(rate) = c.value("error-rate 0.2").and_then(|v| error_rate(v, c.diags)) {
+                if let Some(rate) = c
+                    .value("error-rate 0.2")
+                    .and_then(|v| error_rate(v, c.diags))
+                {
                     endpoint.error_rate = Some(rate);
                 }
             }
             "respond" => {
-                let times = c.int_prop("times", 1, 1_000_000, "respond status=503 times=2").map(|t| t.value as u32);
+                let times = c
+                    .int_prop("times", 1, 1_000_000, "respond status=503 times=2")
+                    .map(|t| t.value as u32);
                 let answer = response_props(&mut c);
                 let headers = response_headers(child, c.diags);
                 c.finish();
                 if let Some(last) = endpoint.sequence.last()
-                    && last.times.is_none() {
-                        diags.push(
+                    && last.times.is_none()
+                {
+                    diags.push(
                             Diagnostic::error(
                                 "hookplan::unreachable-respond",
                                 "this `respond` is never reached",
@@ -183,12 +240,17 @@ fn endpoint(node: &RawNode, diags: &mut Diagnostics) -> Option<EndpointDecl> {
                             )
                             .with_help("the `respond` before it has no `times=` and answers every remaining request; give it `times=N`"),
                         );
-                    }
-                endpoint.sequence.push(RespondDecl { times, response: ResponseDecl { headers, ..answer } });
+                }
+                endpoint.sequence.push(RespondDecl {
+                    times,
+                    response: ResponseDecl { headers, ..answer },
+                });
                 continue;
             }
             "every" => {
-                let n = c.arg(0, "a count", "every 3 status=500").and_then(|v| reader::integer(v, "`every`", 2, 1_000_000, "every 3 status=500", c.diags));
+                let n = c.arg(0, "a count", "every 3 status=500").and_then(|v| {
+                    reader::integer(v, "`every`", 2, 1_000_000, "every 3 status=500", c.diags)
+                });
                 let answer = response_props(&mut c);
                 let headers = response_headers(child, c.diags);
                 c.finish();
@@ -198,19 +260,35 @@ fn endpoint(node: &RawNode, diags: &mut Diagnostics) -> Option<EndpointDecl> {
                 continue;
             }
             "require-signature" => {
-                let example = "require-signature \"standard-webhooks\" secret=\"${secret.WEBHOOK_SECRET}\"";
+                let example =
+                    "require-signature \"standard-webhooks\" secret=\"${secret.WEBHOOK_SECRET}\"";
                 c.no_children();
-                let scheme = c.string_arg(0, "a scheme", example).and_then(|s| signature_scheme(&s, c.diags));
-                let secret = c.prop("secret").and_then(|p| template(&p.entry, "`secret`", example, c.diags));
-                let tolerance = c.duration_prop("tolerance", "tolerance=\"5m\"").map_or(Duration::from_secs(300), |t| t.value);
+                let scheme = c
+                    .string_arg(0, "a scheme", example)
+                    .and_then(|s| signature_scheme(&s, c.diags));
+                let secret = c
+                    .prop("secret")
+                    .and_then(|p| template(&p.entry, "`secret`", example, c.diags));
+                let tolerance = c
+                    .duration_prop("tolerance", "tolerance=\"5m\"")
+                    .map_or(Duration::from_secs(300), |t| t.value);
                 if c.node.props.iter().all(|p| p.name != "secret") {
                     c.diags.push(
-                        Diagnostic::error("hookplan::incomplete", "`require-signature` needs the signing secret", c.node.head_span(), "no secret=")
-                            .with_help(format!("write it as `{example}`")),
+                        Diagnostic::error(
+                            "hookplan::incomplete",
+                            "`require-signature` needs the signing secret",
+                            c.node.head_span(),
+                            "no secret=",
+                        )
+                        .with_help(format!("write it as `{example}`")),
                     );
                 }
                 if let (Some(scheme), Some(secret)) = (scheme, secret) {
-                    endpoint.signature = Some(SignatureCheckDecl { scheme, secret, tolerance });
+                    endpoint.signature = Some(SignatureCheckDecl {
+                        scheme,
+                        secret,
+                        tolerance,
+                    });
                 }
             }
             _ => {
@@ -235,11 +313,21 @@ fn body(kind: &str, text: String) -> BodyDecl {
 
 /// The answer given as properties: status, body, json, body-file, delay, fault.
 fn response_props(c: &mut NodeReader) -> ResponseDecl {
-    let mut response = ResponseDecl { status: c.int_prop("status", 100, 599, "status=201").map(|s| s.value as u16), ..ResponseDecl::default() };
+    let mut response = ResponseDecl {
+        status: c
+            .int_prop("status", 100, 599, "status=201")
+            .map(|s| s.value as u16),
+        ..ResponseDecl::default()
+    };
     let mut bodies = Vec::new();
     for kind in ["body", "json", "body-file"] {
         let Some(prop) = c.prop(kind) else { continue };
-        if let Some(text) = reader::string(&prop.entry, &format!("`{kind}`"), &format!("{kind}=\"…\""), c.diags) {
+        if let Some(text) = reader::string(
+            &prop.entry,
+            &format!("`{kind}`"),
+            &format!("{kind}=\"…\""),
+            c.diags,
+        ) {
             if kind == "json" {
                 check_json(&text, &prop.entry, "the JSON response", c.diags);
             }
@@ -248,13 +336,21 @@ fn response_props(c: &mut NodeReader) -> ResponseDecl {
     }
     if bodies.len() > 1 {
         c.diags.push(
-            Diagnostic::error("hookplan::two-bodies", "a response has one body", bodies[1].1, "second body")
-                .with_related(bodies[0].1, "first body")
-                .with_help("keep one of `body`, `json` and `body-file`"),
+            Diagnostic::error(
+                "hookplan::two-bodies",
+                "a response has one body",
+                bodies[1].1,
+                "second body",
+            )
+            .with_related(bodies[0].1, "first body")
+            .with_help("keep one of `body`, `json` and `body-file`"),
         );
     }
     response.body = bodies.into_iter().next().map(|(b, _)| b);
-    if let Some(d) = c.prop("delay").and_then(|p| reader::duration(&p.entry, "`delay`", "\"100ms\"", c.diags)) {
+    if let Some(d) = c
+        .prop("delay")
+        .and_then(|p| reader::duration(&p.entry, "`delay`", "\"100ms\"", c.diags))
+    {
         response.delay = Some(DelaySpec::Fixed(d.value));
     }
     if let Some(p) = c.prop("fault") {
@@ -269,7 +365,12 @@ fn response_headers(node: &RawNode, diags: &mut Diagnostics) -> Vec<(String, Str
         let mut c = NodeReader::new(child, diags);
         if child.name != "header" {
             c.finish();
-            reader::unknown_node(child, &format!("`{}`", node.name), grammar::nodes(&node.name), diags);
+            reader::unknown_node(
+                child,
+                &format!("`{}`", node.name),
+                grammar::nodes(&node.name),
+                diags,
+            );
             continue;
         }
         c.no_children();
@@ -288,8 +389,13 @@ fn fault(entry: &RawEntry, diags: &mut Diagnostics) -> Option<ConnectionFault> {
     let fault = ConnectionFault::parse(&name);
     if fault.is_none() {
         diags.push(
-            Diagnostic::error("hookplan::unknown-value", format!("unknown fault \"{}\"", name.value), name.span, "unknown fault")
-                .with_help(format!("use one of: {}", ConnectionFault::NAMES.join(", "))),
+            Diagnostic::error(
+                "hookplan::unknown-value",
+                format!("unknown fault \"{}\"", name.value),
+                name.span,
+                "unknown fault",
+            )
+            .with_help(format!("use one of: {}", ConnectionFault::NAMES.join(", "))),
         );
     }
     fault

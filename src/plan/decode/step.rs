@@ -5,7 +5,9 @@ use super::super::grammar;
 use super::super::raw::RawNode;
 use super::super::reader::{self, NodeReader, once};
 use super::{check_name, check_pointer, expect, http, requests, retry};
-use crate::model::{Action, Capture, CaptureSource, Expectations, RetryPolicy, Span, Spanned, Step};
+use crate::model::{
+    Action, Capture, CaptureSource, Expectations, RetryPolicy, Span, Spanned, Step,
+};
 
 /// A step before its retry policy name is looked up.
 #[derive(Debug)]
@@ -27,7 +29,10 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<DecodedStep> {
     let name = r.string_arg(0, "a name", "step \"deliver\" { … }");
     r.finish();
     let name = name.filter(|n| check_name(n, "step", diags))?;
-    let example_action = format!("step \"{}\" {{ http \"POST\" \"https://example.com/hook\" }}", name.value);
+    let example_action = format!(
+        "step \"{}\" {{ http \"POST\" \"https://example.com/hook\" }}",
+        name.value
+    );
 
     let mut action: Option<(Action, Span)> = None;
     let mut step = DecodedStep {
@@ -53,7 +58,12 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<DecodedStep> {
     for child in node.children() {
         let kind = child.name.as_str();
         if !grammar::nodes("step").contains(&kind) {
-            reader::unknown_node(child, &format!("step \"{}\"", name.value), grammar::nodes("step"), diags);
+            reader::unknown_node(
+                child,
+                &format!("step \"{}\"", name.value),
+                grammar::nodes("step"),
+                diags,
+            );
             continue;
         }
         let repeatable = matches!(kind, "needs" | "expect" | "capture" | "tags");
@@ -62,7 +72,11 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<DecodedStep> {
                 diags.push(
                     Diagnostic::error(
                         "hookplan::two-actions",
-                        format!("step \"{}\" has two actions: `{}` and `{kind}`", name.value, first.kind()),
+                        format!(
+                            "step \"{}\" has two actions: `{}` and `{kind}`",
+                            name.value,
+                            first.kind()
+                        ),
                         child.name_span,
                         "second action",
                     )
@@ -93,29 +107,46 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<DecodedStep> {
             "description" => {
                 let mut c = NodeReader::new(child, diags);
                 if let Some(v) = c.value("description \"…\"") {
-                    step.step.description = reader::string(v, "`description`", "description \"…\"", c.diags).map(|s| s.value);
+                    step.step.description =
+                        reader::string(v, "`description`", "description \"…\"", c.diags)
+                            .map(|s| s.value);
                 }
                 c.finish();
             }
             "needs" => {
                 let mut c = NodeReader::new(child, diags);
                 c.no_children();
-                step.step.needs.extend(c.string_list("a step name", "needs \"deliver\""));
+                step.step
+                    .needs
+                    .extend(c.string_list("a step name", "needs \"deliver\""));
                 c.finish();
             }
             "tags" => {
                 let mut c = NodeReader::new(child, diags);
                 c.no_children();
-                step.step.tags.extend(c.string_list("a tag", "tags \"smoke\"").into_iter().map(|t| t.value));
+                step.step.tags.extend(
+                    c.string_list("a tag", "tags \"smoke\"")
+                        .into_iter()
+                        .map(|t| t.value),
+                );
                 c.finish();
             }
             "retry" => step.retry = retry_choice(child, diags),
             "timeout" | "attempt-timeout" => {
                 let mut c = NodeReader::new(child, diags);
                 let example = format!("{kind} \"10s\"");
-                if let Some(d) = c.value(&example).and_then(|v| reader::duration(v, &format!("`{kind}`"), "\"10s\"", c.diags)) {
+                if let Some(d) = c
+                    .value(&example)
+                    .and_then(|v| reader::duration(v, &format!("`{kind}`"), "\"10s\"", c.diags))
+                {
                     if d.value.is_zero() {
-                        reader::out_of_range(d.span, &format!("`{kind}`"), "longer than zero", &example, c.diags);
+                        reader::out_of_range(
+                            d.span,
+                            &format!("`{kind}`"),
+                            "longer than zero",
+                            &example,
+                            c.diags,
+                        );
                     } else if kind == "timeout" {
                         step.step.timeout = Some(d.value);
                     } else {
@@ -130,7 +161,12 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<DecodedStep> {
             }
             "capture" => {
                 if let Some(capture) = capture(child, diags) {
-                    if let Some(first) = step.step.captures.iter().find(|c| c.name.value == capture.name.value) {
+                    if let Some(first) = step
+                        .step
+                        .captures
+                        .iter()
+                        .find(|c| c.name.value == capture.name.value)
+                    {
                         diags.push(
                             Diagnostic::error(
                                 "hookplan::duplicate-capture",
@@ -149,7 +185,10 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<DecodedStep> {
             "continue-on-error" | "always" => {
                 let mut c = NodeReader::new(child, diags);
                 let example = format!("{kind} #true");
-                if let Some(b) = c.value(&example).and_then(|v| reader::boolean(v, &format!("`{kind}`"), c.diags)) {
+                if let Some(b) = c
+                    .value(&example)
+                    .and_then(|v| reader::boolean(v, &format!("`{kind}`"), c.diags))
+                {
                     if kind == "always" {
                         step.step.always = b.value;
                     } else {
@@ -166,7 +205,10 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<DecodedStep> {
         None => {
             // An action that failed to decode has already been reported; the step is kept (with
             // a placeholder action) so that steps naming it do not report it missing too.
-            let reported = node.children().iter().any(|c| grammar::ACTIONS.contains(&c.name.as_str()));
+            let reported = node
+                .children()
+                .iter()
+                .any(|c| grammar::ACTIONS.contains(&c.name.as_str()));
             if reported {
                 return Some(step);
             } else {
@@ -177,7 +219,10 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<DecodedStep> {
                         name.span,
                         "this step has no action",
                     )
-                    .with_help(format!("give it one of: {}; e.g. `{example_action}`", grammar::ACTIONS.join(", "))),
+                    .with_help(format!(
+                        "give it one of: {}; e.g. `{example_action}`",
+                        grammar::ACTIONS.join(", ")
+                    )),
                 );
                 return Some(step);
             }
@@ -220,9 +265,10 @@ fn capture(node: &RawNode, diags: &mut Diagnostics) -> Option<Capture> {
     let name = name.filter(|n| check_name(n, "capture", diags))?;
     let mut sources = Vec::new();
     if let Some(pointer) = json
-        && check_pointer(&pointer, diags) {
-            sources.push(CaptureSource::Json(pointer.value));
-        }
+        && check_pointer(&pointer, diags)
+    {
+        sources.push(CaptureSource::Json(pointer.value));
+    }
     if let Some(header) = header {
         sources.push(CaptureSource::Header(header.value.to_ascii_lowercase()));
     }
@@ -233,18 +279,33 @@ fn capture(node: &RawNode, diags: &mut Diagnostics) -> Option<Capture> {
         sources.push(CaptureSource::Body);
     }
     match sources.len() {
-        1 => Some(Capture { name, source: sources.remove(0) }),
+        1 => Some(Capture {
+            name,
+            source: sources.remove(0),
+        }),
         0 => {
             diags.push(
-                Diagnostic::error("hookplan::incomplete", format!("capture `{}` does not say what to capture", name.value), name.span, "from where?")
-                    .with_help("add one of json=\"/pointer\", header=\"name\", status=#true, body=#true"),
+                Diagnostic::error(
+                    "hookplan::incomplete",
+                    format!("capture `{}` does not say what to capture", name.value),
+                    name.span,
+                    "from where?",
+                )
+                .with_help(
+                    "add one of json=\"/pointer\", header=\"name\", status=#true, body=#true",
+                ),
             );
             None
         }
         _ => {
             diags.push(
-                Diagnostic::error("hookplan::capture-sources", format!("capture `{}` names more than one source", name.value), node.head_span(), "several sources")
-                    .with_help("capture one value per `capture` node"),
+                Diagnostic::error(
+                    "hookplan::capture-sources",
+                    format!("capture `{}` names more than one source", name.value),
+                    node.head_span(),
+                    "several sources",
+                )
+                .with_help("capture one value per `capture` node"),
             );
             None
         }

@@ -27,14 +27,23 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Vec<Var> {
             RawValue::Bool(b) => Some(Template::literal(b.to_string(), entry.span)),
             RawValue::Null => {
                 diags.push(
-                    Diagnostic::error("hookplan::wrong-type", format!("variable `{}` has no value", child.name), entry.span, "#null")
-                        .with_help("give it a string, number or boolean"),
+                    Diagnostic::error(
+                        "hookplan::wrong-type",
+                        format!("variable `{}` has no value", child.name),
+                        entry.span,
+                        "#null",
+                    )
+                    .with_help("give it a string, number or boolean"),
                 );
                 None
             }
         };
         if let Some(value) = value {
-            vars.push(Var { name: name.value, value, span: child.name_span });
+            vars.push(Var {
+                name: name.value,
+                value,
+                span: child.name_span,
+            });
         }
     }
     vars
