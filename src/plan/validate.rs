@@ -472,34 +472,42 @@ fn first_index<'a>(names: impl Iterator<Item = &'a str>) -> HashMap<&'a str, usi
     index
 }
 
-/// What each step needs transitively, worked out on demand and kept per step.
+/// Whether one step needs another, directly or through others: a walk over `needs` from the
+/// reading step that stops when it meets the step read (usually at once: a step mostly reads
+/// from what it needs directly). Safe with cycles: a visited mark per walk.
 struct Reach {
-    ancestors: HashMap<usize, Vec<bool>>,
-    count: usize,
+    /// The walk that last visited each step; a new walk needs no clearing.
+    visited: Vec<u32>,
+    walk: u32,
+    stack: Vec<usize>,
 }
 
 impl Reach {
     fn new(count: usize) -> Self {
         Self {
-            ancestors: HashMap::new(),
-            count,
+            visited: vec![0; count],
+            walk: 0,
+            stack: Vec::new(),
         }
     }
 
     /// Whether step `i` needs step `j`, directly or through other steps.
     fn needs(&mut self, needs_of: &[Vec<usize>], i: usize, j: usize) -> bool {
-        let count = self.count;
-        let seen = self.ancestors.entry(i).or_insert_with(|| {
-            let mut seen = vec![false; count];
-            let mut stack: Vec<usize> = needs_of[i].clone();
-            while let Some(s) = stack.pop() {
-                if !std::mem::replace(&mut seen[s], true) {
-                    stack.extend(&needs_of[s]);
-                }
+        if needs_of[i].contains(&j) {
+            return true;
+        }
+        self.walk += 1;
+        self.stack.clear();
+        self.stack.extend(&needs_of[i]);
+        while let Some(s) = self.stack.pop() {
+            if s == j {
+                return true;
             }
-            seen
-        });
-        seen[j]
+            if std::mem::replace(&mut self.visited[s], self.walk) != self.walk {
+                self.stack.extend(&needs_of[s]);
+            }
+        }
+        false
     }
 }
 
@@ -590,5 +598,45 @@ fn warn_delays_near_timeouts(
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::{SourceFile, check};
+    use std::path::Path;
+
+    fn codes(text: &str) -> Vec<&'static str> {
+        match check(SourceFile::new("t.kdl", text), Path::new("t.kdl")) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.files[0].diagnostics.iter().map(|d| d.code).collect(),
+        }
+    }
+
+    #[test]
+    fn captured_values_are_read_through_needs_at_any_depth() {
+        let plan = |reader_needs: &str| {
+            format!(
+                "plan \"p\"\n\
+                 step \"a\" {{ http \"GET\" \"https://x.test/\"; capture \"k\" json=\"/k\" }}\n\
+                 step \"b\" {{ needs \"a\"; http \"GET\" \"https://x.test/\" }}\n\
+                 step \"c\" {{ needs \"b\"; http \"GET\" \"https://x.test/\" }}\n\
+                 step \"loop\" {{ needs \"loop2\"; http \"GET\" \"https://x.test/\" }}\n\
+                 step \"loop2\" {{ needs \"loop\"; http \"GET\" \"https://x.test/\" }}\n\
+                 step \"r\" {{ {reader_needs} http \"GET\" \"https://x.test/${{steps.a.k}}\" }}\n"
+            )
+        };
+        // Directly, through one step, through two; not at all; only through a cycle elsewhere.
+        assert_eq!(codes(&plan("needs \"a\";")), vec!["hookplan::cycle"]);
+        assert_eq!(codes(&plan("needs \"b\";")), vec!["hookplan::cycle"]);
+        assert_eq!(codes(&plan("needs \"c\";")), vec!["hookplan::cycle"]);
+        assert_eq!(
+            codes(&plan("")),
+            vec!["hookplan::cycle", "hookplan::not-needed"]
+        );
+        assert_eq!(
+            codes(&plan("needs \"loop\";")),
+            vec!["hookplan::cycle", "hookplan::not-needed"]
+        );
     }
 }
