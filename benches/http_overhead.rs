@@ -8,7 +8,9 @@ use bytes::Bytes;
 use divan::Bencher;
 use hookplan::clock::Clock;
 use hookplan::exec::{Events, RunContext};
-use hookplan::model::{Action, CircuitBreakerPolicy, Expectations, HttpAction, Plan, RetryPolicy, Span, Step, Template};
+use hookplan::model::{
+    Action, CircuitBreakerPolicy, Expectations, HttpAction, Plan, RetryPolicy, Span, Step, Template,
+};
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -32,20 +34,38 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         hookplan::http_client::install_crypto();
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
         let url = format!("http://{}/webhook/ok", listener.local_addr().unwrap());
         runtime.spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 tokio::spawn(async move {
-                    let service = service_fn(|_req| async { Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"{\"ok\":true}")))) });
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    let service = service_fn(|_req| async {
+                        Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(
+                            b"{\"ok\":true}",
+                        ))))
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 });
             }
         });
         let client = hookplan::http_client::builder().build().unwrap();
-        Fixture { runtime, url, client }
+        Fixture {
+            runtime,
+            url,
+            client,
+        }
     })
 }
 
@@ -54,7 +74,13 @@ fn bare_reqwest(bencher: Bencher) {
     let f = fixture();
     bencher.bench_local(|| {
         f.runtime.block_on(async {
-            let response = f.client.post(&f.url).body("{\"amount\":1000}").send().await.unwrap();
+            let response = f
+                .client
+                .post(&f.url)
+                .body("{\"amount\":1000}")
+                .send()
+                .await
+                .unwrap();
             assert!(response.status().is_success());
             response.bytes().await.unwrap()
         })
@@ -65,7 +91,10 @@ fn bare_reqwest(bencher: Bencher) {
 fn http_step_with_retry_policy(bencher: Bencher) {
     let f = fixture();
     let policy = RetryPolicy {
-        circuit_breaker: Some(CircuitBreakerPolicy { consecutive_failures: Some(5), ..CircuitBreakerPolicy::default() }),
+        circuit_breaker: Some(CircuitBreakerPolicy {
+            consecutive_failures: Some(5),
+            ..CircuitBreakerPolicy::default()
+        }),
         ..RetryPolicy::default()
     };
     let http = HttpAction {
@@ -73,7 +102,10 @@ fn http_step_with_retry_policy(bencher: Bencher) {
         url: Template::literal(&f.url, Span::default()),
         headers: Vec::new(),
         query: Vec::new(),
-        body: Some(hookplan::model::Body::Text(Template::literal("{\"amount\":1000}", Span::default()))),
+        body: Some(hookplan::model::Body::Text(Template::literal(
+            "{\"amount\":1000}",
+            Span::default(),
+        ))),
         sign: None,
         span: Span::default(),
     };
@@ -109,11 +141,29 @@ fn http_step_with_retry_policy(bencher: Bencher) {
     });
     let clock = Clock::new(0.0);
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-    f.runtime.spawn(async move { while receiver.recv().await.is_some() {} });
-    let ctx = RunContext::new(plan, clock.clone(), f.client.clone(), Default::default(), CancellationToken::new(), false, std::env::temp_dir(), Events::new(sender, clock.clone()));
+    f.runtime
+        .spawn(async move { while receiver.recv().await.is_some() {} });
+    let ctx = RunContext::new(
+        plan,
+        clock.clone(),
+        f.client.clone(),
+        Default::default(),
+        CancellationToken::new(),
+        false,
+        std::env::temp_dir(),
+        Events::new(sender, clock.clone()),
+    );
     bencher.bench_local(|| {
         f.runtime.block_on(async {
-            let outcome = hookplan::steps::http::run(&ctx, 0, &step, &http, clock.timeline(Duration::ZERO), CancellationToken::new()).await;
+            let outcome = hookplan::steps::http::run(
+                &ctx,
+                0,
+                &step,
+                &http,
+                clock.timeline(Duration::ZERO),
+                CancellationToken::new(),
+            )
+            .await;
             assert_eq!(outcome.status, hookplan::exec::StepStatus::Passed);
             outcome
         })

@@ -77,7 +77,11 @@ pub struct StepGraph {
 
 impl StepGraph {
     pub fn new(plan: &Plan) -> Self {
-        let index = |name: &str| plan.steps.iter().position(|s| s.name == name);
+        let mut positions = std::collections::HashMap::with_capacity(plan.steps.len());
+        for (i, step) in plan.steps.iter().enumerate() {
+            positions.entry(step.name.as_str()).or_insert(i);
+        }
+        let index = |name: &str| positions.get(name).copied();
         let needs: Vec<Vec<usize>> = plan
             .steps
             .iter()

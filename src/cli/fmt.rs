@@ -3,7 +3,7 @@
 use super::{CliError, ExitCode};
 use crate::atomic_write::{self, Access};
 use crate::plan::{self, PlanErrors, SourceFile, format};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct FmtArgs {
@@ -24,12 +24,40 @@ pub fn run(args: FmtArgs) -> Result<ExitCode, CliError> {
     let mut errors = PlanErrors::default();
     let mut changed = Vec::new();
     for path in &args.plans {
-        let file = plan_source(path)?;
+        let file = match crate::plan::read(path) {
+            Ok(file) => file,
+            Err(crate::plan::LoadError::Plan(plan_errors)) => {
+                errors.files.extend(plan_errors.files);
+                continue;
+            }
+            Err(crate::plan::LoadError::Source(e)) => {
+                let help = e.help();
+                return Err(CliError::usage(e.to_string()).with_help(help));
+            }
+        };
         let text = if args.from_v1 {
-            kdl::KdlDocument::v1_to_v2(&file.text).map_err(|_| {
-                CliError::usage(format!("{} is not valid KDL v1", path.display()))
-                    .with_help("run `hookplan check` on it to see what is wrong")
-            })?
+            // Laid out by our formatter from the v1 parse (kdl's own v1-to-v2 printer can put a
+            // `//` comment in front of a closing `}`), then checked to mean the same.
+            let converted = plan::parse_v1_document(&file.text)
+                .map(|v1| (format::format(&v1, &file.text), format::canonical_hash(&v1)));
+            match converted {
+                Some((text, hash))
+                    if plan::parse_document(&text)
+                        .is_ok_and(|v2| format::canonical_hash(&v2) == hash) =>
+                {
+                    text
+                }
+                Some(_) => {
+                    return Err(CliError::failed(format!("{}: could not convert it to KDL v2 without changing it; the file was left as it is", path.display()))
+                        .with_help("convert it by hand: v2 writes #true/#false/#null and raw strings as #\"…\"#"));
+                }
+                None => {
+                    return Err(
+                        CliError::usage(format!("{} is not valid KDL v1", path.display()))
+                            .with_help("run `hookplan check` on it to see what is wrong"),
+                    );
+                }
+            }
         } else {
             file.text.to_string()
         };
@@ -66,13 +94,6 @@ pub fn run(args: FmtArgs) -> Result<ExitCode, CliError> {
         ExitCode::Failed
     } else {
         ExitCode::Success
-    })
-}
-
-fn plan_source(path: &Path) -> Result<SourceFile, CliError> {
-    crate::plan::read_source(path).map_err(|e| {
-        let help = e.help();
-        CliError::usage(e.to_string()).with_help(help)
     })
 }
 

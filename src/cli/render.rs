@@ -33,13 +33,24 @@ fn terminal_width() -> Option<usize> {
     std::env::var("COLUMNS").ok()?.parse().ok()
 }
 
-/// Renders every diagnostic of a file (errors and warnings) to a string.
+/// Diagnostics shown per file: past this many, the rest are only counted (each one rendered
+/// costs a pass over the file, and nobody reads a thousand).
+const MAX_SHOWN: usize = 50;
+
+/// Renders the diagnostics of a file (errors and warnings) to a string.
 pub fn diagnostics(file: &FileDiagnostics) -> String {
     let handler = handler();
     let mut out = String::new();
-    for diagnostic in file.bound() {
+    for diagnostic in file.bound().take(MAX_SHOWN) {
         let _ = handler.render_report(&mut out, &diagnostic);
         out.push('\n');
+    }
+    let hidden = file.diagnostics.len().saturating_sub(MAX_SHOWN);
+    if hidden > 0 {
+        out.push_str(&format!(
+            "… and {hidden} more in {} (showing the first {MAX_SHOWN})\n",
+            file.file.name
+        ));
     }
     out
 }

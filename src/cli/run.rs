@@ -177,7 +177,10 @@ async fn execute(
             if let Some(file) = journal.as_mut()
                 && let Ok(mut value) = serde_json::to_value(&event)
             {
-                redactor.read().expect("redactor lock").redact_json(&mut value);
+                redactor
+                    .read()
+                    .expect("redactor lock")
+                    .redact_json(&mut value);
                 let _ = writeln!(file, "{value}");
             }
             all.push(event);

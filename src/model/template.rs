@@ -97,7 +97,33 @@ pub struct Template {
 pub struct TemplateError {
     pub message: String,
     pub span: Span,
+    pub label: String,
     pub help: String,
+}
+
+/// A fault inside `${…}`: what to say, and which part of the reference it is about (a byte
+/// range inside the braces; `None` = the whole reference).
+struct RefError {
+    message: String,
+    label: &'static str,
+    help: String,
+    part: Option<(usize, usize)>,
+}
+
+impl RefError {
+    fn new(message: String, label: &'static str, help: String) -> Self {
+        Self {
+            message,
+            label,
+            help,
+            part: None,
+        }
+    }
+
+    fn at(mut self, offset: usize, len: usize) -> Self {
+        self.part = Some((offset, len));
+        self
+    }
 }
 
 pub const NAMESPACES: &[&str] = &["env", "vars", "secret", "sandbox", "steps"];
@@ -121,9 +147,9 @@ impl Template {
         while let Some(found) = rest.find('$') {
             literal.push_str(&rest[..found]);
             let after = &rest[found..];
-            if after.starts_with("$${") {
+            if let Some(tail) = after.strip_prefix("$${") {
                 literal.push_str("${");
-                rest = &after[3..];
+                rest = tail;
                 offset += found + 3;
                 continue;
             }
@@ -138,6 +164,7 @@ impl Template {
                 errors.push(TemplateError {
                     message: "unclosed template: `${` has no matching `}`".into(),
                     span: origin.span_of(start, after.len()),
+                    label: "not closed".into(),
                     help: "close it with `}`, or write `$${` for a literal `${`".into(),
                 });
                 rest = "";
@@ -152,11 +179,20 @@ impl Template {
                     }
                     parts.push(Part::Ref { reference, span });
                 }
-                Err((message, help)) => errors.push(TemplateError {
-                    message,
-                    span,
-                    help,
-                }),
+                Err(e) => {
+                    let span = match e.part {
+                        Some((at, len)) if origin.verbatim_at.is_some() => {
+                            origin.span_of(start + 2 + at, len)
+                        }
+                        _ => span,
+                    };
+                    errors.push(TemplateError {
+                        message: e.message,
+                        span,
+                        label: e.label.into(),
+                        help: e.help,
+                    })
+                }
             }
             rest = &after[close + 1..];
             offset = start + close + 1;
@@ -236,35 +272,41 @@ fn is_name(text: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-fn parse_reference(inner: &str) -> Result<Reference, (String, String)> {
+fn parse_reference(inner: &str) -> Result<Reference, RefError> {
     let (path, default) = match inner.split_once(":-") {
         Some((path, default)) => (path, Some(default.to_string())),
         None => (inner, None),
     };
-    let path = path.trim();
+    // Spaces around the path are allowed: `${ env.X }`.
+    let lead = path.len() - path.trim_start().len();
+    let (raw_path, path) = (path, path.trim());
     if path.is_empty() {
-        return Err((
+        return Err(RefError::new(
             "empty template `${}`".into(),
+            "empty",
             "name what to insert, e.g. `${env.API_URL}`".into(),
         ));
     }
     let segments: Vec<&str> = path.split('.').collect();
     let namespace = segments[0];
-    let expect = |count: usize, form: &str| -> Result<(), (String, String)> {
+    let expect = |count: usize, form: &str| -> Result<(), RefError> {
         if segments.len() != count || !segments[1..].iter().all(|s| is_name(s)) {
-            return Err((
+            return Err(RefError::new(
                 format!("`${{{inner}}}` is not a valid `{namespace}` reference"),
-                format!("write it as `{form}`"),
+                "not a valid reference",
+                format!("write it as `{form}` (names use letters, digits, `-` and `_`)"),
             ));
         }
         Ok(())
     };
-    let no_default = |form: &str| -> Result<(), (String, String)> {
+    let no_default = |form: &str| -> Result<(), RefError> {
         if default.is_some() {
-            return Err((
+            return Err(RefError::new(
                 format!("`{namespace}` references take no `:-` default"),
+                "no default allowed here",
                 format!("write it as `{form}`"),
-            ));
+            )
+            .at(raw_path.len(), inner.len() - raw_path.len()));
         }
         Ok(())
     };
@@ -294,10 +336,13 @@ fn parse_reference(inner: &str) -> Result<Reference, (String, String)> {
             expect(3, "${sandbox.NAME.url}")?;
             no_default("${sandbox.NAME.url}")?;
             if !SANDBOX_FIELDS.contains(&segments[2]) {
-                return Err((
+                let field_at = lead + segments[0].len() + segments[1].len() + 2;
+                return Err(RefError::new(
                     format!("a sandbox has no field `{}`", segments[2]),
+                    "unknown field",
                     format!("use one of: {}", SANDBOX_FIELDS.join(", ")),
-                ));
+                )
+                .at(field_at, segments[2].len()));
             }
             Ok(Reference::Sandbox {
                 name: segments[1].into(),
@@ -316,10 +361,12 @@ fn parse_reference(inner: &str) -> Result<Reference, (String, String)> {
             let suggestion = crate::model::suggest::did_you_mean(other, NAMESPACES.iter().copied())
                 .map(|s| format!("did you mean `{s}`? "))
                 .unwrap_or_default();
-            Err((
+            Err(RefError::new(
                 format!("unknown template namespace `{other}`"),
+                "unknown namespace",
                 format!("{suggestion}templates read from: env, vars, secret, sandbox, steps"),
-            ))
+            )
+            .at(lead, other.len()))
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Plan diagnostics: a message, a label on the exact span, a help line, related spans.
 
 use crate::model::Span;
-use miette::{LabeledSpan, NamedSource, Severity, SourceCode};
+use miette::{
+    LabeledSpan, MietteError, MietteSpanContents, Severity, SourceCode, SourceSpan, SpanContents,
+};
 use std::fmt;
 use std::sync::Arc;
 
@@ -64,6 +66,32 @@ impl Diagnostic {
     }
 }
 
+/// A span inside the text, on character boundaries, so that rendering can never slice
+/// outside the text or through a character.
+pub fn fit(text: &str, span: Span) -> Span {
+    let span = fit_bounds(text, span);
+    if span.len <= MAX_LABEL {
+        return span;
+    }
+    let first_line = text[span.start..span.end()]
+        .find(['\n', '\r'])
+        .unwrap_or(span.len);
+    let len = first_line.clamp(1, MAX_LABEL);
+    fit_bounds(text, Span::new(span.start, len))
+}
+
+fn fit_bounds(text: &str, span: Span) -> Span {
+    let mut start = span.start.min(text.len());
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = span.end().min(text.len()).max(start);
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    Span::new(start, end - start)
+}
+
 /// Diagnostics collected over one pass of a plan.
 #[derive(Debug, Default)]
 pub struct Diagnostics {
@@ -102,16 +130,97 @@ impl SourceFile {
         }
     }
 
-    pub fn named_source(&self) -> NamedSource<Arc<str>> {
-        NamedSource::new(&self.name, self.text.clone()).with_language("kdl")
+    pub fn named_source(&self) -> PlanSource {
+        PlanSource {
+            name: self.name.clone(),
+            text: self.text.clone(),
+        }
     }
+}
+
+/// Context shown around a label longer than this is cut to a window on the label's line.
+const MAX_CONTEXT: usize = 4096;
+/// Bytes shown on each side of a label in such a window.
+const WINDOW: usize = 160;
+/// Labels longer than this are cut to their first line, and to this length.
+const MAX_LABEL: usize = 400;
+
+/// A plan's text for miette. A line of megabytes (a generated or broken file) is shown as a
+/// window around the label, so that a diagnostic stays readable and cheap to render.
+#[derive(Debug, Clone)]
+pub struct PlanSource {
+    name: String,
+    text: Arc<str>,
+}
+
+impl SourceCode for PlanSource {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let text: &str = &self.text;
+        let full = text.read_span(span, before, after)?;
+        if full.data().len() <= MAX_CONTEXT {
+            let contents = MietteSpanContents::new_named(
+                self.name.clone(),
+                full.data(),
+                *full.span(),
+                full.line(),
+                full.column(),
+                full.line_count(),
+            );
+            return Ok(Box::new(contents.with_language("kdl")));
+        }
+        let line_start = text[..span.offset()]
+            .rfind(['\n', '\r'])
+            .map_or(0, |p| p + 1);
+        let span_end = span.offset() + span.len();
+        let line_end = text[span_end..]
+            .find(['\n', '\r'])
+            .map_or(text.len(), |p| span_end + p);
+        let start = floor_char(text, span.offset().saturating_sub(WINDOW).max(line_start));
+        let end = ceil_char(text, (span_end + WINDOW).min(line_end));
+        // Lines as miette counts them: `\r\n`, `\r` and `\n` each end one.
+        let before_window = &text.as_bytes()[..start];
+        let line = before_window.iter().filter(|b| **b == b'\n').count()
+            + before_window
+                .windows(2)
+                .filter(|w| w[0] == b'\r' && w[1] != b'\n')
+                .count()
+            + usize::from(before_window.last() == Some(&b'\r'));
+        let contents = MietteSpanContents::new_named(
+            self.name.clone(),
+            &text.as_bytes()[start..end],
+            (start, end - start).into(),
+            line,
+            start - line_start,
+            line + 1,
+        );
+        Ok(Box::new(contents.with_language("kdl")))
+    }
+}
+
+fn floor_char(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn ceil_char(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at += 1;
+    }
+    at
 }
 
 /// A diagnostic bound to its file, ready for miette to render.
 #[derive(Debug)]
 pub struct SourceDiagnostic {
     pub diagnostic: Diagnostic,
-    pub source: NamedSource<Arc<str>>,
+    pub source: PlanSource,
 }
 
 impl fmt::Display for SourceDiagnostic {
@@ -170,9 +279,17 @@ impl FileDiagnostics {
 
     pub fn bound(&self) -> impl Iterator<Item = SourceDiagnostic> + '_ {
         let source = self.file.named_source();
-        self.diagnostics.iter().map(move |d| SourceDiagnostic {
-            diagnostic: d.clone(),
-            source: source.clone(),
+        let text = &self.file.text;
+        self.diagnostics.iter().map(move |d| {
+            let mut diagnostic = d.clone();
+            diagnostic.span = fit(text, diagnostic.span);
+            for (span, _) in &mut diagnostic.related {
+                *span = fit(text, *span);
+            }
+            SourceDiagnostic {
+                diagnostic,
+                source: source.clone(),
+            }
         })
     }
 }

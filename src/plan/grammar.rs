@@ -83,6 +83,7 @@ pub const NODES: &[(&str, &[&str])] = &[
         ],
     ),
     ("respond", &["header"]),
+    ("every", &["header"]),
     (
         "expect-requests",
         &[

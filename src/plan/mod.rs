@@ -7,6 +7,7 @@ pub mod format;
 pub mod grammar;
 mod raw;
 mod reader;
+mod scan;
 mod source;
 mod syntax;
 mod validate;
@@ -14,12 +15,13 @@ mod validate;
 pub use diagnostic::{
     Diagnostic, Diagnostics, FileDiagnostics, PlanErrors, SourceDiagnostic, SourceFile,
 };
+pub use scan::MAX_NESTING;
 pub use source::read as read_source;
 pub use source::{MAX_PLAN_BYTES, SourceError};
-pub use syntax::{MAX_NESTING, parse_document};
+pub use syntax::{parse_document, parse_v1_document};
 
 use crate::graph::StepGraph;
-use crate::model::Plan;
+use crate::model::{self, Plan};
 use std::path::{Path, PathBuf};
 
 /// A plan that passed every check, ready to run.
@@ -41,8 +43,25 @@ pub enum LoadError {
 
 /// Reads and checks a plan file. Reads no environment variable and no secret.
 pub fn load(path: &Path) -> Result<LoadedPlan, LoadError> {
-    let file = source::read(path)?;
+    let file = read(path)?;
     Ok(check(file, path)?)
+}
+
+/// Reads a plan file. Text that is not UTF-8 is reported as a diagnostic at its first bad byte.
+pub fn read(path: &Path) -> Result<SourceFile, LoadError> {
+    source::read(path).map_err(|error| match error {
+        SourceError::NotUtf8 { path, byte, lossy, at, .. } => {
+            let diagnostic = Diagnostic::error(
+                "hookplan::not-utf8",
+                "the file is not UTF-8 text",
+                model::Span::new(at, '\u{fffd}'.len_utf8()),
+                format!("byte 0x{byte:02X} is not UTF-8"),
+            )
+            .with_help("save the file as UTF-8 (an editor's \"encoding\" setting); plans are KDL, which is always UTF-8");
+            LoadError::Plan(PlanErrors::single(SourceFile::new(path, lossy), vec![diagnostic]))
+        }
+        other => LoadError::Source(other),
+    })
 }
 
 /// Checks plan text read from `path` (relative file references are resolved from its folder).
@@ -52,14 +71,33 @@ pub fn check(file: SourceFile, path: &Path) -> Result<LoadedPlan, PlanErrors> {
         Ok(parsed) => parsed,
         Err(errors) => return Err(PlanErrors::single(file, errors)),
     };
-    let decoded = decode::decode(&nodes, &mut diags);
-    let base_dir = base_dir(path);
-    let plan = validate::validate(decoded, &base_dir, path, &mut diags);
-    let failed = diags.has_errors();
-    let diagnostics = diags.into_vec();
+    // The canonical hash needs only the KDL document, the checks only the raw nodes: on a
+    // large plan the hash, and freeing what is no longer needed, run beside the checks.
+    let large = nodes.len() > PARALLEL_NODES;
+    let (hash, plan, failed, diagnostics) = std::thread::scope(|scope| {
+        let mut document = Some(document);
+        let hashing = large.then(|| {
+            let document = document.take().expect("the document is here");
+            scope.spawn(move || format::canonical_hash(&document))
+        });
+        let decoded = decode::decode(&nodes, &mut diags);
+        if large {
+            scope.spawn(move || drop(nodes));
+        }
+        let plan = validate::validate(decoded, &base_dir(path), path, &mut diags);
+        let failed = diags.has_errors();
+        let hash = match (hashing, document) {
+            (Some(handle), _) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            (None, Some(document)) if !failed => format::canonical_hash(&document),
+            (None, _) => String::new(),
+        };
+        (hash, plan, failed, diags.into_vec())
+    });
     match plan {
         Some(mut plan) if !failed => {
-            plan.canonical_hash = format::canonical_hash(&document);
+            plan.canonical_hash = hash;
             let graph = StepGraph::new(&plan);
             Ok(LoadedPlan {
                 plan,
@@ -71,6 +109,9 @@ pub fn check(file: SourceFile, path: &Path) -> Result<LoadedPlan, PlanErrors> {
         _ => Err(PlanErrors::single(file, diagnostics)),
     }
 }
+
+/// Top-level nodes beyond which hashing beside the checks pays for its thread.
+const PARALLEL_NODES: usize = 200;
 
 /// The folder a plan's relative paths are read from.
 pub fn base_dir(path: &Path) -> PathBuf {

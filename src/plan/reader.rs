@@ -6,7 +6,7 @@
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::raw::{RawEntry, RawNode, RawProp, RawValue};
 use crate::model::suggest::did_you_mean;
-use crate::model::{Span, Spanned, parse_duration};
+use crate::model::{DurationError, Span, Spanned, parse_duration};
 use std::time::Duration;
 
 pub struct NodeReader<'a, 'd> {
@@ -24,7 +24,7 @@ impl<'a, 'd> NodeReader<'a, 'd> {
                     "hookplan::annotation",
                     "type annotations are not used in plans",
                     span,
-                    "annotation",
+                    "remove this",
                 )
                 .with_help("remove the `(…)` annotation"),
             );
@@ -254,10 +254,15 @@ pub fn unknown_node(node: &RawNode, context: &str, known: &[&str], diags: &mut D
         Some(s) => format!("did you mean `{s}`?"),
         None => format!("{context} holds: {}", known.join(", ")),
     };
+    let where_ = if context.starts_with("the top") {
+        format!("at {context}")
+    } else {
+        format!("in {context}")
+    };
     diags.push(
         Diagnostic::error(
             "hookplan::unknown-node",
-            format!("unknown node `{}` in {context}", node.name),
+            format!("unknown node `{}` {where_}", node.name),
             node.name_span,
             "unknown node",
         )
@@ -433,16 +438,20 @@ pub fn duration(
     match parse_duration(text) {
         Ok(d) => Some(Spanned::new(d, entry.span)),
         Err(error) => {
+            // Point at the unknown unit itself when the string was written as it reads.
+            let unit_span = match (&error, entry.verbatim_at) {
+                (DurationError::UnknownUnit { unit }, Some(at)) => text
+                    .find(unit.as_str())
+                    .map(|i| Span::new(at + i, unit.len())),
+                _ => None,
+            };
+            let (span, label) = match unit_span {
+                Some(span) => (span, "unknown unit"),
+                None => (entry.span, "not a duration"),
+            };
             diags.push(
-                Diagnostic::error(
-                    "hookplan::bad-duration",
-                    format!("{what}: bad duration \"{text}\": {error}"),
-                    entry.span,
-                    "not a duration",
-                )
-                .with_help(
-                    "write a number and a unit: \"500ms\", \"2s\", \"1.5s\", \"1m30s\", \"2h\"",
-                ),
+                Diagnostic::error("hookplan::bad-duration", format!("{what} is not a valid duration: {error}"), span, label)
+                    .with_help("write a number and a unit (ms, s, m, h): \"500ms\", \"2s\", \"1.5s\", \"1m30s\", \"2h\""),
             );
             None
         }

@@ -13,11 +13,18 @@ pub enum SourceError {
     Unreadable { path: String, reason: String },
     #[error("plan {path} is {size} bytes; plans larger than 4 MiB are refused")]
     TooLarge { path: String, size: u64 },
-    #[error("plan {path} is not UTF-8 text: invalid byte at line {line}, column {column}")]
+    #[error(
+        "plan {path} is not UTF-8 text: invalid byte 0x{byte:02X} at line {line}, column {column}"
+    )]
     NotUtf8 {
         path: String,
         line: usize,
         column: usize,
+        byte: u8,
+        /// The text with each invalid sequence replaced by U+FFFD, to show where it is.
+        lossy: String,
+        /// Where the first replacement character is in `lossy`.
+        at: usize,
     },
 }
 
@@ -69,17 +76,23 @@ pub fn from_bytes(name: String, bytes: Vec<u8>) -> Result<SourceFile, SourceErro
     match String::from_utf8(bytes) {
         Ok(text) => Ok(SourceFile::new(name, text)),
         Err(error) => {
-            let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+            let at = error.utf8_error().valid_up_to();
+            let bytes = error.as_bytes();
+            let valid = &bytes[..at];
             let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
             let line_start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
             let column = String::from_utf8_lossy(&valid[line_start..])
                 .chars()
                 .count()
                 + 1;
+            let lossy = String::from_utf8_lossy(bytes).into_owned();
             Err(SourceError::NotUtf8 {
                 path: name,
                 line,
                 column,
+                byte: bytes[at],
+                lossy,
+                at,
             })
         }
     }
@@ -94,7 +107,7 @@ mod tests {
         let err = from_bytes("p.kdl".into(), b"plan \"a\"\nstep \"\xffx\"".to_vec()).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "plan p.kdl is not UTF-8 text: invalid byte at line 2, column 7"
+            "plan p.kdl is not UTF-8 text: invalid byte 0xFF at line 2, column 7"
         );
     }
 }

@@ -8,7 +8,8 @@ use crate::model::{
     Action, BodyDecl, DEFAULT_ATTEMPT_TIMEOUT, DelaySpec, HumanDuration, Plan, Reference, Span,
     Step, Template,
 };
-use std::collections::BTreeSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 pub fn validate(
@@ -20,22 +21,30 @@ pub fn validate(
     let Decoded {
         plan: settings,
         plan_nodes,
+        first_node,
         vars,
         retry_policies,
         sandboxes,
         steps,
     } = decoded;
+    SUGGESTIONS_LEFT.set(SUGGESTION_BUDGET);
 
     match plan_nodes.as_slice() {
-        [] => diags.push(
-            Diagnostic::error(
-                "hookplan::no-plan",
-                "the file has no `plan` node",
-                Span::new(0, 0),
-                "expected `plan \"name\" { … }`",
+        [] => {
+            let (span, label) = match first_node {
+                Some(span) => (span, "expected `plan \"name\" { … }` before this"),
+                None => (Span::new(0, 0), "expected `plan \"name\" { … }`"),
+            };
+            diags.push(
+                Diagnostic::error(
+                    "hookplan::no-plan",
+                    "the file has no `plan` node",
+                    span,
+                    label,
+                )
+                .with_help("start the file with `plan \"my-plan\" { description \"…\" }`"),
             )
-            .with_help("start the file with `plan \"my-plan\" { description \"…\" }`"),
-        ),
+        }
         [_] => {}
         [first, rest @ ..] => {
             for extra in rest {
@@ -92,18 +101,27 @@ pub fn validate(
 
     let step_name_list: Vec<String> = steps.iter().map(|s| s.step.name.clone()).collect();
     let step_names: Vec<&str> = step_name_list.iter().map(String::as_str).collect();
+    // Name → index of its first definition (a duplicate was reported above).
+    let step_index = first_index(step_names.iter().copied());
     let var_names: Vec<&str> = vars.iter().map(|v| v.name.as_str()).collect();
+    let var_set: HashSet<&str> = var_names.iter().copied().collect();
     let sandbox_names: Vec<&str> = sandboxes.iter().map(|s| s.name.as_str()).collect();
+    let sandbox_set: HashSet<&str> = sandbox_names.iter().copied().collect();
 
     // needs: every name known; then no cycles.
     let mut edges = Vec::new();
-    let mut edge_spans = std::collections::HashMap::new();
+    let mut needs_of: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
+    let mut edge_spans = HashMap::new();
     for (i, s) in steps.iter().enumerate() {
         for need in &s.step.needs {
-            match step_names.iter().position(|n| *n == need.value) {
-                Some(j) => {
-                    edges.push((i, j));
-                    edge_spans.entry((i, j)).or_insert(need.span);
+            match step_index.get(need.value.as_str()) {
+                Some(&j) => {
+                    // A link written twice is one link, shown where it was first written.
+                    if let Entry::Vacant(entry) = edge_spans.entry((i, j)) {
+                        entry.insert(need.span);
+                        edges.push((i, j));
+                        needs_of[i].push(j);
+                    }
                 }
                 None => diags.push(unknown(
                     "step",
@@ -123,7 +141,7 @@ pub fn validate(
         let mut d = if cycle.len() == 1 {
             Diagnostic::error(
                 "hookplan::cycle",
-                format!("step `{}` needs itself", names[0]),
+                format!("step \"{}\" needs itself", names[0]),
                 first,
                 "needs itself",
             )
@@ -147,24 +165,17 @@ pub fn validate(
                 format!("`{}` needs `{}`", step_names[from], step_names[to]),
             );
         }
-        diags.push(d.with_help("remove one of these `needs` to break the cycle"));
+        let help = if cycle.len() == 1 {
+            "remove this `needs`: a step cannot wait for itself"
+        } else {
+            "remove one of these `needs` to break the cycle"
+        };
+        diags.push(d.with_help(help));
     }
 
-    // Transitive needs, for `${steps.X.k}` checks (safe with cycles: visited sets).
-    let ancestors = |i: usize| -> BTreeSet<usize> {
-        let mut seen = BTreeSet::new();
-        let mut stack: Vec<usize> = edges
-            .iter()
-            .filter(|(f, _)| *f == i)
-            .map(|(_, t)| *t)
-            .collect();
-        while let Some(s) = stack.pop() {
-            if seen.insert(s) {
-                stack.extend(edges.iter().filter(|(f, _)| *f == s).map(|(_, t)| *t));
-            }
-        }
-        seen
-    };
+    // Transitive needs, for `${steps.X.k}` checks: computed only for the steps that read a
+    // captured value, each by one walk over what it needs (safe with cycles: a visited set).
+    let mut reach = Reach::new(steps.len());
 
     // Variables may read only the environment and secrets.
     for var in &vars {
@@ -222,55 +233,28 @@ pub fn validate(
                 }
             },
         };
-        let before = ancestors(i);
         for template in step.templates() {
             for (reference, span) in template.references() {
                 match reference {
-                    Reference::Var { name } if !var_names.contains(&name.as_str()) => {
-                        diags.push(unknown(
-                            "variable",
-                            name,
-                            span,
-                            &var_names,
-                            "declare it in `vars { … }`",
-                        ));
+                    Reference::Var { name } if !var_set.contains(name.as_str()) => {
+                        diags.push(unknown("variable", name, span, &var_names, "declare it in `vars { … }`"));
                     }
-                    Reference::Sandbox { name, .. } if !sandbox_names.contains(&name.as_str()) => {
-                        diags.push(unknown(
-                            "sandbox",
-                            name,
-                            span,
-                            &sandbox_names,
-                            "declare it with `sandbox \"name\" { port 0 }`",
-                        ));
+                    Reference::Sandbox { name, .. } if !sandbox_set.contains(name.as_str()) => {
+                        diags.push(unknown("sandbox", name, span, &sandbox_names, "declare it with `sandbox \"name\" { port 0 }`"));
                     }
-                    Reference::Step { step: other, .. } => {
-                        match step_names.iter().position(|n| n == other) {
-                            None => diags.push(unknown(
-                                "step",
-                                other,
+                    Reference::Step { step: other, .. } => match step_index.get(other.as_str()) {
+                        None => diags.push(unknown("step", other, span, &step_names, "`${steps.STEP.NAME}` reads a value captured by an earlier step")),
+                        Some(&j) if !reach.needs(&needs_of, i, j) => diags.push(
+                            Diagnostic::error(
+                                "hookplan::not-needed",
+                                format!("step \"{}\" reads `{reference}` but does not need step \"{other}\"", step.name),
                                 span,
-                                &step_names,
-                                "`${steps.STEP.NAME}` reads a value captured by an earlier step",
-                            )),
-                            Some(j) if !before.contains(&j) => diags.push(
-                                Diagnostic::error(
-                                    "hookplan::not-needed",
-                                    format!(
-                                        "step `{}` reads `{reference}` but does not need `{other}`",
-                                        step.name
-                                    ),
-                                    span,
-                                    format!("`{other}` may not have run yet"),
-                                )
-                                .with_help(format!(
-                                    "add `needs \"{other}\"` to step \"{}\"",
-                                    step.name
-                                )),
-                            ),
-                            Some(_) => {}
-                        }
-                    }
+                                format!("`{other}` may not have run yet"),
+                            )
+                            .with_help(format!("add `needs \"{other}\"` to step \"{}\"", step.name)),
+                        ),
+                        Some(_) => {}
+                    },
                     _ => {}
                 }
             }
@@ -285,16 +269,16 @@ pub fn validate(
                 (None, true)
             }
         };
-        if let Some(sandbox) = sandbox_ref {
-            if !sandbox_names.contains(&sandbox.as_str()) {
-                diags.push(unknown(
-                    "sandbox",
-                    &sandbox.value,
-                    sandbox.span,
-                    &sandbox_names,
-                    "declare it with `sandbox \"name\" { port 0 }`",
-                ));
-            }
+        if let Some(sandbox) = sandbox_ref
+            && !sandbox_set.contains(sandbox.as_str())
+        {
+            diags.push(unknown(
+                "sandbox",
+                &sandbox.value,
+                sandbox.span,
+                &sandbox_names,
+                "declare it with `sandbox \"name\" { port 0 }`",
+            ));
         }
         if !is_http {
             for span in &decoded.expect_spans {
@@ -341,7 +325,7 @@ pub fn validate(
                     Diagnostic::error(
                         "hookplan::attempts-unreachable",
                         format!(
-                            "step `{}` expects {attempts} attempts, but {why}",
+                            "step \"{}\" expects {attempts} attempts, but {why}",
                             step.name
                         ),
                         span,
@@ -357,10 +341,10 @@ pub fn validate(
     for step in &out_steps {
         for template in step.templates() {
             for (reference, span) in template.references() {
-                if let Reference::Step { step: other, key } = reference {
-                    if let Some(source) = out_steps.iter().find(|s| s.name == *other) {
-                        check_capture(source, key, span, diags);
-                    }
+                if let Reference::Step { step: other, key } = reference
+                    && let Some(&j) = step_index.get(other.as_str())
+                {
+                    check_capture(&out_steps[j], key, span, diags);
                 }
             }
         }
@@ -400,12 +384,12 @@ fn check_capture(source: &Step, key: &str, span: Span, diags: &mut Diagnostics) 
             "add `capture \"{key}\" json=\"/…\"` to step \"{}\"",
             source.name
         ),
-        None => format!("step \"{}\" captures: {}", source.name, names.join(", ")),
+        None => format!("step \"{}\" captures: {}", source.name, list(&names)),
     };
     diags.push(
         Diagnostic::error(
             "hookplan::unknown-capture",
-            format!("step `{}` captures no `{key}`", source.name),
+            format!("step \"{}\" captures no `{key}`", source.name),
             span,
             "not captured",
         )
@@ -449,16 +433,11 @@ fn check_file(base_dir: &Path, path: &Path, span: Span, diags: &mut Diagnostics)
                 "no such file",
             )
             .with_help(format!(
-                "paths are relative to the plan's folder ({})",
-                display_dir(base_dir)
+                "paths are relative to the plan's folder: looked for {}",
+                full.display()
             )),
         );
     }
-}
-
-fn display_dir(dir: &Path) -> String {
-    let text = dir.display().to_string();
-    if text.is_empty() { ".".into() } else { text }
 }
 
 fn duplicates<'a>(
@@ -466,10 +445,10 @@ fn duplicates<'a>(
     items: impl Iterator<Item = (&'a str, Span)>,
     diags: &mut Diagnostics,
 ) {
-    let mut seen: Vec<(&str, Span)> = Vec::new();
+    let mut seen: HashMap<&str, Span> = HashMap::new();
     for (name, span) in items {
-        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
-            diags.push(
+        match seen.get(name) {
+            Some(first) => diags.push(
                 Diagnostic::error(
                     "hookplan::duplicate-name",
                     format!("{what} `{name}` is defined twice"),
@@ -478,21 +457,83 @@ fn duplicates<'a>(
                 )
                 .with_related(*first, "first defined here")
                 .with_help(format!("give each {what} its own name")),
-            );
-        } else {
-            seen.push((name, span));
+            ),
+            None => _ = seen.insert(name, span),
         }
     }
 }
 
+/// Each name's index, the first one where a name is repeated.
+fn first_index<'a>(names: impl Iterator<Item = &'a str>) -> HashMap<&'a str, usize> {
+    let mut index = HashMap::new();
+    for (i, name) in names.enumerate() {
+        index.entry(name).or_insert(i);
+    }
+    index
+}
+
+/// Whether one step needs another, directly or through others: a walk over `needs` from the
+/// reading step that stops when it meets the step read (usually at once: a step mostly reads
+/// from what it needs directly). Safe with cycles: a visited mark per walk.
+struct Reach {
+    /// The walk that last visited each step; a new walk needs no clearing.
+    visited: Vec<u32>,
+    walk: u32,
+    stack: Vec<usize>,
+}
+
+impl Reach {
+    fn new(count: usize) -> Self {
+        Self {
+            visited: vec![0; count],
+            walk: 0,
+            stack: Vec::new(),
+        }
+    }
+
+    /// Whether step `i` needs step `j`, directly or through other steps.
+    fn needs(&mut self, needs_of: &[Vec<usize>], i: usize, j: usize) -> bool {
+        if needs_of[i].contains(&j) {
+            return true;
+        }
+        self.walk += 1;
+        self.stack.clear();
+        self.stack.extend(&needs_of[i]);
+        while let Some(s) = self.stack.pop() {
+            if s == j {
+                return true;
+            }
+            if std::mem::replace(&mut self.visited[s], self.walk) != self.walk {
+                self.stack.extend(&needs_of[s]);
+            }
+        }
+        false
+    }
+}
+
+/// Names listed in a help line at most.
+const MAX_LISTED: usize = 12;
+
+/// Name comparisons spent on "did you mean" suggestions per plan: a large plan full of unknown
+/// references would otherwise compare each with every name.
+const SUGGESTION_BUDGET: usize = 2_000_000;
+
+thread_local! {
+    static SUGGESTIONS_LEFT: std::cell::Cell<usize> = const { std::cell::Cell::new(SUGGESTION_BUDGET) };
+}
+
 fn unknown(what: &str, name: &str, span: Span, known: &[&str], otherwise: &str) -> Diagnostic {
-    let mut known = known.to_vec();
-    known.sort_unstable();
-    known.dedup();
-    let help = match did_you_mean(name, known.iter().copied()) {
-        Some(s) => format!("did you mean `{s}`?"),
-        None if known.is_empty() => otherwise.to_string(),
-        None => format!("known: {}", known.join(", ")),
+    let left = SUGGESTIONS_LEFT.get();
+    let help = if known.is_empty() {
+        otherwise.to_string()
+    } else if left < known.len() {
+        format!("{otherwise} (too many unknown names to suggest one)")
+    } else {
+        SUGGESTIONS_LEFT.set(left - known.len());
+        match did_you_mean(name, known.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("known: {}", list(known)),
+        }
     };
     Diagnostic::error(
         "hookplan::unknown-reference",
@@ -501,6 +542,20 @@ fn unknown(what: &str, name: &str, span: Span, known: &[&str], otherwise: &str) 
         format!("no {what} by this name"),
     )
     .with_help(help)
+}
+
+/// Names for a help line: sorted, each once, at most [`MAX_LISTED`] of them.
+fn list(names: &[&str]) -> String {
+    let mut names = names.to_vec();
+    names.sort_unstable();
+    names.dedup();
+    let more = names.len().saturating_sub(MAX_LISTED);
+    names.truncate(MAX_LISTED);
+    let mut text = names.join(", ");
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
 }
 
 /// An injected delay near a request timeout behaves differently at different time scales: the
@@ -543,5 +598,45 @@ fn warn_delays_near_timeouts(
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::{SourceFile, check};
+    use std::path::Path;
+
+    fn codes(text: &str) -> Vec<&'static str> {
+        match check(SourceFile::new("t.kdl", text), Path::new("t.kdl")) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.files[0].diagnostics.iter().map(|d| d.code).collect(),
+        }
+    }
+
+    #[test]
+    fn captured_values_are_read_through_needs_at_any_depth() {
+        let plan = |reader_needs: &str| {
+            format!(
+                "plan \"p\"\n\
+                 step \"a\" {{ http \"GET\" \"https://x.test/\"; capture \"k\" json=\"/k\" }}\n\
+                 step \"b\" {{ needs \"a\"; http \"GET\" \"https://x.test/\" }}\n\
+                 step \"c\" {{ needs \"b\"; http \"GET\" \"https://x.test/\" }}\n\
+                 step \"loop\" {{ needs \"loop2\"; http \"GET\" \"https://x.test/\" }}\n\
+                 step \"loop2\" {{ needs \"loop\"; http \"GET\" \"https://x.test/\" }}\n\
+                 step \"r\" {{ {reader_needs} http \"GET\" \"https://x.test/${{steps.a.k}}\" }}\n"
+            )
+        };
+        // Directly, through one step, through two; not at all; only through a cycle elsewhere.
+        assert_eq!(codes(&plan("needs \"a\";")), vec!["hookplan::cycle"]);
+        assert_eq!(codes(&plan("needs \"b\";")), vec!["hookplan::cycle"]);
+        assert_eq!(codes(&plan("needs \"c\";")), vec!["hookplan::cycle"]);
+        assert_eq!(
+            codes(&plan("")),
+            vec!["hookplan::cycle", "hookplan::not-needed"]
+        );
+        assert_eq!(
+            codes(&plan("needs \"loop\";")),
+            vec!["hookplan::cycle", "hookplan::not-needed"]
+        );
     }
 }

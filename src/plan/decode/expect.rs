@@ -72,15 +72,14 @@ pub fn decode(node: &RawNode, expect: &mut Expectations, diags: &mut Diagnostics
                 let pointer = c.string_arg(0, "a JSON Pointer", example);
                 let value = c.arg(1, "the expected value", example);
                 c.finish();
-                if let (Some(pointer), Some(value)) = (pointer, value) {
-                    if check_pointer(&pointer, diags) {
-                        if let Some(value) = expected_json(value, diags) {
-                            expect.json.push(JsonExpectation {
-                                pointer: pointer.value,
-                                value,
-                            });
-                        }
-                    }
+                if let (Some(pointer), Some(value)) = (pointer, value)
+                    && check_pointer(&pointer, diags)
+                    && let Some(value) = expected_json(value, diags)
+                {
+                    expect.json.push(JsonExpectation {
+                        pointer: pointer.value,
+                        value,
+                    });
                 }
             }
             "body-contains" => {
@@ -170,10 +169,10 @@ fn status_pattern(entry: &RawEntry, diags: &mut Diagnostics) -> Option<StatusPat
             {
                 return Some(StatusPattern::Class(class));
             }
-            if let Ok(code) = text.parse::<u16>() {
-                if (100..=599).contains(&code) {
-                    return Some(StatusPattern::Code(code));
-                }
+            if let Ok(code) = text.parse::<u16>()
+                && (100..=599).contains(&code)
+            {
+                return Some(StatusPattern::Code(code));
             }
             diags.push(
                 Diagnostic::error(

@@ -2,7 +2,7 @@
 
 use super::super::diagnostic::{Diagnostic, Diagnostics};
 use super::super::grammar;
-use super::super::raw::RawNode;
+use super::super::raw::{RawEntry, RawNode};
 use super::super::reader::{self, NodeReader};
 use super::template;
 use crate::model::{Body, HttpAction, SignSpec, SignatureScheme, Span, Spanned, Template};
@@ -73,7 +73,9 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<HttpAction> {
                 let decoded = c.value(example).and_then(|entry| match kind {
                     "json" => {
                         let t = template(entry, "`json`", example, c.diags)?;
-                        check_json(&t, entry.span, c.diags);
+                        if let Some(text) = t.as_literal() {
+                            check_json(&text, entry, "the JSON body", c.diags);
+                        }
                         Some(Body::Json(t))
                     }
                     "body" => template(entry, "`body`", example, c.diags).map(Body::Text),
@@ -215,20 +217,42 @@ fn check_url(url: &Template, diags: &mut Diagnostics) {
     );
 }
 
-/// Checks a JSON body written without templates, pointing at the fault inside it when possible.
-fn check_json(body: &Template, span: Span, diags: &mut Diagnostics) {
-    let Some(text) = body.as_literal() else {
+/// Checks JSON written in a plan, pointing at the fault inside it when the string was written
+/// without escapes.
+pub fn check_json(text: &str, entry: &RawEntry, what: &str, diags: &mut Diagnostics) {
+    let Err(error) = serde_json::from_str::<serde_json::Value>(text) else {
         return;
     };
-    if let Err(e) = serde_json::from_str::<serde_json::Value>(&text) {
-        diags.push(
-            Diagnostic::error(
-                "hookplan::bad-json",
-                format!("the JSON body is not valid JSON: {e}"),
-                span,
-                "invalid JSON",
-            )
-            .with_help("fix the JSON; raw strings (#\"…\"#) keep quotes readable"),
-        );
-    }
+    let full = error.to_string();
+    let reason = full.split(" at line ").next().unwrap_or(&full).to_string();
+    // serde_json counts lines from 1 and columns (bytes) from 1; 0 means "before the first".
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(error.line().saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let offset = (line_start + error.column().saturating_sub(1)).min(text.len());
+    let (span, label) = match entry.verbatim_at {
+        Some(at) => {
+            let len = text[offset..].chars().next().map_or(0, char::len_utf8);
+            (Span::new(at + offset, len), reason.clone())
+        }
+        None => (
+            entry.span,
+            format!(
+                "{reason} (line {}, column {} of the JSON)",
+                error.line(),
+                error.column()
+            ),
+        ),
+    };
+    diags.push(
+        Diagnostic::error(
+            "hookplan::bad-json",
+            format!("{what} is not valid JSON: {reason}"),
+            span,
+            label,
+        )
+        .with_help("fix the JSON; a raw string (#\"…\"#) keeps its quotes readable"),
+    );
 }

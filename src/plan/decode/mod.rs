@@ -23,6 +23,8 @@ pub use step::{DecodedStep, RetryChoice};
 pub struct Decoded {
     pub plan: Option<PlanSettings>,
     pub plan_nodes: Vec<crate::model::Span>,
+    /// The name of the file's first node, if it has any.
+    pub first_node: Option<crate::model::Span>,
     pub vars: Vec<Var>,
     pub retry_policies: Vec<RetryPolicy>,
     pub sandboxes: Vec<SandboxDecl>,
@@ -30,7 +32,10 @@ pub struct Decoded {
 }
 
 pub fn decode(nodes: &[RawNode], diags: &mut Diagnostics) -> Decoded {
-    let mut decoded = Decoded::default();
+    let mut decoded = Decoded {
+        first_node: nodes.first().map(|n| n.name_span),
+        ..Decoded::default()
+    };
     for node in nodes {
         match node.name.as_str() {
             "plan" => {
@@ -56,7 +61,7 @@ pub fn decode(nodes: &[RawNode], diags: &mut Diagnostics) -> Decoded {
                     decoded.steps.push(step);
                 }
             }
-            _ => unknown_node(node, "a plan", grammar::nodes("top"), diags),
+            _ => unknown_node(node, "the top level", grammar::nodes("top"), diags),
         }
     }
     decoded
@@ -79,7 +84,7 @@ fn parse_template(text: &str, entry: &RawEntry, diags: &mut Diagnostics) -> Opti
         Err(errors) => {
             for e in errors {
                 diags.push(
-                    Diagnostic::error("hookplan::bad-template", e.message, e.span, "bad template")
+                    Diagnostic::error("hookplan::bad-template", e.message, e.span, e.label)
                         .with_help(e.help),
                 );
             }

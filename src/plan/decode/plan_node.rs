@@ -62,17 +62,25 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<PlanSettings> {
                         .map(|s| s.value as usize);
                 }
             }
-            "timeout" => {
-                if let Some(v) = c.value("timeout \"5m\"") {
-                    settings.timeout =
-                        reader::duration(v, "`timeout`", "\"5m\"", c.diags).map(|s| s.value);
-                }
-            }
-            "attempt-timeout" => {
-                if let Some(v) = c.value("attempt-timeout \"10s\"") {
-                    settings.attempt_timeout =
-                        reader::duration(v, "`attempt-timeout`", "\"10s\"", c.diags)
-                            .map(|s| s.value);
+            "timeout" | "attempt-timeout" => {
+                let kind = child.name.as_str();
+                let example = if kind == "timeout" {
+                    "timeout \"5m\""
+                } else {
+                    "attempt-timeout \"10s\""
+                };
+                let what = format!("`{kind}`");
+                let value = c
+                    .value(example)
+                    .and_then(|v| reader::duration(v, &what, &example[kind.len() + 1..], c.diags));
+                match value {
+                    // As on a step: a limit of zero would fail everything at once.
+                    Some(d) if d.value.is_zero() => {
+                        reader::out_of_range(d.span, &what, "longer than zero", example, c.diags)
+                    }
+                    Some(d) if kind == "timeout" => settings.timeout = Some(d.value),
+                    Some(d) => settings.attempt_timeout = Some(d.value),
+                    None => {}
                 }
             }
             _ => unreachable!("checked against the grammar above"),

@@ -4,7 +4,7 @@ use super::super::diagnostic::{Diagnostic, Diagnostics};
 use super::super::grammar;
 use super::super::raw::{RawEntry, RawNode};
 use super::super::reader::{self, NodeReader, once};
-use super::http::signature_scheme;
+use super::http::{check_json, signature_scheme};
 use super::{check_name, template};
 use crate::model::{
     BodyDecl, ConnectionFault, DelaySpec, EndpointDecl, RespondDecl, ResponseDecl, SandboxDecl,
@@ -189,10 +189,13 @@ fn endpoint(node: &RawNode, diags: &mut Diagnostics) -> Option<EndpointDecl> {
             }
             "body" | "json" | "body-file" => {
                 let example = format!("{kind} \"…\"");
-                if let Some(text) = c
-                    .value(&example)
-                    .and_then(|v| reader::string(v, &format!("`{kind}`"), &example, c.diags))
+                if let Some(entry) = c.value(&example)
+                    && let Some(text) =
+                        reader::string(entry, &format!("`{kind}`"), &example, c.diags)
                 {
+                    if kind == "json" {
+                        check_json(&text, entry, "the JSON response", c.diags);
+                    }
                     response.body = Some(body(kind, text.value));
                 }
             }
@@ -225,9 +228,10 @@ fn endpoint(node: &RawNode, diags: &mut Diagnostics) -> Option<EndpointDecl> {
                 let answer = response_props(&mut c);
                 let headers = response_headers(child, c.diags);
                 c.finish();
-                if let Some(last) = endpoint.sequence.last() {
-                    if last.times.is_none() {
-                        diags.push(
+                if let Some(last) = endpoint.sequence.last()
+                    && last.times.is_none()
+                {
+                    diags.push(
                             Diagnostic::error(
                                 "hookplan::unreachable-respond",
                                 "this `respond` is never reached",
@@ -236,7 +240,6 @@ fn endpoint(node: &RawNode, diags: &mut Diagnostics) -> Option<EndpointDecl> {
                             )
                             .with_help("the `respond` before it has no `times=` and answers every remaining request; give it `times=N`"),
                         );
-                    }
                 }
                 endpoint.sequence.push(RespondDecl {
                     times,
@@ -310,13 +313,24 @@ fn body(kind: &str, text: String) -> BodyDecl {
 
 /// The answer given as properties: status, body, json, body-file, delay, fault.
 fn response_props(c: &mut NodeReader) -> ResponseDecl {
-    let mut response = ResponseDecl::default();
-    response.status = c
-        .int_prop("status", 100, 599, "status=201")
-        .map(|s| s.value as u16);
+    let mut response = ResponseDecl {
+        status: c
+            .int_prop("status", 100, 599, "status=201")
+            .map(|s| s.value as u16),
+        ..ResponseDecl::default()
+    };
     let mut bodies = Vec::new();
     for kind in ["body", "json", "body-file"] {
-        if let Some(text) = c.string_prop(kind, &format!("{kind}=\"…\"")) {
+        let Some(prop) = c.prop(kind) else { continue };
+        if let Some(text) = reader::string(
+            &prop.entry,
+            &format!("`{kind}`"),
+            &format!("{kind}=\"…\""),
+            c.diags,
+        ) {
+            if kind == "json" {
+                check_json(&text, &prop.entry, "the JSON response", c.diags);
+            }
             bodies.push((body(kind, text.value), text.span));
         }
     }
@@ -354,7 +368,7 @@ fn response_headers(node: &RawNode, diags: &mut Diagnostics) -> Vec<(String, Str
             reader::unknown_node(
                 child,
                 &format!("`{}`", node.name),
-                grammar::nodes("respond"),
+                grammar::nodes(&node.name),
                 diags,
             );
             continue;
