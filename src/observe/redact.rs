@@ -176,9 +176,10 @@ mod tests {
                 let encoded = engine.encode(format!("{prefix}{SECRET}"));
                 let out = r.redact(&encoded);
                 assert!(out.contains(MASK), "{prefix:?}: {encoded} -> {out}");
-                // What is left can no longer be decoded back to the secret.
+                // What is left is the prefix's own characters and a few at the edges: far too
+                // little to decode the secret from.
                 let left: String = out.replace(MASK, "");
-                assert!(left.len() < 8, "{left}");
+                assert!(left.len() <= (prefix.len() * 4).div_ceil(3) + 4, "{left}");
             }
         }
     }
