@@ -12,12 +12,12 @@ pub struct CheckArgs {
     pub plans: Vec<PathBuf>,
 }
 
-pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
+pub fn run(args: CheckArgs, config: &crate::plan::ProjectConfig) -> Result<ExitCode, CliError> {
     let mut failed = PlanErrors::default();
     let mut unreadable = Vec::new();
     let mut stdout = std::io::stdout().lock();
     for path in &args.plans {
-        match plan::load(path) {
+        match plan::load_with(path, config) {
             Ok(loaded) => {
                 if !loaded.warnings.is_empty() {
                     let file = FileDiagnostics {

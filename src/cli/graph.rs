@@ -15,8 +15,8 @@ pub struct GraphArgs {
     pub format: GraphFormat,
 }
 
-pub fn run(args: GraphArgs) -> Result<ExitCode, CliError> {
-    let loaded = super::load_plan(&args.plan)?;
+pub fn run(args: GraphArgs, config: &crate::plan::ProjectConfig) -> Result<ExitCode, CliError> {
+    let loaded = super::load_plan(&args.plan, config)?;
     print!("{}", render(&loaded.plan, &loaded.graph, args.format));
     Ok(ExitCode::Success)
 }

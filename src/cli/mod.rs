@@ -59,6 +59,10 @@ pub struct Cli {
         default_value = ".hookplan"
     )]
     pub state_dir: PathBuf,
+
+    /// The project config [default: hookplan.kdl in the working directory, if there is one]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,11 +137,12 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     ) {
         one_malloc_arena();
     }
+    let config = || project_config(cli.config.as_deref());
     match cli.command {
-        Command::Check(args) => check::run(args),
-        Command::Run(args) => run::run(args, &cli.state_dir),
+        Command::Check(args) => check::run(args, &config()?),
+        Command::Run(args) => run::run(args, &cli.state_dir, &config()?),
         Command::Report(args) => report::run(args),
-        Command::Graph(args) => graph::run(args),
+        Command::Graph(args) => graph::run(args, &config()?),
         Command::Fmt(args) => fmt::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(
@@ -164,23 +169,35 @@ fn one_malloc_arena() {
     }
 }
 
-/// Loads a plan for a command that needs a valid one.
-fn load_plan(path: &std::path::Path) -> Result<crate::plan::LoadedPlan, CliError> {
-    match crate::plan::load(path) {
-        Ok(loaded) => {
-            if !loaded.warnings.is_empty() {
-                let file = crate::plan::FileDiagnostics {
-                    file: loaded.file.clone(),
-                    diagnostics: loaded.warnings.clone(),
-                };
-                eprint!("{}", render::diagnostics(&file));
-            }
-            Ok(loaded)
-        }
-        Err(crate::plan::LoadError::Plan(errors)) => Err(CliError::plan(errors)),
-        Err(crate::plan::LoadError::Source(error)) => {
+/// The project config: `--config FILE`, else `hookplan.kdl` in the working directory.
+fn project_config(
+    explicit: Option<&std::path::Path>,
+) -> Result<crate::plan::ProjectConfig, CliError> {
+    crate::plan::ProjectConfig::find(explicit, std::path::Path::new(".")).map_err(load_error)
+}
+
+fn load_error(error: crate::plan::LoadError) -> CliError {
+    match error {
+        crate::plan::LoadError::Plan(errors) => CliError::plan(errors),
+        crate::plan::LoadError::Source(error) => {
             let help = error.help();
-            Err(CliError::usage(error.to_string()).with_help(help))
+            CliError::usage(error.to_string()).with_help(help)
         }
     }
+}
+
+/// Loads a plan for a command that needs a valid one; warnings are shown, errors returned.
+fn load_plan(
+    path: &std::path::Path,
+    config: &crate::plan::ProjectConfig,
+) -> Result<crate::plan::LoadedPlan, CliError> {
+    let loaded = crate::plan::load_with(path, config).map_err(load_error)?;
+    if !loaded.warnings.is_empty() {
+        let file = crate::plan::FileDiagnostics {
+            file: loaded.file.clone(),
+            diagnostics: loaded.warnings.clone(),
+        };
+        eprint!("{}", render::diagnostics(&file));
+    }
+    Ok(loaded)
 }

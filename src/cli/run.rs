@@ -72,8 +72,12 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
-pub fn run(args: RunArgs, state_dir: &Path) -> Result<ExitCode, CliError> {
-    let loaded = super::load_plan(&args.plan)?;
+pub fn run(
+    args: RunArgs,
+    state_dir: &Path,
+    config: &crate::plan::ProjectConfig,
+) -> Result<ExitCode, CliError> {
+    let loaded = super::load_plan(&args.plan, config)?;
     if !(args.time_scale.is_finite() && args.time_scale >= 0.0) {
         return Err(CliError::usage(format!(
             "--time-scale must be a number of at least 0, not {}",

@@ -1,6 +1,7 @@
 //! Plan files: KDL text → raw nodes with spans → the validated model, with every diagnostic
 //! of a file collected in one pass.
 
+pub mod config;
 mod decode;
 mod diagnostic;
 pub mod format;
@@ -19,6 +20,8 @@ pub use scan::MAX_NESTING;
 pub use source::read as read_source;
 pub use source::{MAX_PLAN_BYTES, SourceError};
 pub use syntax::{parse_document, parse_v1_document};
+
+pub use config::ProjectConfig;
 
 use crate::graph::StepGraph;
 use crate::model::{self, Plan};
@@ -41,10 +44,16 @@ pub enum LoadError {
     Plan(#[from] PlanErrors),
 }
 
-/// Reads and checks a plan file. Reads no environment variable and no secret.
+/// Reads and checks a plan file with the built-in defaults. Reads no environment variable and
+/// no secret.
 pub fn load(path: &Path) -> Result<LoadedPlan, LoadError> {
+    load_with(path, &ProjectConfig::default())
+}
+
+/// Reads and checks a plan file with the project's config.
+pub fn load_with(path: &Path, config: &ProjectConfig) -> Result<LoadedPlan, LoadError> {
     let file = read(path)?;
-    Ok(check(file, path)?)
+    Ok(check_with(file, path, config)?)
 }
 
 /// Reads a plan file. Text that is not UTF-8 is reported as a diagnostic at its first bad byte.
@@ -66,6 +75,15 @@ pub fn read(path: &Path) -> Result<SourceFile, LoadError> {
 
 /// Checks plan text read from `path` (relative file references are resolved from its folder).
 pub fn check(file: SourceFile, path: &Path) -> Result<LoadedPlan, PlanErrors> {
+    check_with(file, path, &ProjectConfig::default())
+}
+
+/// Checks plan text with the project's config (its retry policies can be named by steps).
+pub fn check_with(
+    file: SourceFile,
+    path: &Path,
+    config: &ProjectConfig,
+) -> Result<LoadedPlan, PlanErrors> {
     let mut diags = Diagnostics::default();
     let (document, nodes) = match syntax::parse(&file.text) {
         Ok(parsed) => parsed,
@@ -84,7 +102,7 @@ pub fn check(file: SourceFile, path: &Path) -> Result<LoadedPlan, PlanErrors> {
         if large {
             scope.spawn(move || drop(nodes));
         }
-        let plan = validate::validate(decoded, &base_dir(path), path, &mut diags);
+        let plan = validate::validate(decoded, &base_dir(path), path, config, &mut diags);
         let failed = diags.has_errors();
         let hash = match (hashing, document) {
             (Some(handle), _) => handle

@@ -16,6 +16,7 @@ pub fn validate(
     decoded: Decoded,
     base_dir: &Path,
     plan_path: &Path,
+    config: &super::ProjectConfig,
     diags: &mut Diagnostics,
 ) -> Option<Plan> {
     let Decoded {
@@ -215,11 +216,13 @@ pub fn validate(
             Some(RetryChoice::Named(name)) => match retry_policies
                 .iter()
                 .find(|p| p.name.as_deref() == Some(name.as_str()))
+                .or_else(|| config.policy(&name))
             {
                 Some(policy) => Some(policy.clone()),
                 None => {
                     let names: Vec<&str> = retry_policies
                         .iter()
+                        .chain(&config.retry_policies)
                         .filter_map(|p| p.name.as_deref())
                         .collect();
                     diags.push(unknown(

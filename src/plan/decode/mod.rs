@@ -4,7 +4,7 @@ mod expect;
 mod http;
 mod plan_node;
 mod requests;
-mod retry;
+pub(super) mod retry;
 mod sandbox;
 mod step;
 mod vars;

@@ -1,0 +1,198 @@
+//! The project config, `hookplan.kdl`: defaults every plan of the project shares.
+//!
+//! It lives in the working directory (or wherever `--config FILE` says) — never beside the plans,
+//! so that `check plans/*.kdl` never mistakes it for a plan. It holds named retry policies, and
+//! the spec's `webhooks.retry` settings, which set the policy named `default`:
+//!
+//! ```kdl
+//! webhooks {
+//!     retry {
+//!         max_retries 5             // or max-retries
+//!         base_delay_seconds 3.0    // or base-delay "3s"
+//!     }
+//! }
+//! retry "patient" { max-retries 8; base-delay "5s" }
+//! ```
+
+use super::decode::retry;
+use super::diagnostic::{Diagnostic, Diagnostics, PlanErrors};
+use super::reader::{self, NodeReader, once, unknown_node};
+use super::{LoadError, syntax};
+use crate::model::RetryPolicy;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The file looked for in the working directory.
+pub const CONFIG_FILE: &str = "hookplan.kdl";
+
+/// The name of the policy `webhooks.retry` sets, and that `call` steps use.
+pub const DEFAULT_POLICY: &str = "default";
+
+#[derive(Debug, Clone)]
+pub struct ProjectConfig {
+    /// Where it was read from (`None`: built-in defaults only).
+    pub path: Option<PathBuf>,
+    /// Named policies every plan may use; a plan's own policy of the same name wins. Always
+    /// holds `default` (the spec's: 3 retries, 2 s doubling, unless configured).
+    pub retry_policies: Vec<RetryPolicy>,
+}
+
+impl Default for ProjectConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            retry_policies: vec![RetryPolicy {
+                name: Some(DEFAULT_POLICY.into()),
+                ..RetryPolicy::default()
+            }],
+        }
+    }
+}
+
+impl ProjectConfig {
+    pub fn policy(&self, name: &str) -> Option<&RetryPolicy> {
+        self.retry_policies
+            .iter()
+            .find(|p| p.name.as_deref() == Some(name))
+    }
+
+    /// `--config FILE` if given (it must exist), else `hookplan.kdl` in `dir` if there is one,
+    /// else the built-in defaults.
+    pub fn find(explicit: Option<&Path>, dir: &Path) -> Result<Self, LoadError> {
+        match explicit {
+            Some(path) => Self::read(path),
+            None => {
+                let path = dir.join(CONFIG_FILE);
+                if path.is_file() {
+                    Self::read(&path)
+                } else {
+                    Ok(Self::default())
+                }
+            }
+        }
+    }
+
+    pub fn read(path: &Path) -> Result<Self, LoadError> {
+        let file = super::read(path)?;
+        let mut diags = Diagnostics::default();
+        let nodes = match syntax::parse(&file.text) {
+            Ok((_, nodes)) => nodes,
+            Err(errors) => return Err(PlanErrors::single(file, errors).into()),
+        };
+        let mut config = Self {
+            path: Some(path.to_path_buf()),
+            ..Self::default()
+        };
+        let mut seen = Vec::new();
+        for node in &nodes {
+            match node.name.as_str() {
+                "retry" => {
+                    if let Some(policy) = retry::decode(node, true, &mut diags) {
+                        config.set(policy);
+                    }
+                }
+                "webhooks" => {
+                    if once(&mut seen, node, &mut diags) {
+                        webhooks(node, &mut config, &mut diags);
+                    }
+                }
+                _ => unknown_node(
+                    node,
+                    "the project config",
+                    &["retry", "webhooks"],
+                    &mut diags,
+                ),
+            }
+        }
+        if diags.has_errors() {
+            return Err(PlanErrors::single(file, diags.into_vec()).into());
+        }
+        Ok(config)
+    }
+
+    fn set(&mut self, policy: RetryPolicy) {
+        self.retry_policies.retain(|p| p.name != policy.name);
+        self.retry_policies.push(policy);
+    }
+}
+
+/// `webhooks { retry { max_retries 5; base_delay_seconds 3.0 } }`: the spec's config.yaml keys.
+fn webhooks(node: &super::raw::RawNode, config: &mut ProjectConfig, diags: &mut Diagnostics) {
+    NodeReader::new(node, diags).finish();
+    for child in node.children() {
+        if child.name != "retry" {
+            unknown_node(child, "`webhooks`", &["retry"], diags);
+            continue;
+        }
+        NodeReader::new(child, diags).finish();
+        let mut policy = config.policy(DEFAULT_POLICY).cloned().unwrap_or_default();
+        policy.name = Some(DEFAULT_POLICY.into());
+        policy.span = child.name_span;
+        let mut seen = Vec::new();
+        for setting in child.children() {
+            let known = [
+                "max_retries",
+                "max-retries",
+                "base_delay_seconds",
+                "base-delay-seconds",
+                "base-delay",
+            ];
+            if !known.contains(&setting.name.as_str()) {
+                unknown_node(setting, "`webhooks.retry`", &known, diags);
+                continue;
+            }
+            if !once(&mut seen, setting, diags) {
+                continue;
+            }
+            let mut c = NodeReader::new(setting, diags);
+            match setting.name.as_str() {
+                "max_retries" | "max-retries" => {
+                    if let Some(n) = c.value("max_retries 3").and_then(|v| {
+                        reader::integer(v, "`max_retries`", 0, 100, "max_retries 3", c.diags)
+                    }) {
+                        policy.max_retries = n.value as u32;
+                    }
+                }
+                "base_delay_seconds" | "base-delay-seconds" => {
+                    if let Some(s) = c.value("base_delay_seconds 2.0").and_then(|v| {
+                        reader::float(
+                            v,
+                            "`base_delay_seconds`",
+                            0.0,
+                            86_400.0,
+                            "base_delay_seconds 2.0",
+                            c.diags,
+                        )
+                    }) {
+                        policy.base_delay = Duration::from_secs_f64(s.value);
+                    }
+                }
+                _ => {
+                    if let Some(d) = c
+                        .value("base-delay \"2s\"")
+                        .and_then(|v| reader::duration(v, "`base-delay`", "\"2s\"", c.diags))
+                    {
+                        policy.base_delay = d.value;
+                    }
+                }
+            }
+            c.finish();
+        }
+        if seen
+            .iter()
+            .any(|(n, _)| n.starts_with("base_delay") || n.starts_with("base-delay-"))
+            && seen.iter().any(|(n, _)| n == "base-delay")
+        {
+            diags.push(
+                Diagnostic::error(
+                    "hookplan::duplicate-node",
+                    "the base delay is given twice",
+                    child.name_span,
+                    "two base delays",
+                )
+                .with_help("keep either `base_delay_seconds` or `base-delay`"),
+            );
+        }
+        config.set(policy);
+    }
+}
