@@ -12,3 +12,4 @@ pub mod io_error;
 pub mod model;
 pub mod plan;
 pub mod random;
+pub mod sandbox;
