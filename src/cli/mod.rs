@@ -5,6 +5,7 @@ mod error;
 mod fmt;
 mod graph;
 mod render;
+mod sandbox;
 
 pub use error::{CliError, ErrorKind};
 
@@ -67,6 +68,14 @@ pub enum Command {
     #[command(after_help = "Examples:\n  hookplan fmt plans/*.kdl\n  hookplan fmt --check plans/*.kdl    # in CI: exit 1 if a file would change")]
     Fmt(fmt::FmtArgs),
 
+    /// A local webhook endpoint that records requests and injects faults
+    #[command(after_help = "Examples:
+  hookplan sandbox start --port 8888 --error-rate 0.2
+  hookplan sandbox list-requests
+  hookplan sandbox replay POST_1707389523456 --url http://127.0.0.1:9000
+  hookplan sandbox configure-endpoint /webhook/payment --status 201 --file response.json")]
+    Sandbox(sandbox::SandboxArgs),
+
     /// Print a shell completion script
     #[command(after_help = "Example:\n  hookplan completions bash > ~/.local/share/bash-completion/completions/hookplan")]
     Completions {
@@ -100,6 +109,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Check(args) => check::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Fmt(args) => fmt::run(args),
+        Command::Sandbox(args) => sandbox::run(args, &cli.state_dir),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "hookplan", &mut std::io::stdout());
             Ok(ExitCode::Success)
