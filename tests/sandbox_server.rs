@@ -679,3 +679,105 @@ async fn a_taken_port_is_a_bind_error() {
     assert!(error.is_address_in_use(), "{error}");
     assert!(error.to_string().contains("already in use"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recordings_match_their_json_schema() {
+    let schema_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/recorded-request.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(schema_path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema is valid");
+    let state = tempfile::tempdir().unwrap();
+    let mut sequenced = EndpointConfig::new("/webhook/seq");
+    sequenced.sequence = vec![SequenceEntry {
+        times: Some(1),
+        response: ResponseConfig {
+            status: Some(503),
+            ..Default::default()
+        },
+    }];
+    sequenced.every = Some(hookplan::sandbox::Every {
+        n: 2,
+        response: ResponseConfig {
+            status: Some(500),
+            ..Default::default()
+        },
+    });
+    let mut reset = EndpointConfig::new("/webhook/reset");
+    reset.response.fault = Some(ConnectionFault::Reset);
+    let config = SandboxConfig {
+        max_body_bytes: 100,
+        error_rate: 0.5,
+        delay: Some(Delay::fixed(Duration::from_millis(5))),
+        endpoints: vec![sequenced, reset],
+        ..config("schema")
+    };
+    let sandbox = spawn(config, state.path());
+    let client = client();
+    for (path, body) in [
+        ("/webhook/a?token=abc", "{\"a\":1}"),
+        ("/nope", ""),
+        ("/webhook/seq", "1"),
+        ("/webhook/seq", "2"),
+        ("/webhook/seq", "3"),
+        ("/test", &"x".repeat(500)),
+    ] {
+        let _ = client
+            .post(format!("{}{path}", sandbox.url()))
+            .header("authorization", "Bearer secret_value_123456")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+    let _ = client
+        .post(format!("{}/webhook/reset", sandbox.url()))
+        .body(vec![0xffu8, 0x00])
+        .send()
+        .await;
+    let recorded = sandbox.recordings().unwrap();
+    assert_eq!(recorded.len(), 7);
+    let rules: std::collections::HashSet<String> = recorded
+        .iter()
+        .map(|r| {
+            serde_json::to_value(&r.answered_by).unwrap()["rule"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    for rule in [
+        "route",
+        "not-found",
+        "sequence",
+        "every",
+        "endpoint",
+        "rejected",
+    ] {
+        assert!(rules.contains(rule), "no {rule} record among {rules:?}");
+    }
+    let raw = std::fs::read_to_string(hookplan::sandbox::recording::session_file(
+        sandbox.dir(),
+        sandbox.session(),
+    ))
+    .unwrap();
+    for line in raw.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{line}\n{errors:#?}");
+        let mut drifted = value.clone();
+        drifted["unknown_field"] = serde_json::Value::Bool(true);
+        assert!(
+            !validator.is_valid(&drifted),
+            "the schema must notice fields it does not know"
+        );
+    }
+    for record in &recorded {
+        let masked = hookplan::sandbox::console::masked_json(record);
+        assert!(validator.is_valid(&masked), "{masked}");
+        assert!(!masked.to_string().contains("secret_value_123456"));
+    }
+}

@@ -6,7 +6,8 @@
 use super::{CliError, ExitCode};
 use crate::clock::Clock;
 use crate::sandbox::config::{
-    self as sandbox_config, BodyConfig, ConnectionFault, Delay, EndpointConfig, SandboxConfig,
+    self as sandbox_config, BodyConfig, ConnectionFault, Delay, EndpointConfig, Every,
+    ResponseConfig, SandboxConfig, SequenceEntry,
 };
 use crate::sandbox::{
     self, Observer, RecordedRequest, Sandbox, Selection, console, endpoints, recording, replay,
@@ -70,7 +71,9 @@ A --url without a path gets the recorded path and query; one with a path is used
   hookplan sandbox configure-endpoint /webhook/payment --status 201 --file response.json
   hookplan sandbox configure-endpoint /webhook/slow --status 200 --delay 3
   hookplan sandbox configure-endpoint /webhook/flaky --status 200 --fault reset
-  hookplan sandbox configure-endpoint /api/limit --status 429 --header 'Retry-After: 2'")]
+  hookplan sandbox configure-endpoint /api/limit --status 429 --header 'Retry-After: 2'
+  hookplan sandbox configure-endpoint /webhook/flaky --status 200 --sequence 503x2
+  hookplan sandbox configure-endpoint /webhook/every --status 200 --every 3:500")]
     ConfigureEndpoint(ConfigureArgs),
 
     /// Delete the recorded requests (and with --endpoints, the configured endpoints)
@@ -196,6 +199,15 @@ pub struct ConfigureArgs {
     /// The error rate for this endpoint, 0 to 1 (default: the sandbox's)
     #[arg(long, value_name = "F", value_parser = parse_rate)]
     pub error_rate: Option<f64>,
+
+    /// Answer the first requests from a script: "503x2,200" = 503 twice, then 200 for the
+    /// rest (before --status takes over, if every entry has a count). No error rate applies
+    #[arg(long, value_name = "SCRIPT", value_parser = parse_sequence)]
+    pub sequence: Option<Script>,
+
+    /// Every n-th request gets another status: "3:500" = every third request gets 500
+    #[arg(long, value_name = "N:STATUS", value_parser = parse_every)]
+    pub every: Option<Every>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -249,7 +261,12 @@ fn start(args: StartArgs, name: &str, state_dir: &Path) -> Result<ExitCode, CliE
         let started = sandbox::bind(sandbox)
             .await
             .map_err(|e| start_error(e, &config))?;
-        print_now(&console::banner(&config, started.addr(), args.time_scale));
+        // The banner lists the endpoints configured earlier too; they are served as well.
+        let mut shown = config.clone();
+        shown
+            .endpoints
+            .extend(endpoints::load(started.dir()).unwrap_or_default());
+        print_now(&console::banner(&shown, started.addr(), args.time_scale));
         started
             .serve(stop_signal())
             .await
@@ -531,6 +548,8 @@ fn configure(args: ConfigureArgs, dir: &Path, name: &str) -> Result<ExitCode, Cl
     endpoint.response.body = body;
     endpoint.response.delay = args.delay;
     endpoint.response.fault = args.fault;
+    endpoint.sequence = args.sequence.map(|s| s.0).unwrap_or_default();
+    endpoint.every = args.every;
     let summary = endpoint_summary(&endpoint, args.file.as_deref());
     endpoints::configure(dir, endpoint)
         .map_err(|e| CliError::failed(e).with_help("nothing was changed"))?;
@@ -656,6 +675,79 @@ fn parse_header(text: &str) -> Result<(String, String), String> {
     Ok((name.to_string(), value.to_string()))
 }
 
+/// A `--sequence` value.
+#[derive(Debug, Clone)]
+pub struct Script(Vec<SequenceEntry>);
+
+/// `503x2,200`: statuses, each answering `xN` requests (the last without a count answers the rest).
+fn parse_sequence(text: &str) -> Result<Script, String> {
+    let mut entries = Vec::new();
+    for part in text.split(',') {
+        let part = part.trim();
+        let (status, times) = match part.split_once(['x', '*']) {
+            Some((status, times)) => (
+                status,
+                Some(
+                    times
+                        .trim()
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|t| *t >= 1)
+                        .ok_or_else(|| {
+                            format!("\"{part}\": the count after x must be 1 or more")
+                        })?,
+                ),
+            ),
+            None => (part, None),
+        };
+        let status = parse_status(status)?;
+        if entries
+            .last()
+            .is_some_and(|e: &SequenceEntry| e.times.is_none())
+        {
+            return Err(format!(
+                "\"{part}\" is never reached: the entry before it has no count and answers every remaining request"
+            ));
+        }
+        entries.push(SequenceEntry {
+            times,
+            response: ResponseConfig {
+                status: Some(status),
+                ..Default::default()
+            },
+        });
+    }
+    Ok(Script(entries))
+}
+
+/// `3:500`: every third request gets 500.
+fn parse_every(text: &str) -> Result<Every, String> {
+    let (n, status) = text
+        .split_once(':')
+        .ok_or_else(|| format!("\"{text}\" is not N:STATUS (e.g. 3:500)"))?;
+    let n: u32 = n
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| *n >= 2)
+        .ok_or_else(|| format!("\"{n}\": N must be 2 or more"))?;
+    Ok(Every {
+        n,
+        response: ResponseConfig {
+            status: Some(parse_status(status)?),
+            ..Default::default()
+        },
+    })
+}
+
+fn parse_status(text: &str) -> Result<u16, String> {
+    text.trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|s| (100..=599).contains(s))
+        .ok_or_else(|| format!("\"{}\" is not an HTTP status (100–599)", text.trim()))
+}
+
 fn parse_fault(text: &str) -> Result<ConnectionFault, String> {
     ConnectionFault::parse(text)
         .ok_or_else(|| format!("\"{text}\" is not a fault: use reset, close, hang or slow-body"))
@@ -682,6 +774,111 @@ mod tests {
         assert!(parse_delay("2s..1s").is_err());
         assert!(parse_delay("-1").is_err());
         assert!(parse_delay("soon").is_err());
+    }
+
+    #[test]
+    fn sequences_and_every_nth_are_parsed() {
+        let sequence = parse_sequence("503x2, 200").unwrap().0;
+        assert_eq!(
+            sequence
+                .iter()
+                .map(|e| (e.times, e.response.status))
+                .collect::<Vec<_>>(),
+            vec![(Some(2), Some(503)), (None, Some(200))]
+        );
+        assert!(
+            parse_sequence("200,503")
+                .unwrap_err()
+                .contains("never reached")
+        );
+        assert!(parse_sequence("503x0").is_err());
+        assert!(parse_sequence("abc").is_err());
+        assert_eq!(parse_every("3:500").unwrap().n, 3);
+        assert!(parse_every("1:500").is_err());
+        assert!(parse_every("3").is_err());
+    }
+
+    #[test]
+    fn every_flag_parses_into_its_field() {
+        use clap::{CommandFactory, Parser};
+        crate::cli::Cli::command().debug_assert();
+        let lines: &[&[&str]] = &[
+            &[
+                "sandbox",
+                "start",
+                "--port",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--error-rate",
+                "0.2",
+                "--error-status",
+                "502",
+                "--delay",
+                "1..2",
+                "--seed",
+                "4",
+                "--time-scale",
+                "0.5",
+                "--max-body-bytes",
+                "10",
+                "--quiet",
+                "--name",
+                "n",
+            ],
+            &[
+                "sandbox",
+                "list-requests",
+                "--json",
+                "--all",
+                "--limit",
+                "3",
+                "--path",
+                "/a/*",
+                "--method",
+                "GET",
+            ],
+            &["sandbox", "show", "POST_1", "--json"],
+            &[
+                "sandbox",
+                "replay",
+                "POST_1",
+                "--url",
+                "http://127.0.0.1:1",
+                "--timeout",
+                "3",
+            ],
+            &[
+                "sandbox",
+                "configure-endpoint",
+                "/p",
+                "--status",
+                "201",
+                "--file",
+                "f.json",
+                "--header",
+                "A: b",
+                "--header",
+                "C: d",
+                "--delay",
+                "1",
+                "--method",
+                "post",
+                "--fault",
+                "reset",
+                "--error-rate",
+                "0.1",
+                "--sequence",
+                "503x2,200",
+                "--every",
+                "3:500",
+            ],
+            &["sandbox", "clear", "--endpoints"],
+        ];
+        for line in lines {
+            let args = std::iter::once("hookplan").chain(line.iter().copied());
+            crate::cli::Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        }
     }
 
     #[test]

@@ -50,12 +50,20 @@ pub fn banner(config: &SandboxConfig, addr: SocketAddr, time_scale: f64) -> Stri
         let _ = writeln!(out, "{path} - {what}");
     }
     for endpoint in &config.endpoints {
-        let method = endpoint
-            .method
-            .as_deref()
-            .map(|m| format!("{m} "))
-            .unwrap_or_default();
-        let _ = writeln!(out, "{} - {method}configured", endpoint.path);
+        let mut what = Vec::new();
+        what.extend(endpoint.method.clone());
+        if !endpoint.sequence.is_empty() {
+            what.push("sequence".to_string());
+        } else {
+            what.push(endpoint.response.status.unwrap_or(200).to_string());
+        }
+        what.extend(endpoint.response.fault.map(|f| f.as_str().to_string()));
+        let _ = writeln!(
+            out,
+            "{} - Configured endpoint ({})",
+            endpoint.path,
+            what.join(", ")
+        );
     }
     let _ = writeln!(out, "Press Ctrl+C to stop");
     out
