@@ -384,13 +384,13 @@ async fn a_body_over_the_limit_gets_413_and_a_record_saying_so() {
     let response = post(
         &client,
         &format!("{}/webhook/big", sandbox.url()),
-        &"x".repeat(5000),
+        &"x".repeat(4_000_000),
     )
     .await
     .unwrap();
     assert_eq!(response.status(), 413);
     // A body without a length (chunked) is cut off at the limit as well.
-    let stream = chunked("y".repeat(5000));
+    let stream = chunked("y".repeat(4_000_000));
     let response = client
         .post(format!("{}/webhook/big", sandbox.url()))
         .body(stream)
@@ -411,7 +411,7 @@ async fn a_body_over_the_limit_gets_413_and_a_record_saying_so() {
         "{:?}",
         recorded[0].answered_by
     );
-    assert_eq!(recorded[0].body_size, 5000);
+    assert_eq!(recorded[0].body_size, 4_000_000);
     assert_eq!(recorded[0].response.as_ref().unwrap().status, 413);
     assert!(recorded[1].body_size > 1024);
 }

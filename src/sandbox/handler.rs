@@ -12,7 +12,7 @@ use super::{Observer, config::ConnectionFault, endpoints::LiveRoutes, request_id
 use crate::clock::Clock;
 use crate::random::KeyedRandom;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Either, Full, Limited};
+use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 use hyper::body::{Body, Frame};
 use hyper::header::{self, HeaderName, HeaderValue};
@@ -415,10 +415,10 @@ impl Shared {
     }
 }
 
-/// The body within the limit; `Ok(Err(size))` when it is over (the announced size, or one
-/// past the limit when the size was not announced).
+/// The body within the limit; `Ok(Err(size))` when it is over (the announced size, or the
+/// bytes received until it went over).
 async fn read_body(
-    body: Incoming,
+    mut body: Incoming,
     headers: &hyper::HeaderMap,
     limit: u64,
 ) -> Result<Result<Bytes, u64>, Dropped> {
@@ -427,18 +427,64 @@ async fn read_body(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if let Some(size) = announced.filter(|size| *size > limit) {
+        discard_rest(body, headers);
         return Ok(Err(size));
     }
-    match Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
-        .collect()
-        .await
-    {
-        Ok(collected) => Ok(Ok(collected.to_bytes())),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-            Ok(Err(limit.saturating_add(1)))
+    // Most bodies arrive in one piece: keep it without copying.
+    let mut first: Option<Bytes> = None;
+    let mut more: Option<bytes::BytesMut> = None;
+    let mut received = 0u64;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(|_| Dropped::ClientGone)?.into_data() else {
+            continue;
+        };
+        received += data.len() as u64;
+        if received > limit {
+            discard_rest(body, headers);
+            return Ok(Err(received));
         }
-        Err(_) => Err(Dropped::ClientGone),
+        match (&mut first, &mut more) {
+            (None, _) => first = Some(data),
+            (Some(head), None) => {
+                let mut joined = bytes::BytesMut::with_capacity(head.len() + data.len());
+                joined.extend_from_slice(head);
+                joined.extend_from_slice(&data);
+                more = Some(joined);
+            }
+            (Some(_), Some(joined)) => joined.extend_from_slice(&data),
+        }
     }
+    Ok(Ok(match (first, more) {
+        (_, Some(joined)) => joined.freeze(),
+        (Some(only), None) => only,
+        (None, None) => Bytes::new(),
+    }))
+}
+
+/// Reads and drops the rest of a refused body in the background, so that the client — still
+/// sending — reads the 413 instead of a reset (closing with unread data sends an RST). A
+/// client that waits for `100 Continue` has sent nothing more; bounded in bytes and time.
+fn discard_rest(mut body: Incoming, headers: &hyper::HeaderMap) {
+    const MAX_DISCARD: u64 = 256 * 1024 * 1024;
+    const MAX_DISCARD_TIME: Duration = Duration::from_secs(10);
+    if headers
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+    {
+        return;
+    }
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(MAX_DISCARD_TIME, async {
+            let mut discarded = 0u64;
+            while let Some(Ok(frame)) = body.frame().await {
+                discarded += frame.data_ref().map_or(0, |d| d.len() as u64);
+                if discarded > MAX_DISCARD {
+                    break;
+                }
+            }
+        })
+        .await;
+    });
 }
 
 async fn sleep_unless_stopping(shared: &Shared, delay: Duration) -> Result<(), Dropped> {
