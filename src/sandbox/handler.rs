@@ -196,8 +196,13 @@ pub(crate) async fn handle(
     }
 
     let fingerprint = faults::fingerprint(parts.method.as_str(), parts.uri.path(), &body);
+    // The record holds copies. Held across the waits below, the body and the parsed head
+    // (whose headers are slices of it) would pin hyper's read buffer and make it allocate a
+    // new one for every request.
+    drop(body);
+    drop(parts);
     let (occurrence, nth) = shared.count(&fingerprint, &route);
-    record.fingerprint = Some(hex::encode(fingerprint));
+    record.fingerprint = Some(lower_hex(&fingerprint));
     record.occurrence = Some(occurrence);
     let key = DrawKey {
         endpoint: route.key().unwrap_or(""),
@@ -385,9 +390,22 @@ fn recorded_response(
 
 /// Appends the record to the session file, then tells the observer.
 async fn write(shared: &Shared, record: &RecordedRequest) -> std::io::Result<()> {
-    let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
-    line.push(b'\n');
-    shared.journal.append(&line).await?;
+    thread_local! {
+        /// Serialization space reused by every request on this thread (no await while in use).
+        static LINE: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(8192));
+    }
+    let ticket = LINE.with(|line| {
+        let mut line = line.borrow_mut();
+        line.clear();
+        super::json_line::write(&mut line, record);
+        let ticket = shared.journal.enqueue(&line);
+        // Keep the space, but not a huge one left by a rare huge record.
+        if line.capacity() > 1 << 20 {
+            *line = Vec::with_capacity(8192);
+        }
+        ticket
+    });
+    ticket.written().await?;
     if let Some(observer) = &shared.observer {
         observer(record);
     }
@@ -501,19 +519,30 @@ fn standard_body(status: StatusCode, record: &RecordedRequest) -> (Bytes, Header
     if status.is_informational() || matches!(status.as_u16(), 204 | 205 | 304) {
         return (Bytes::new(), json);
     }
-    let value = if status.is_success() {
-        serde_json::json!({"status": "received", "request_id": record.id})
+    // Written by hand: this runs for every request. Ids and reasons need no escaping.
+    let text = if status.is_success() {
+        format!(r#"{{"status":"received","request_id":"{}"}}"#, record.id)
     } else if status == StatusCode::NOT_FOUND && record.endpoint.is_none() {
-        serde_json::json!({"error": "Not found", "path": record.path, "request_id": record.id})
+        let path = serde_json::Value::from(record.path.as_str());
+        format!(
+            r#"{{"error":"Not found","path":{path},"request_id":"{}"}}"#,
+            record.id
+        )
     } else if record.fault == Some(Fault::ErrorRate) {
-        serde_json::json!({"error": "Injected error", "status": status.as_u16(), "request_id": record.id})
+        format!(
+            r#"{{"error":"Injected error","status":{},"request_id":"{}"}}"#,
+            status.as_u16(),
+            record.id
+        )
     } else {
-        serde_json::json!({"error": status.canonical_reason().unwrap_or("Error"), "status": status.as_u16(), "request_id": record.id})
+        let reason = status.canonical_reason().unwrap_or("Error");
+        format!(
+            r#"{{"error":"{reason}","status":{},"request_id":"{}"}}"#,
+            status.as_u16(),
+            record.id
+        )
     };
-    (
-        Bytes::from(serde_json::to_vec(&value).unwrap_or_default()),
-        json,
-    )
+    (Bytes::from(text), json)
 }
 
 fn json_body(value: &serde_json::Value) -> (Bytes, HeaderValue) {
@@ -525,6 +554,17 @@ fn json_body(value: &serde_json::Value) -> (Bytes, HeaderValue) {
 
 fn timestamp(at: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(at).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Hex without the per-character iterator of `hex::encode` (this runs for every request).
+fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(DIGITS[usize::from(byte >> 4)] as char);
+        out.push(DIGITS[usize::from(byte & 0x0f)] as char);
+    }
+    out
 }
 
 fn millis(duration: Duration) -> u64 {

@@ -12,6 +12,7 @@ pub mod endpoints;
 mod faults;
 mod handler;
 mod journal;
+mod json_line;
 pub mod masking;
 pub mod recording;
 pub mod replay;
