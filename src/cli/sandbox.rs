@@ -74,7 +74,7 @@ A --url without a path gets the recorded path and query; one with a path is used
   hookplan sandbox configure-endpoint /api/limit --status 429 --header 'Retry-After: 2'
   hookplan sandbox configure-endpoint /webhook/flaky --status 200 --sequence 503x2
   hookplan sandbox configure-endpoint /webhook/every --status 200 --every 3:500")]
-    ConfigureEndpoint(ConfigureArgs),
+    ConfigureEndpoint(Box<ConfigureArgs>),
 
     /// Delete the recorded requests (and with --endpoints, the configured endpoints)
     #[command(after_help = "Example:\n  hookplan sandbox clear")]
@@ -226,7 +226,7 @@ pub fn run(args: SandboxArgs, state_dir: &Path) -> Result<ExitCode, CliError> {
         SandboxCommand::Show(show_args) => show(show_args, &dir, &args.name),
         SandboxCommand::Replay(replay_args) => replay_request(replay_args, &dir, &args.name),
         SandboxCommand::ConfigureEndpoint(configure_args) => {
-            configure(configure_args, &dir, &args.name)
+            configure(*configure_args, &dir, &args.name)
         }
         SandboxCommand::Clear(clear_args) => clear(clear_args, &dir, &args.name),
     }

@@ -91,7 +91,7 @@ pub(crate) fn decide(
             } else if let Some((n, response)) = endpoint
                 .every
                 .as_ref()
-                .filter(|(n, _)| nth % u64::from(*n) == 0)
+                .filter(|(n, _)| nth.is_multiple_of(u64::from(*n)))
             {
                 (Answer::Every { n: *n }, Some(response), 0.0)
             } else {

@@ -210,7 +210,6 @@ pub(crate) async fn handle(
         occurrence,
     };
     let decision = faults::decide(&route, nth, &shared.defaults, shared.random, &key);
-    drop(route);
     record.answered_by = decision.answer.clone();
     record.fault = decision.fault;
     respond(shared, reset, record, decision).await
