@@ -67,7 +67,7 @@ impl fmt::Display for HumanDuration {
         let secs = d.as_secs();
         if secs < 60 {
             let s = d.as_secs_f64();
-            return if millis % 1000 == 0 { write!(f, "{secs}s") } else { write!(f, "{}s", trim_float(s)) };
+            return if millis.is_multiple_of(1000) { write!(f, "{secs}s") } else { write!(f, "{}s", trim_float(s)) };
         }
         let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
         if h > 0 {
@@ -76,7 +76,7 @@ impl fmt::Display for HumanDuration {
         if m > 0 {
             write!(f, "{m}m")?;
         }
-        if s > 0 || millis % 1000 != 0 {
+        if s > 0 || !millis.is_multiple_of(1000) {
             let rest = (d - Duration::from_secs(h * 3600 + m * 60)).as_secs_f64();
             write!(f, "{}s", trim_float(rest))?;
         }

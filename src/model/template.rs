@@ -92,9 +92,9 @@ impl Template {
         while let Some(found) = rest.find('$') {
             literal.push_str(&rest[..found]);
             let after = &rest[found..];
-            if after.starts_with("$${") {
+            if let Some(after_escape) = after.strip_prefix("$${") {
                 literal.push_str("${");
-                rest = &after[3..];
+                rest = after_escape;
                 offset += found + 3;
                 continue;
             }

@@ -177,10 +177,10 @@ pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut
                 (None, true)
             }
         };
-        if let Some(sandbox) = sandbox_ref {
-            if !sandbox_names.contains(&sandbox.as_str()) {
-                diags.push(unknown("sandbox", &sandbox.value, sandbox.span, &sandbox_names, "declare it with `sandbox \"name\" { port 0 }`"));
-            }
+        if let Some(sandbox) = sandbox_ref
+            && !sandbox_names.contains(&sandbox.as_str())
+        {
+            diags.push(unknown("sandbox", &sandbox.value, sandbox.span, &sandbox_names, "declare it with `sandbox \"name\" { port 0 }`"));
         }
         if !is_http {
             for span in &decoded.expect_spans {
@@ -216,10 +216,10 @@ pub fn validate(decoded: Decoded, base_dir: &Path, plan_path: &Path, diags: &mut
     for step in &out_steps {
         for template in step.templates() {
             for (reference, span) in template.references() {
-                if let Reference::Step { step: other, key } = reference {
-                    if let Some(source) = out_steps.iter().find(|s| s.name == *other) {
-                        check_capture(source, key, span, diags);
-                    }
+                if let Reference::Step { step: other, key } = reference
+                    && let Some(source) = out_steps.iter().find(|s| s.name == *other)
+                {
+                    check_capture(source, key, span, diags);
                 }
             }
         }

@@ -54,12 +54,11 @@ pub fn decode(node: &RawNode, expect: &mut Expectations, diags: &mut Diagnostics
                 let pointer = c.string_arg(0, "a JSON Pointer", example);
                 let value = c.arg(1, "the expected value", example);
                 c.finish();
-                if let (Some(pointer), Some(value)) = (pointer, value) {
-                    if check_pointer(&pointer, diags) {
-                        if let Some(value) = expected_json(value, diags) {
-                            expect.json.push(JsonExpectation { pointer: pointer.value, value });
-                        }
-                    }
+                if let (Some(pointer), Some(value)) = (pointer, value)
+                    && check_pointer(&pointer, diags)
+                    && let Some(value) = expected_json(value, diags)
+                {
+                    expect.json.push(JsonExpectation { pointer: pointer.value, value });
                 }
             }
             "body-contains" => {
@@ -124,10 +123,10 @@ fn status_pattern(entry: &RawEntry, diags: &mut Diagnostics) -> Option<StatusPat
             if let Some(class) = lower.strip_suffix("xx").and_then(|c| c.parse::<u16>().ok()).filter(|c| (1..=5).contains(c)) {
                 return Some(StatusPattern::Class(class));
             }
-            if let Ok(code) = text.parse::<u16>() {
-                if (100..=599).contains(&code) {
-                    return Some(StatusPattern::Code(code));
-                }
+            if let Ok(code) = text.parse::<u16>()
+                && (100..=599).contains(&code)
+            {
+                return Some(StatusPattern::Code(code));
             }
             diags.push(
                 Diagnostic::error("hookplan::bad-status", format!("\"{text}\" is not a status"), entry.span, "not a status")

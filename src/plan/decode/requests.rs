@@ -45,10 +45,10 @@ pub fn decode_expect(node: &RawNode, diags: &mut Diagnostics) -> Option<ExpectRe
                 let example = "json \"/amount\" 1000";
                 let pointer = c.string_arg(0, "a JSON Pointer", example);
                 let value = c.arg(1, "the expected value", example);
-                if let (Some(pointer), Some(value)) = (pointer, value) {
-                    if check_pointer(&pointer, c.diags) {
-                        checks.push(RequestCheck::Json { pointer: pointer.value, value: json_value(&value.value) });
-                    }
+                if let (Some(pointer), Some(value)) = (pointer, value)
+                    && check_pointer(&pointer, c.diags)
+                {
+                    checks.push(RequestCheck::Json { pointer: pointer.value, value: json_value(&value.value) });
                 }
             }
             "body-contains" => {

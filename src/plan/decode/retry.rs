@@ -31,10 +31,10 @@ pub fn decode(node: &RawNode, named: bool, diags: &mut Diagnostics) -> Option<Re
         let mut c = NodeReader::new(child, diags);
         match child.name.as_str() {
             "max-retries" => {
-                if let Some(v) = c.value("max-retries 3") {
-                    if let Some(n) = reader::integer(v, "`max-retries`", 0, 100, "max-retries 3", c.diags) {
-                        policy.max_retries = n.value as u32;
-                    }
+                if let Some(v) = c.value("max-retries 3")
+                    && let Some(n) = reader::integer(v, "`max-retries`", 0, 100, "max-retries 3", c.diags)
+                {
+                    policy.max_retries = n.value as u32;
                 }
             }
             "base-delay" => {

@@ -168,18 +168,18 @@ fn endpoint(node: &RawNode, diags: &mut Diagnostics) -> Option<EndpointDecl> {
                 let answer = response_props(&mut c);
                 let headers = response_headers(child, c.diags);
                 c.finish();
-                if let Some(last) = endpoint.sequence.last() {
-                    if last.times.is_none() {
-                        diags.push(
-                            Diagnostic::error(
-                                "hookplan::unreachable-respond",
-                                "this `respond` is never reached",
-                                child.name_span,
-                                "unreachable",
-                            )
-                            .with_help("the `respond` before it has no `times=` and answers every remaining request; give it `times=N`"),
-                        );
-                    }
+                if let Some(last) = endpoint.sequence.last()
+                    && last.times.is_none()
+                {
+                    diags.push(
+                        Diagnostic::error(
+                            "hookplan::unreachable-respond",
+                            "this `respond` is never reached",
+                            child.name_span,
+                            "unreachable",
+                        )
+                        .with_help("the `respond` before it has no `times=` and answers every remaining request; give it `times=N`"),
+                    );
                 }
                 endpoint.sequence.push(RespondDecl { times, response: ResponseDecl { headers, ..answer } });
                 continue;
@@ -232,8 +232,7 @@ fn body(kind: &str, text: String) -> BodyDecl {
 
 /// The answer given as properties: status, body, json, body-file, delay, fault.
 fn response_props(c: &mut NodeReader) -> ResponseDecl {
-    let mut response = ResponseDecl::default();
-    response.status = c.int_prop("status", 100, 599, "status=201").map(|s| s.value as u16);
+    let mut response = ResponseDecl { status: c.int_prop("status", 100, 599, "status=201").map(|s| s.value as u16), ..Default::default() };
     let mut bodies = Vec::new();
     for kind in ["body", "json", "body-file"] {
         if let Some(text) = c.string_prop(kind, &format!("{kind}=\"…\"")) {

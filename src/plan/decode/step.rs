@@ -219,10 +219,10 @@ fn capture(node: &RawNode, diags: &mut Diagnostics) -> Option<Capture> {
     c.finish();
     let name = name.filter(|n| check_name(n, "capture", diags))?;
     let mut sources = Vec::new();
-    if let Some(pointer) = json {
-        if check_pointer(&pointer, diags) {
-            sources.push(CaptureSource::Json(pointer.value));
-        }
+    if let Some(pointer) = json
+        && check_pointer(&pointer, diags)
+    {
+        sources.push(CaptureSource::Json(pointer.value));
     }
     if let Some(header) = header {
         sources.push(CaptureSource::Header(header.value.to_ascii_lowercase()));
