@@ -781,3 +781,62 @@ async fn recordings_match_their_json_schema() {
         assert!(!masked.to_string().contains("secret_value_123456"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconfigured_sequence_starts_again_and_other_changes_leave_it_counting() {
+    let state = tempfile::tempdir().unwrap();
+    let sandbox = spawn(config("restart"), state.path());
+    let client = client();
+    let scripted = |first: u16| {
+        let mut endpoint = EndpointConfig::new("/webhook/s");
+        endpoint.sequence = vec![SequenceEntry {
+            times: Some(1),
+            response: ResponseConfig {
+                status: Some(first),
+                ..Default::default()
+            },
+        }];
+        endpoint
+    };
+    let status_of = |path: &'static str| {
+        let (client, url) = (client.clone(), sandbox.url());
+        async move {
+            post(&client, &format!("{url}{path}"), "{}")
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    endpoints::configure(sandbox.dir(), scripted(503)).unwrap();
+    // Wait until the sandbox follows: the first answer is then the scripted 503.
+    let started = Instant::now();
+    while status_of("/webhook/s").await != 503 {
+        assert!(started.elapsed() < Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status_of("/webhook/s").await, 200);
+    // Another endpoint changes: /webhook/s keeps counting (no 503 again).
+    let mut other = EndpointConfig::new("/webhook/other");
+    other.response.status = Some(202);
+    endpoints::configure(sandbox.dir(), other).unwrap();
+    let started = Instant::now();
+    while status_of("/webhook/other").await != 202 {
+        assert!(started.elapsed() < Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status_of("/webhook/s").await, 200);
+    // /webhook/s itself changes: its sequence starts again.
+    endpoints::configure(sandbox.dir(), scripted(502)).unwrap();
+    let started = Instant::now();
+    loop {
+        match status_of("/webhook/s").await {
+            502 => break,
+            200 => {}
+            other => panic!("unexpected {other}"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status_of("/webhook/s").await, 200);
+}

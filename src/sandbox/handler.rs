@@ -422,7 +422,10 @@ impl Shared {
             Route::Endpoint(endpoint)
                 if !endpoint.sequence.is_empty() || endpoint.every.is_some() =>
             {
-                let n = counts.endpoints.entry(endpoint.key.clone()).or_insert(0);
+                let n = counts
+                    .endpoints
+                    .entry(endpoint.counter.clone())
+                    .or_insert(0);
                 *n += 1;
                 *n
             }

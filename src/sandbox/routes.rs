@@ -43,6 +43,10 @@ impl Route<'_> {
 pub(crate) struct CompiledEndpoint {
     /// `POST /webhook/payment` or `* /webhook/payment`.
     pub key: Arc<str>,
+    /// Counts requests for sequences and every-n-th answers: the key and a digest of the
+    /// configuration, so that a reconfigured endpoint starts its sequence again while an
+    /// unchanged one (through a reload for another endpoint) keeps counting.
+    pub counter: Arc<str>,
     path: PathMatch,
     method: Option<Method>,
     pub response: CompiledResponse,
@@ -148,6 +152,7 @@ fn compile_endpoint(config: &EndpointConfig) -> Result<CompiledEndpoint, String>
     };
     Ok(CompiledEndpoint {
         key: config.key().into(),
+        counter: counter(config).into(),
         path,
         method,
         response: compile_response(&config.response)?,
@@ -163,6 +168,12 @@ fn compile_endpoint(config: &EndpointConfig) -> Result<CompiledEndpoint, String>
         error_rate: config.error_rate,
         signature: config.signature.clone(),
     })
+}
+
+fn counter(config: &EndpointConfig) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(serde_json::to_vec(config).unwrap_or_default());
+    format!("{}#{}", config.key(), hex::encode(&digest[..8]))
 }
 
 fn compile_response(config: &ResponseConfig) -> Result<CompiledResponse, String> {
