@@ -98,8 +98,13 @@ impl Running {
 
     /// SIGTERM, then the exit code.
     fn terminate(&mut self) -> Option<i32> {
+        self.signal("-TERM")
+    }
+
+    /// A signal (`-INT` is Ctrl-C), then the exit code.
+    fn signal(&mut self, signal: &str) -> Option<i32> {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([signal, &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
@@ -110,7 +115,7 @@ impl Running {
             }
             assert!(
                 Instant::now() < deadline,
-                "the sandbox did not stop on SIGTERM"
+                "the sandbox did not stop on {signal}"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -649,9 +654,10 @@ fn commands_on_the_record_work_without_a_server_and_clear_empties_it() {
     );
 
     // A new session is the default view; --all shows every session.
-    let second = Running::start(state.path(), &[]);
+    let mut second = Running::start(state.path(), &[]);
     http.post(&format!("{}/test", second.url()), "{}");
-    drop(second);
+    // Ctrl-C stops it cleanly too.
+    assert_eq!(second.signal("-INT"), Some(0));
     assert_eq!(
         json_records(&hookplan(
             state.path(),

@@ -258,6 +258,7 @@ fn start(args: StartArgs, name: &str, state_dir: &Path) -> Result<ExitCode, CliE
         sandbox = sandbox.with_observer(printer.observer());
     }
     let served = runtime.block_on(async {
+        let stop = stop_signal();
         let started = sandbox::bind(sandbox)
             .await
             .map_err(|e| start_error(e, &config))?;
@@ -268,7 +269,7 @@ fn start(args: StartArgs, name: &str, state_dir: &Path) -> Result<ExitCode, CliE
             .extend(endpoints::load(started.dir()).unwrap_or_default());
         print_now(&console::banner(&shown, started.addr(), args.time_scale));
         started
-            .serve(stop_signal())
+            .serve(stop)
             .await
             .map_err(|e| CliError::failed(e.to_string()))
     });
@@ -298,24 +299,29 @@ fn start_error(error: sandbox::SandboxError, config: &SandboxConfig) -> CliError
     CliError::failed(error.to_string())
 }
 
-/// Ctrl-C or SIGTERM.
-async fn stop_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+/// Ctrl-C or SIGTERM. The handlers are installed when this is called (before the banner
+/// says the sandbox runs), not when the future is first polled.
+fn stop_signal() -> impl Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).ok();
+    let mut interrupt = signal(SignalKind::interrupt()).ok();
+    async move {
+        let terminated = async {
+            match terminate.as_mut() {
+                Some(signal) => signal.recv().await,
+                None => std::future::pending().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        let interrupted = async {
+            match interrupt.as_mut() {
+                Some(signal) => signal.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = terminated => {}
+            _ = interrupted => {}
         }
-    };
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        _ = terminate => {}
-        _ = interrupt => {}
     }
 }
 

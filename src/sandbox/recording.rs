@@ -234,6 +234,27 @@ pub fn read(dir: &Path, selection: Selection) -> Result<Vec<RecordedRequest>, Re
     Ok(records)
 }
 
+/// The largest id number among the last records of the newest session (ids may run ahead
+/// of the clock under load; a new session continues after them). Reads only the file's tail.
+pub fn last_id_millis(dir: &Path) -> Option<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    const TAIL: u64 = 256 * 1024;
+    let session = sessions(dir).ok()?.pop()?;
+    let mut file = File::open(session_file(dir, &session)).ok()?;
+    let len = file.metadata().ok()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(TAIL))).ok()?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).ok()?;
+    tail.split(|b| *b == b'\n')
+        .filter_map(|line| {
+            // Every line starts with its id: {"id":"POST_1707389523456",…
+            let rest = line.strip_prefix(b"{\"id\":\"")?;
+            let end = rest.iter().position(|b| *b == b'"')?;
+            super::request_id::millis_of(std::str::from_utf8(&rest[..end]).ok()?)
+        })
+        .max()
+}
+
 /// Finds a request by id, newest session first.
 pub fn find(dir: &Path, id: &str) -> Result<Option<RecordedRequest>, RecordingError> {
     for session in sessions(dir)?.iter().rev() {
@@ -372,6 +393,19 @@ pub(crate) mod tests {
         );
         assert!(find(dir.path(), "POST_1707389523457").unwrap().is_some());
         assert!(find(dir.path(), "GET_1").unwrap().is_none());
+    }
+
+    #[test]
+    fn the_last_id_is_found_in_the_newest_sessions_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(last_id_millis(dir.path()), None);
+        let mut lines = Vec::new();
+        for seq in [3, 1, 2] {
+            crate::sandbox::json_line::write(&mut lines, &sample(seq, "0000000000001-1"));
+        }
+        lines.extend_from_slice(b"{\"id\":\"POST_99999999999999"); // torn
+        std::fs::write(session_file(dir.path(), "0000000000001-1"), lines).unwrap();
+        assert_eq!(last_id_millis(dir.path()), Some(1_707_389_523_459));
     }
 
     #[test]

@@ -9,6 +9,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 static LAST_MILLIS: AtomicU64 = AtomicU64::new(0);
 
+/// Makes later ids larger than `millis`: a new session continues past the ids of the last
+/// one, which may have run ahead of the clock.
+pub fn continue_after(millis: u64) {
+    LAST_MILLIS.fetch_max(millis, Ordering::Relaxed);
+}
+
+/// The number in an id (`POST_1707389523456` → 1707389523456).
+pub fn millis_of(id: &str) -> Option<u64> {
+    id.rsplit_once('_')?.1.parse().ok()
+}
+
 /// The id of a request arriving at `unix_millis`.
 pub fn next(method: &str, unix_millis: u64) -> String {
     let millis = take_after(&LAST_MILLIS, unix_millis);
@@ -42,6 +53,9 @@ mod tests {
         // The clock catching up is used as it is.
         assert_eq!(take_after(&last, 5_000), 5_000);
         assert!(next("POST", 1_707_389_523_456).starts_with("POST_"));
+        assert_eq!(millis_of("POST_1707389523456"), Some(1_707_389_523_456));
+        assert_eq!(millis_of("M-SEARCH_12"), Some(12));
+        assert_eq!(millis_of("nonsense"), None);
     }
 
     #[test]

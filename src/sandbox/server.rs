@@ -66,6 +66,9 @@ impl Server {
         let routes = Arc::new(
             LiveRoutes::new(config.endpoints.clone(), &dir).map_err(SandboxError::Config)?,
         );
+        if let Some(last) = recording::last_id_millis(&dir) {
+            super::request_id::continue_after(last);
+        }
         let (session, journal) = open_session(&dir)?;
         let status = SandboxStatus {
             name: config.name.clone(),
