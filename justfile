@@ -1,4 +1,4 @@
-# hookplan tasks. `just --list` shows them.
+# hookplan tasks (https://just.systems; `pip install rust-just`). `just --list` shows them.
 
 # Run every test (what CI runs).
 test:
@@ -13,7 +13,19 @@ lint:
 demo:
     cargo run --release -- run plans/quickstart.kdl --report-dir target/demo-report
 
-# Every benchmark: executor overhead, retry layer, plan checking, sandbox throughput.
-bench:
+# Every benchmark.
+bench: bench-engine bench-check bench-sandbox
+
+# Executor overhead per step, the retry layer, an http step against a bare reqwest call.
+bench-engine:
     cargo bench --bench executor
     cargo bench --bench retry_policy
+    cargo bench --bench http_overhead
+
+# `hookplan check` of generated 500- and 10,000-step plans against kdl's own parse time (hyperfine).
+bench-check:
+    scripts/bench-check.sh
+
+# The sandbox against a bare hyper server and a Python sandbox (wrk, release build).
+bench-sandbox:
+    scripts/bench-sandbox.sh

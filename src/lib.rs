@@ -16,5 +16,6 @@ pub mod plan;
 pub mod random;
 pub mod report;
 pub mod retry;
+pub mod sandbox;
 pub mod signature;
 pub mod steps;

@@ -7,6 +7,7 @@ mod graph;
 mod render;
 mod report;
 mod run;
+mod sandbox;
 
 pub use error::{CliError, ErrorKind};
 
@@ -95,6 +96,14 @@ pub enum Command {
     )]
     Fmt(fmt::FmtArgs),
 
+    /// A local webhook endpoint that records requests and injects faults
+    #[command(after_help = "Examples:
+  hookplan sandbox start --port 8888 --error-rate 0.2
+  hookplan sandbox list-requests
+  hookplan sandbox replay POST_1707389523456 --url http://127.0.0.1:9000
+  hookplan sandbox configure-endpoint /webhook/payment --status 201 --file response.json")]
+    Sandbox(sandbox::SandboxArgs),
+
     /// Print a shell completion script
     #[command(
         after_help = "Example:\n  hookplan completions bash > ~/.local/share/bash-completion/completions/hookplan"
@@ -144,6 +153,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Report(args) => report::run(args),
         Command::Graph(args) => graph::run(args, &config()?),
         Command::Fmt(args) => fmt::run(args),
+        Command::Sandbox(args) => sandbox::run(args, &cli.state_dir),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -1,0 +1,283 @@
+//! A recorded request as one JSON line, written by hand because it is written for every
+//! request: serde_json escapes strings a byte at a time through its formatter, which made
+//! string escaping the sandbox's largest cost after the network. This writes the same JSON
+//! (the serde form reads it back; a test holds the two together) and skips runs of plain
+//! text eight bytes at a time.
+
+use super::recording::{RecordedRequest, RecordedResponse};
+
+/// Appends `record` as JSON and a newline.
+pub(crate) fn write(out: &mut Vec<u8>, record: &RecordedRequest) {
+    out.extend_from_slice(b"{\"id\":");
+    string(out, &record.id);
+    out.extend_from_slice(b",\"session\":");
+    string(out, &record.session);
+    out.extend_from_slice(b",\"seq\":");
+    number(out, record.seq);
+    out.extend_from_slice(b",\"timestamp\":");
+    string(out, &record.timestamp);
+    out.extend_from_slice(b",\"method\":");
+    string(out, &record.method);
+    out.extend_from_slice(b",\"path\":");
+    string(out, &record.path);
+    if let Some(query) = &record.query {
+        out.extend_from_slice(b",\"query\":");
+        string(out, query);
+    }
+    out.extend_from_slice(b",\"headers\":");
+    headers(out, &record.headers);
+    out.extend_from_slice(b",\"body\":");
+    string(out, &record.body);
+    if record.body_base64 {
+        out.extend_from_slice(b",\"body_base64\":true");
+    }
+    out.extend_from_slice(b",\"body_size\":");
+    number(out, record.body_size);
+    if let Some(endpoint) = &record.endpoint {
+        out.extend_from_slice(b",\"endpoint\":");
+        string(out, endpoint);
+    }
+    if let Some(fingerprint) = &record.fingerprint {
+        out.extend_from_slice(b",\"fingerprint\":");
+        string(out, fingerprint);
+    }
+    if let Some(occurrence) = record.occurrence {
+        out.extend_from_slice(b",\"occurrence\":");
+        number(out, occurrence);
+    }
+    out.extend_from_slice(b",\"answered_by\":");
+    // A small tagged enum: serde's own output is fine here.
+    serde_json::to_writer(&mut *out, &record.answered_by).expect("writing to memory cannot fail");
+    if let Some(fault) = record.fault {
+        out.extend_from_slice(b",\"fault\":");
+        string(out, fault.as_str());
+    }
+    out.extend_from_slice(b",\"scheduled_delay_ms\":");
+    number(out, record.scheduled_delay_ms);
+    if let Some(response) = &record.response {
+        out.extend_from_slice(b",\"response\":");
+        self::response(out, response);
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+fn response(out: &mut Vec<u8>, response: &RecordedResponse) {
+    out.extend_from_slice(b"{\"status\":");
+    number(out, u64::from(response.status));
+    out.extend_from_slice(b",\"headers\":");
+    headers(out, &response.headers);
+    out.extend_from_slice(b",\"body\":");
+    string(out, &response.body);
+    if response.body_base64 {
+        out.extend_from_slice(b",\"body_base64\":true");
+    }
+    out.push(b'}');
+}
+
+fn headers(out: &mut Vec<u8>, headers: &[(String, String)]) {
+    out.push(b'[');
+    for (index, (name, value)) in headers.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        out.push(b'[');
+        string(out, name);
+        out.push(b',');
+        string(out, value);
+        out.push(b']');
+    }
+    out.push(b']');
+}
+
+fn number(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// A JSON string: quoted, with `"`, `\` and control characters escaped.
+fn string(out: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut plain_from = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        while let Some(word) = bytes.get(at..at + 8) {
+            if needs_escape(u64::from_le_bytes(word.try_into().expect("eight bytes"))) {
+                break;
+            }
+            at += 8;
+        }
+        let Some(&byte) = bytes.get(at) else { break };
+        let escaped: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => {
+                out.extend_from_slice(&bytes[plain_from..at]);
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(byte >> 4)],
+                    HEX[usize::from(byte & 0xf)],
+                ]);
+                at += 1;
+                plain_from = at;
+                continue;
+            }
+            _ => {
+                at += 1;
+                continue;
+            }
+        };
+        out.extend_from_slice(&bytes[plain_from..at]);
+        out.extend_from_slice(escaped);
+        at += 1;
+        plain_from = at;
+    }
+    out.extend_from_slice(&bytes[plain_from..]);
+    out.push(b'"');
+}
+
+/// Whether any of eight bytes is `"`, `\` or below 0x20. It may say yes for a word that holds
+/// none (the caller then looks byte by byte); it never says no for one that does.
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let quote = quote.wrapping_sub(ONES) & !quote & HIGH;
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    let backslash = backslash.wrapping_sub(ONES) & !backslash & HIGH;
+    below_space | quote | backslash != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::KeyedRandom;
+    use crate::sandbox::recording::tests::sample;
+    use crate::sandbox::recording::{Answer, Fault};
+
+    /// Strings full of what needs escaping, at every offset within a word.
+    fn awkward_strings() -> Vec<String> {
+        let mut strings: Vec<String> = vec![
+            String::new(),
+            "plain".into(),
+            "exactly8".into(),
+            "\"".into(),
+            "\\".into(),
+            "a\"b\\c\nd\re\tf\u{8}g\u{c}h\u{0}i\u{1f}j\u{7f}k".into(),
+            "ünïcödé ✓ 𝄞 \u{2028}\u{2029}".into(),
+            "x".repeat(600),
+            r#"{"amount": 1000, "currency": "USD", "note": "say \"hi\"\n"}"#.into(),
+        ];
+        let random = KeyedRandom::new(9);
+        for n in 0u32..300 {
+            let len = (random.bits("len", &[&n.to_le_bytes()]) % 40) as usize;
+            let text: String = (0..len as u32)
+                .map(|i| {
+                    let pick = random.bits("char", &[&n.to_le_bytes(), &i.to_le_bytes()]);
+                    match pick % 4 {
+                        0 => char::from((pick >> 8) as u8 & 0x7f),
+                        1 => ['"', '\\', '\n', '\u{1}', '\u{1f}', ' '][(pick >> 8) as usize % 6],
+                        2 => char::from_u32(0x80 + (pick >> 8) as u32 % 0x700).unwrap_or('?'),
+                        _ => 'a',
+                    }
+                })
+                .collect();
+            strings.push(text);
+        }
+        strings
+    }
+
+    #[test]
+    fn the_hand_written_line_reads_back_as_the_record() {
+        for (n, text) in awkward_strings().into_iter().enumerate() {
+            let mut record = sample(n as u64 + 1, &text);
+            record.path = format!("/webhook/{text}");
+            record.query = (n % 2 == 0).then(|| text.clone());
+            record.headers.push((text.clone(), text.clone()));
+            record.body = text.clone();
+            record.body_base64 = n % 3 == 0;
+            record.endpoint = (n % 4 != 0).then(|| text.clone());
+            record.fingerprint = (n % 5 != 0).then(|| "ab".repeat(32));
+            record.occurrence = (n % 5 != 0).then_some(n as u64 * 1_000_000_007);
+            record.answered_by = match n % 4 {
+                0 => Answer::Rejected {
+                    reason: text.clone(),
+                },
+                1 => Answer::Sequence { entry: 2 },
+                2 => Answer::Every { n: 3 },
+                _ => Answer::NotFound,
+            };
+            record.fault = [None, Some(Fault::ErrorRate), Some(Fault::SlowBody)][n % 3];
+            record.scheduled_delay_ms = u64::MAX - n as u64;
+            if n % 6 == 0 {
+                record.response = None;
+            } else if let Some(response) = record.response.as_mut() {
+                response.body = text.clone();
+                response.body_base64 = n % 2 == 1;
+                response.headers.push(("x".into(), text.clone()));
+            }
+            let mut line = Vec::new();
+            write(&mut line, &record);
+            assert_eq!(line.last(), Some(&b'\n'));
+            assert_eq!(
+                line.iter().filter(|b| **b == b'\n').count(),
+                1,
+                "one line: {}",
+                String::from_utf8_lossy(&line)
+            );
+            let read: RecordedRequest = serde_json::from_slice(&line)
+                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&line)));
+            assert_eq!(read, record);
+            // The same document serde writes.
+            let ours: serde_json::Value = serde_json::from_slice(&line).unwrap();
+            assert_eq!(ours, serde_json::to_value(&record).unwrap());
+        }
+    }
+
+    #[test]
+    fn the_word_test_never_misses_a_byte_that_needs_escaping() {
+        for special in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+            for position in 0..8 {
+                let mut word = *b"abcdefgh";
+                word[position] = special;
+                assert!(
+                    needs_escape(u64::from_le_bytes(word)),
+                    "{special:#x} at {position}"
+                );
+            }
+        }
+        assert!(!needs_escape(u64::from_le_bytes(*b"abc def~")));
+        assert!(!needs_escape(u64::from_le_bytes([
+            0xc3, 0xbc, 0xe2, 0x9c, 0x93, 0x7f, 0x20, 0x21
+        ])));
+    }
+
+    #[test]
+    fn numbers_are_written_in_full() {
+        for n in [0, 7, 10, 99, 1_707_389_523_456, u64::MAX] {
+            let mut out = Vec::new();
+            number(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+    }
+}

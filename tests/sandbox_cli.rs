@@ -1,0 +1,748 @@
+//! `hookplan sandbox …` as a developer uses it: the real binary, on 127.0.0.1.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+const HOOKPLAN: &str = env!("CARGO_BIN_EXE_hookplan");
+/// A credential that must never be shown.
+const CANARY: &str = "sk_test_CANARY7f3a9c1e5b2d8f4a6c0e9b7d";
+
+/// A `hookplan sandbox start` in the background, with its console captured.
+struct Running {
+    child: Child,
+    port: u16,
+    console: Arc<(Mutex<String>, Condvar)>,
+}
+
+impl Running {
+    fn start(state: &Path, args: &[&str]) -> Self {
+        let mut child = Command::new(HOOKPLAN)
+            .args(["sandbox", "start", "--port", "0", "--state-dir"])
+            .arg(state)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("hookplan runs");
+        let console = Arc::new((Mutex::new(String::new()), Condvar::new()));
+        let stdout = child.stdout.take().unwrap();
+        let shared = console.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let (text, changed) = &*shared;
+                let mut text = text.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+                changed.notify_all();
+            }
+        });
+        let mut running = Self {
+            child,
+            port: 0,
+            console,
+        };
+        let banner = running.wait_for("Press Ctrl+C to stop");
+        let server = banner
+            .lines()
+            .find_map(|l| l.strip_prefix("Server: http://localhost:"))
+            .expect("the banner names the server");
+        running.port = server
+            .trim()
+            .parse()
+            .expect("the banner shows the real port");
+        running
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The console so far, once it contains `text`.
+    fn wait_for(&mut self, text: &str) -> String {
+        let (console, changed) = &*self.console;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut seen = console.lock().unwrap();
+        while !seen.contains(text) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let mut stderr = String::new();
+                let _ =
+                    std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut stderr);
+                panic!(
+                    "the sandbox exited ({status}) before printing {text:?}\nstdout:\n{seen}\nstderr:\n{stderr}"
+                );
+            }
+            let left = deadline
+                .checked_duration_since(Instant::now())
+                .unwrap_or_else(|| panic!("timed out waiting for {text:?}; console:\n{seen}"));
+            seen = changed
+                .wait_timeout(seen, left.min(Duration::from_millis(100)))
+                .unwrap()
+                .0;
+        }
+        seen.clone()
+    }
+
+    fn console(&self) -> String {
+        self.console.0.lock().unwrap().clone()
+    }
+
+    /// `kill -9`.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then the exit code.
+    fn terminate(&mut self) -> Option<i32> {
+        self.signal("-TERM")
+    }
+
+    /// A signal (`-INT` is Ctrl-C), then the exit code.
+    fn signal(&mut self, signal: &str) -> Option<i32> {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the sandbox did not stop on {signal}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn hookplan(state: &Path, args: &[&str]) -> Output {
+    Command::new(HOOKPLAN)
+        .args(args)
+        .arg("--state-dir")
+        .arg(state)
+        .output()
+        .expect("hookplan runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A small blocking HTTP client over reqwest (async) for the tests.
+struct Http {
+    runtime: tokio::runtime::Runtime,
+    client: reqwest::Client,
+}
+
+struct Answer {
+    status: u16,
+    id: Option<String>,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Http {
+    fn new() -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = hookplan::http_client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        Self { runtime, client }
+    }
+
+    fn post(&self, url: &str, body: &str) -> Answer {
+        self.try_post(url, body)
+            .unwrap_or_else(|e| panic!("POST {url}: {e}"))
+    }
+
+    fn try_post(&self, url: &str, body: &str) -> Result<Answer, reqwest::Error> {
+        self.runtime.block_on(async {
+            let response = self
+                .client
+                .post(url)
+                .header("authorization", format!("Bearer {CANARY}"))
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let id = headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let body = response.text().await?;
+            Ok(Answer {
+                status,
+                id,
+                headers,
+                body,
+            })
+        })
+    }
+}
+
+fn json_records(output: &Output) -> Vec<serde_json::Value> {
+    assert!(output.status.success(), "{}", stderr(output));
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("list-requests --json is not JSON ({e}): {}", stdout(output)))
+}
+
+#[test]
+fn a_request_is_shown_masked_listed_and_shown_again() {
+    let state = tempfile::tempdir().unwrap();
+    let mut sandbox = Running::start(state.path(), &[]);
+    let http = Http::new();
+    let answer = http.post(
+        &format!("{}/webhook/payment", sandbox.url()),
+        r#"{"amount": 1000, "currency": "USD"}"#,
+    );
+    assert_eq!(answer.status, 200);
+    let id = answer.id.unwrap();
+    assert!(
+        id.starts_with("POST_") && id[5..].parse::<u64>().is_ok(),
+        "{id}"
+    );
+
+    let console = sandbox.wait_for("Response: 200 OK");
+    let block = &console[console
+        .find("POST /webhook/payment")
+        .expect("the console shows the request")..];
+    assert!(block.starts_with(&format!("POST /webhook/payment\nRequest ID: {id}\nAuth: Bearer sk_test_…\nBody: {{\n  \"amount\": 1000,\n  \"currency\": \"USD\"\n}}\nResponse: 200 OK\n")), "{block}");
+
+    let table = hookplan(state.path(), &["sandbox", "list-requests"]);
+    assert!(table.status.success(), "{}", stderr(&table));
+    let table = stdout(&table);
+    assert!(
+        table.contains("┃ Request ID") && table.contains("┃ Body Size ┃"),
+        "{table}"
+    );
+    assert!(
+        table.contains(&format!("│ {id} │"))
+            && table.contains("│ /webhook/payment │")
+            && table.contains("│        35 │"),
+        "{table}"
+    );
+
+    let records = json_records(&hookplan(
+        state.path(),
+        &["sandbox", "list-requests", "--json"],
+    ));
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["id"], id.as_str());
+    assert_eq!(records[0]["body"], r#"{"amount": 1000, "currency": "USD"}"#);
+    let headers = records[0]["headers"].as_array().unwrap();
+    assert!(
+        headers
+            .iter()
+            .any(|h| h[0] == "authorization" && h[1] == "Bearer sk_test_…"),
+        "{headers:?}"
+    );
+    assert!(
+        headers
+            .iter()
+            .any(|h| h[0] == "content-type" && h[1] == "application/json")
+    );
+    assert_eq!(records[0]["response"]["status"], 200);
+
+    let shown = hookplan(state.path(), &["sandbox", "show", &id]);
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    assert!(
+        stdout(&shown).contains("authorization: Bearer sk_test_…"),
+        "{}",
+        stdout(&shown)
+    );
+
+    // The canary never appears in what people see…
+    for (what, text) in [
+        ("console", sandbox.console()),
+        ("table", table),
+        (
+            "json",
+            stdout(&hookplan(
+                state.path(),
+                &["sandbox", "list-requests", "--json"],
+            )),
+        ),
+        ("show", stdout(&shown)),
+    ] {
+        assert!(
+            !text.contains(CANARY) && !text.contains("CANARY"),
+            "{what} shows the credential:\n{text}"
+        );
+    }
+    // …but stays, raw, in the owner-only recording that replay needs.
+    let dir = state.path().join("sandbox/default");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".jsonl"))
+        .unwrap();
+    assert!(std::fs::read_to_string(&file).unwrap().contains(CANARY));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(sandbox.terminate(), Some(0));
+}
+
+#[test]
+fn a_recorded_request_replays_to_a_second_sandbox() {
+    let state = tempfile::tempdir().unwrap();
+    let first = Running::start(state.path(), &["--name", "first"]);
+    let second = Running::start(state.path(), &["--name", "second"]);
+    let http = Http::new();
+    let id = http
+        .post(
+            &format!("{}/webhook/order?source=test", first.url()),
+            r#"{"order": 7}"#,
+        )
+        .id
+        .unwrap();
+
+    let replayed = hookplan(
+        state.path(),
+        &[
+            "sandbox",
+            "replay",
+            &id,
+            "--name",
+            "first",
+            "--url",
+            &second.url(),
+        ],
+    );
+    assert!(replayed.status.success(), "{}", stderr(&replayed));
+    let out = stdout(&replayed);
+    assert!(out.contains("Response: 200 OK"), "{out}");
+    assert!(!out.contains(CANARY));
+
+    let records = json_records(&hookplan(
+        state.path(),
+        &["sandbox", "list-requests", "--json", "--name", "second"],
+    ));
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["method"], "POST");
+    assert_eq!(records[0]["path"], "/webhook/order");
+    assert_eq!(records[0]["query"], "source=test");
+    assert_eq!(records[0]["body"], r#"{"order": 7}"#);
+    // The credential went along (replay sends raw values); displays still mask it.
+    let raw = std::fs::read_dir(state.path().join("sandbox/second"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".jsonl"))
+        .unwrap();
+    assert!(std::fs::read_to_string(raw).unwrap().contains(CANARY));
+
+    // Without --url it goes back to the sandbox that recorded it.
+    let again = hookplan(state.path(), &["sandbox", "replay", &id, "--name", "first"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(
+        json_records(&hookplan(
+            state.path(),
+            &["sandbox", "list-requests", "--json", "--name", "first"]
+        ))
+        .len(),
+        2
+    );
+}
+
+#[test]
+fn an_endpoint_configured_while_running_answers_within_a_second() {
+    let state = tempfile::tempdir().unwrap();
+    let sandbox = Running::start(state.path(), &[]);
+    let http = Http::new();
+    let url = format!("{}/webhook/test", sandbox.url());
+    assert_eq!(http.post(&url, "{}").status, 200);
+
+    let response_file = state.path().join("response.json");
+    std::fs::write(
+        &response_file,
+        r#"{"id": "ch_test_123", "status": "succeeded", "amount": 1000}"#,
+    )
+    .unwrap();
+    let configured = hookplan(
+        state.path(),
+        &[
+            "sandbox",
+            "configure-endpoint",
+            "/webhook/test",
+            "--status",
+            "201",
+            "--file",
+            response_file.to_str().unwrap(),
+            "--header",
+            "X-Custom: yes",
+        ],
+    );
+    assert!(configured.status.success(), "{}", stderr(&configured));
+    let started = Instant::now();
+    let answer = loop {
+        let answer = http.post(&url, "{}");
+        if answer.status == 201 {
+            break answer;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the running sandbox did not follow the new endpoint"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        answer.body,
+        r#"{"id": "ch_test_123", "status": "succeeded", "amount": 1000}"#
+    );
+    assert_eq!(answer.headers["x-custom"], "yes");
+    assert_eq!(answer.headers["content-type"], "application/json");
+
+    // A missing file is a clear error that changes nothing.
+    let endpoints = state.path().join("sandbox/default/endpoints.json");
+    let before = std::fs::read(&endpoints).unwrap();
+    let missing = hookplan(
+        state.path(),
+        &[
+            "sandbox",
+            "configure-endpoint",
+            "/webhook/test",
+            "--status",
+            "500",
+            "--file",
+            "no-such.json",
+        ],
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    let error = stderr(&missing);
+    assert!(
+        error.contains("no-such.json")
+            && error.contains("nothing was changed")
+            && !error.contains("panicked"),
+        "{error}"
+    );
+    assert_eq!(std::fs::read(&endpoints).unwrap(), before);
+    assert_eq!(http.post(&url, "{}").status, 201);
+}
+
+#[test]
+fn every_answered_request_survives_kill_dash_9() {
+    let state = tempfile::tempdir().unwrap();
+    let mut sandbox = Running::start(state.path(), &["--quiet"]);
+    let url = sandbox.url();
+    // Eight clients send as fast as they can until the sandbox is killed under them.
+    let answered = Arc::new(Mutex::new(Vec::new()));
+    let senders: Vec<_> = (0..8)
+        .map(|client| {
+            let (url, answered) = (url.clone(), answered.clone());
+            std::thread::spawn(move || {
+                let http = Http::new();
+                for n in 0.. {
+                    match http.try_post(
+                        &format!("{url}/webhook/load"),
+                        &format!("{{\"client\":{client},\"n\":{n}}}"),
+                    ) {
+                        Ok(answer) => answered.lock().unwrap().push(answer.id.unwrap()),
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    while answered.lock().unwrap().len() < 300 && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    sandbox.kill();
+    for sender in senders {
+        sender.join().unwrap();
+    }
+    let answered = answered.lock().unwrap().clone();
+    assert!(
+        answered.len() >= 50,
+        "only {} requests were answered",
+        answered.len()
+    );
+    let records = json_records(&hookplan(
+        state.path(),
+        &["sandbox", "list-requests", "--json"],
+    ));
+    let recorded: std::collections::HashSet<&str> =
+        records.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let lost: Vec<&String> = answered
+        .iter()
+        .filter(|id| !recorded.contains(id.as_str()))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} answered requests are missing after kill -9: {:?}",
+        lost.len(),
+        answered.len(),
+        &lost[..lost.len().min(5)]
+    );
+}
+
+#[test]
+fn two_sandboxes_with_the_same_seed_inject_the_same_faults() {
+    let state = tempfile::tempdir().unwrap();
+    let one = Running::start(
+        state.path(),
+        &[
+            "--name",
+            "one",
+            "--seed",
+            "7",
+            "--error-rate",
+            "0.5",
+            "--quiet",
+        ],
+    );
+    let two = Running::start(
+        state.path(),
+        &[
+            "--name",
+            "two",
+            "--seed",
+            "7",
+            "--error-rate",
+            "0.5",
+            "--quiet",
+        ],
+    );
+    let three = Running::start(
+        state.path(),
+        &[
+            "--name",
+            "three",
+            "--seed",
+            "8",
+            "--error-rate",
+            "0.5",
+            "--quiet",
+        ],
+    );
+    let http = Http::new();
+    // Deliveries and retries of some of them.
+    let bodies: Vec<String> = (0..30)
+        .chain(0..6)
+        .map(|i| format!("{{\"delivery\":{i}}}"))
+        .collect();
+    let statuses = |sandbox: &Running| -> Vec<u16> {
+        bodies
+            .iter()
+            .map(|b| {
+                http.post(&format!("{}/webhook/deliver", sandbox.url()), b)
+                    .status
+            })
+            .collect()
+    };
+    let first = statuses(&one);
+    assert_eq!(first, statuses(&two));
+    assert!(first.contains(&200) && first.contains(&503), "{first:?}");
+    assert_ne!(first, statuses(&three));
+    let records = json_records(&hookplan(
+        state.path(),
+        &["sandbox", "list-requests", "--json", "--name", "one"],
+    ));
+    assert!(
+        records
+            .iter()
+            .filter(|r| r["response"]["status"] == 503)
+            .all(|r| r["fault"] == "error-rate")
+    );
+}
+
+#[test]
+fn a_port_in_use_is_a_one_line_error_suggesting_another() {
+    let state = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let output = Command::new(HOOKPLAN)
+        .args(["sandbox", "start", "--port", &port, "--state-dir"])
+        .arg(state.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let error = stderr(&output);
+    assert_eq!(error.lines().count(), 1, "{error}");
+    assert!(
+        error.starts_with("error: port ")
+            && error.contains("already in use")
+            && error.contains("--port"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_body_over_the_limit_gets_413_and_is_recorded() {
+    let state = tempfile::tempdir().unwrap();
+    let mut sandbox = Running::start(state.path(), &["--max-body-bytes", "1000"]);
+    let http = Http::new();
+    assert_eq!(
+        http.post(&format!("{}/webhook/big", sandbox.url()), &"x".repeat(4000))
+            .status,
+        413
+    );
+    sandbox.wait_for("Response: 413 Payload Too Large");
+    let records = json_records(&hookplan(
+        state.path(),
+        &["sandbox", "list-requests", "--json"],
+    ));
+    assert_eq!(records[0]["answered_by"]["rule"], "rejected");
+    assert_eq!(records[0]["body_size"], 4000);
+}
+
+#[test]
+fn delays_run_at_the_time_scale() {
+    let state = tempfile::tempdir().unwrap();
+    let sandbox = Running::start(state.path(), &["--delay", "20", "--time-scale", "0.0001"]);
+    assert!(sandbox.console().contains("Delay: 20.0s"));
+    let started = Instant::now();
+    let answer = Http::new().post(&format!("{}/test", sandbox.url()), "{}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(answer.headers["x-hookplan-scheduled-delay-ms"], "20000");
+}
+
+#[test]
+fn commands_on_the_record_work_without_a_server_and_clear_empties_it() {
+    let state = tempfile::tempdir().unwrap();
+    let mut sandbox = Running::start(state.path(), &[]);
+    let http = Http::new();
+    http.post(&format!("{}/webhook/a", sandbox.url()), "{}");
+    http.post(&format!("{}/api/b", sandbox.url()), "{}");
+    assert_eq!(sandbox.terminate(), Some(0));
+    assert!(sandbox.console().contains("Sandbox stopped"));
+
+    let filtered = json_records(&hookplan(
+        state.path(),
+        &["sandbox", "list-requests", "--json", "--path", "/api/*"],
+    ));
+    assert_eq!(filtered.len(), 1);
+    assert_eq!(
+        json_records(&hookplan(
+            state.path(),
+            &["sandbox", "list-requests", "--json", "--limit", "1"]
+        ))[0]["path"],
+        "/api/b"
+    );
+    assert!(
+        json_records(&hookplan(
+            state.path(),
+            &["sandbox", "list-requests", "--json", "--method", "get"]
+        ))
+        .is_empty()
+    );
+
+    // A new session is the default view; --all shows every session.
+    let mut second = Running::start(state.path(), &[]);
+    http.post(&format!("{}/test", second.url()), "{}");
+    // Ctrl-C stops it cleanly too.
+    assert_eq!(second.signal("-INT"), Some(0));
+    assert_eq!(
+        json_records(&hookplan(
+            state.path(),
+            &["sandbox", "list-requests", "--json"]
+        ))
+        .len(),
+        1
+    );
+    assert_eq!(
+        json_records(&hookplan(
+            state.path(),
+            &["sandbox", "list-requests", "--json", "--all"]
+        ))
+        .len(),
+        3
+    );
+
+    let cleared = hookplan(state.path(), &["sandbox", "clear"]);
+    assert!(cleared.status.success(), "{}", stderr(&cleared));
+    assert!(
+        stdout(&cleared).contains("Cleared 3 recorded request(s)"),
+        "{}",
+        stdout(&cleared)
+    );
+    let empty = hookplan(state.path(), &["sandbox", "list-requests", "--all"]);
+    assert!(
+        stdout(&empty).starts_with("No recorded requests"),
+        "{}",
+        stdout(&empty)
+    );
+}
+
+#[test]
+fn bad_input_gets_one_line_errors_not_panics() {
+    let state = tempfile::tempdir().unwrap();
+    let cases: &[(&[&str], i32, &str)] = &[
+        (
+            &["sandbox", "start", "--error-rate", "2"],
+            2,
+            "between 0 and 1",
+        ),
+        (&["sandbox", "start", "--delay", "soon"], 2, "soon"),
+        (&["sandbox", "show", "POST_1"], 1, "no recorded request"),
+        (&["sandbox", "replay", "POST_1"], 1, "no recorded request"),
+        (
+            &["sandbox", "list-requests", "--name", "../etc"],
+            2,
+            "not a sandbox name",
+        ),
+        (
+            &[
+                "sandbox",
+                "configure-endpoint",
+                "webhook",
+                "--status",
+                "200",
+            ],
+            2,
+            "does not start with `/`",
+        ),
+        (
+            &[
+                "sandbox",
+                "configure-endpoint",
+                "/x",
+                "--status",
+                "200",
+                "--header",
+                "nocolon",
+            ],
+            2,
+            "Name: value",
+        ),
+    ];
+    for (args, code, message) in cases {
+        let output = hookplan(state.path(), args);
+        let error = stderr(&output);
+        assert_eq!(output.status.code(), Some(*code), "{args:?}: {error}");
+        assert!(
+            error.contains(message)
+                && !error.contains("panicked")
+                && !error.contains("RUST_BACKTRACE"),
+            "{args:?}: {error}"
+        );
+    }
+    let help = hookplan(state.path(), &["sandbox", "start", "--help"]);
+    assert!(stdout(&help).contains("Examples:"), "{}", stdout(&help));
+}
