@@ -170,7 +170,7 @@ pub(crate) async fn handle(
     if let Route::Endpoint(endpoint) = &route
         && let Some(check) = &endpoint.signature
     {
-        let now = i64::try_from(unix_millis / 1000).unwrap_or(i64::MAX);
+        let now = std::time::UNIX_EPOCH + std::time::Duration::from_millis(unix_millis as u64);
         if let Err(reason) = signature::verify(
             check.scheme,
             &check.secret,
