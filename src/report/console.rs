@@ -223,18 +223,18 @@ impl Console {
         if let Some(message) = &outcome.message {
             text.push_str(&format!(": {message}"));
         }
-        if outcome.status == StepStatus::DryRun {
-            if let Some(request) = &outcome.request {
-                text.push_str(&format!(
-                    "\n         would send {} {}",
-                    request.method, request.url
-                ));
-                for (name, value) in &request.headers {
-                    text.push_str(&format!("\n           {name}: {value}"));
-                }
-                if let Some(body) = &request.body {
-                    text.push_str(&format!("\n           body: {}", Report::body_text(body)));
-                }
+        if outcome.status == StepStatus::DryRun
+            && let Some(request) = &outcome.request
+        {
+            text.push_str(&format!(
+                "\n         would send {} {}",
+                request.method, request.url
+            ));
+            for (name, value) in &request.headers {
+                text.push_str(&format!("\n           {name}: {value}"));
+            }
+            if let Some(body) = &request.body {
+                text.push_str(&format!("\n           body: {}", Report::body_text(body)));
             }
         }
         for assertion in outcome

@@ -170,7 +170,7 @@ pub(crate) async fn handle(
     if let Route::Endpoint(endpoint) = &route
         && let Some(check) = &endpoint.signature
     {
-        let now = std::time::UNIX_EPOCH + std::time::Duration::from_millis(unix_millis as u64);
+        let now = std::time::UNIX_EPOCH + std::time::Duration::from_millis(unix_millis);
         if let Err(reason) = signature::verify(
             check.scheme,
             &check.secret,

@@ -53,11 +53,14 @@ impl Answer {
     }
 }
 
+/// (method, path, headers, body) of one request.
+pub type Seen = (String, String, Vec<(String, String)>, String);
+
 #[derive(Default)]
 struct State {
     routes: HashMap<String, Vec<Answer>>,
     hits: HashMap<String, usize>,
-    requests: Vec<(String, String, Vec<(String, String)>, String)>,
+    requests: Vec<Seen>,
 }
 
 pub struct TestServer {
@@ -125,7 +128,7 @@ impl TestServer {
     }
 
     /// (method, path, headers, body) of every request, in arrival order.
-    pub fn requests(&self) -> Vec<(String, String, Vec<(String, String)>, String)> {
+    pub fn requests(&self) -> Vec<Seen> {
         self.state.lock().unwrap().requests.clone()
     }
 }
