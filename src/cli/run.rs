@@ -241,13 +241,9 @@ async fn execute(
         run_timeout: plan.timeout,
         abort,
     };
-    exec::execute(
-        ctx.clone(),
-        &graph,
-        Arc::new(crate::steps::PlanRunner),
-        options,
-    )
-    .await;
+    let runner = Arc::new(crate::steps::PlanRunner::new(&ctx));
+    exec::execute(ctx.clone(), &graph, runner.clone(), options).await;
+    runner.finish(&ctx).await;
     interrupt.abort();
     events.emit_at(
         ctx.clock.real_elapsed(),

@@ -1,6 +1,7 @@
 //! The executor's only output: a stream of events. Every report is a pure function of it.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 /// Something that happened during a run.
@@ -23,6 +24,7 @@ pub enum EventKind {
     },
     SandboxStopped {
         name: String,
+        summary: SandboxSummary,
     },
     StepStarted {
         step: usize,
@@ -226,4 +228,19 @@ impl Body {
             truncated: cut < bytes.len(),
         }
     }
+}
+
+/// What a sandbox recorded during a run, as the report and the digest see it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SandboxSummary {
+    pub name: String,
+    pub requests: usize,
+    /// Requests per endpoint (`POST /webhook/payment`, `/webhook/*`, `not found`).
+    pub endpoints: BTreeMap<String, usize>,
+    /// Requests per injected fault, and per status the sandbox answered with.
+    pub faults: BTreeMap<String, usize>,
+    pub statuses: BTreeMap<String, usize>,
+    /// The recordings as a sorted multiset of (endpoint, method, path, fingerprint, occurrence,
+    /// fault, status): what arrived, not in which order.
+    pub recordings: Vec<[String; 7]>,
 }

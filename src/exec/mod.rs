@@ -7,6 +7,7 @@ pub mod values;
 
 pub use context::{Events, RunContext, SandboxAddress};
 pub use event::{
-    Assertion, Attempt, EventKind, RunEvent, RunStarted, StepInfo, StepOutcome, StepStatus,
+    Assertion, Attempt, EventKind, RunEvent, RunStarted, SandboxSummary, StepInfo, StepOutcome,
+    StepStatus,
 };
 pub use executor::{ExecOptions, StepFuture, StepRunner, execute};

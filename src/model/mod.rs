@@ -533,8 +533,11 @@ pub enum RequestCheck {
     },
     /// The matching requests arrived in this order of paths.
     Order(Vec<String>),
-    /// The fault injected into each matching request, in arrival order.
+    /// The fault injected into each matching request, in arrival order (`none`, `error-rate`,
+    /// `reset`, `close`, `hang`, `slow-body`, `rejected`).
     Faults(Vec<String>),
+    /// The status the sandbox answered each matching request with, in arrival order.
+    Statuses(Vec<u16>),
 }
 
 #[derive(Debug, Clone)]

@@ -71,14 +71,18 @@ impl Writer<'_> {
         if chunk.is_empty() {
             return;
         }
+        // A `//` line stands alone and is re-indented; the inner lines of a block comment or
+        // a slash-dashed node keep their indentation relative to each other.
+        let is_line_comment = |l: &str| l.trim_start().starts_with("//");
         let strip = chunk
             .iter()
             .skip(1)
+            .filter(|l| !is_line_comment(l))
             .map(|l| l.len() - l.trim_start().len())
             .min()
             .unwrap_or(0);
         for (i, line) in chunk.drain(..).enumerate() {
-            let body = if i == 0 {
+            let body = if i == 0 || is_line_comment(line) {
                 line.trim_start()
             } else {
                 &line[(line.len() - line.trim_start().len()).min(strip)..]

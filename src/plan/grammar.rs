@@ -95,6 +95,7 @@ pub const NODES: &[(&str, &[&str])] = &[
             "signature",
             "order",
             "faults",
+            "statuses",
         ],
     ),
 ];

@@ -262,9 +262,10 @@ pub fn validate(
                 }
             }
         }
+        // Steps that get a response (`http`, `replay`) take `expect` and `capture`.
         let (sandbox_ref, is_http) = match &step.action {
             Action::ExpectRequests(e) => (Some(&e.sandbox), false),
-            Action::Replay(r) => (Some(&r.sandbox), false),
+            Action::Replay(r) => (Some(&r.sandbox), true),
             Action::Http(http) => {
                 if let Some(crate::model::Body::File(path)) = &http.body {
                     check_file(base_dir, path, path.span, diags);
@@ -289,7 +290,7 @@ pub fn validate(
                     Diagnostic::error(
                         "hookplan::expect-not-http",
                         format!(
-                            "`expect` applies to `http` steps, not `{}`",
+                            "`expect` applies to `http` and `replay` steps, not `{}`",
                             step.action.kind()
                         ),
                         *span,
@@ -303,7 +304,7 @@ pub fn validate(
                     Diagnostic::error(
                         "hookplan::capture-not-http",
                         format!(
-                            "`capture` applies to `http` steps, not `{}`",
+                            "`capture` applies to `http` and `replay` steps, not `{}`",
                             step.action.kind()
                         ),
                         capture.name.span,

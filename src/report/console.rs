@@ -118,7 +118,33 @@ impl Console {
                     self.line(&format!("sandbox {name} listening on {url}"));
                 }
             }
-            EventKind::SandboxStopped { .. } => {}
+            EventKind::SandboxStopped { name, summary } => {
+                if self.verbosity != Verbosity::Quiet {
+                    let endpoints: Vec<String> = summary
+                        .endpoints
+                        .iter()
+                        .map(|(e, n)| format!("{e} ×{n}"))
+                        .collect();
+                    let faults: Vec<String> = summary
+                        .faults
+                        .iter()
+                        .filter(|(f, _)| *f != "none")
+                        .map(|(f, n)| format!("{f} ×{n}"))
+                        .collect();
+                    let mut text = format!(
+                        "sandbox {name} recorded {} request{}",
+                        summary.requests,
+                        if summary.requests == 1 { "" } else { "s" }
+                    );
+                    if !endpoints.is_empty() {
+                        text.push_str(&format!(": {}", endpoints.join(", ")));
+                    }
+                    if !faults.is_empty() {
+                        text.push_str(&format!(" · injected {}", faults.join(", ")));
+                    }
+                    self.line(&text);
+                }
+            }
             EventKind::StepStarted { step } => {
                 if let Some(live) = &mut self.live {
                     let bar = live

@@ -23,11 +23,17 @@ pub fn digest(report: &Report) -> String {
             })
         })
         .collect();
+    let sandboxes: Vec<Value> = report
+        .sandboxes
+        .iter()
+        .map(|s| json!({ "name": s.name, "recordings": s.recordings }))
+        .collect();
     let canonical = json!({
         "plan": report.plan.canonical_hash,
         "seed": report.seed,
         "variables": report.variables,
         "steps": steps,
+        "sandboxes": sandboxes,
     });
     // serde_json keeps insertion order for objects (preserve_order): build them in a fixed order.
     format!(

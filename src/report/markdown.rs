@@ -72,6 +72,37 @@ pub fn render(report: &Report) -> String {
     }) {
         write_failure(&mut out, step);
     }
+    if !report.sandboxes.is_empty() {
+        let _ = writeln!(out, "\n### Sandboxes\n");
+        let _ = writeln!(out, "| Sandbox | Requests | Endpoints | Faults injected |");
+        let _ = writeln!(out, "|---|---|---|---|");
+        for sandbox in &report.sandboxes {
+            let endpoints: Vec<String> = sandbox
+                .endpoints
+                .iter()
+                .map(|(e, n)| format!("`{}` ×{n}", escape(e)))
+                .collect();
+            let faults: Vec<String> = sandbox
+                .faults
+                .iter()
+                .filter(|(f, _)| *f != "none")
+                .map(|(f, n)| format!("{f} ×{n}"))
+                .collect();
+            let faults = if faults.is_empty() {
+                "none".to_string()
+            } else {
+                faults.join(", ")
+            };
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} |",
+                sandbox.name,
+                sandbox.requests,
+                endpoints.join(", "),
+                faults
+            );
+        }
+    }
     if !report.circuit_breakers.is_empty() {
         let _ = writeln!(out, "\n### Circuit breakers\n");
         for change in &report.circuit_breakers {

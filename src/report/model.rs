@@ -23,6 +23,8 @@ pub struct Report {
     pub status: RunStatus,
     pub summary: Summary,
     pub steps: Vec<StepReport>,
+    /// What each of the plan's sandboxes recorded.
+    pub sandboxes: Vec<SandboxReport>,
     pub circuit_breakers: Vec<CircuitChange>,
     pub timing: RunTiming,
     /// sha256 over what makes this run what it is (see `digest.rs`); the same plan, inputs and
@@ -119,6 +121,19 @@ pub struct StepTiming {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SandboxReport {
+    pub name: String,
+    /// Where it listened (a port that changes from run to run: not in the digest).
+    pub url: String,
+    pub requests: usize,
+    pub endpoints: BTreeMap<String, usize>,
+    pub faults: BTreeMap<String, usize>,
+    pub statuses: BTreeMap<String, usize>,
+    /// Sorted multiset of [endpoint, method, path, fingerprint, occurrence, fault, status].
+    pub recordings: Vec<[String; 7]>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CircuitChange {
     pub target: String,
     pub from: String,
@@ -165,6 +180,7 @@ impl Report {
             status: RunStatus::Passed,
             summary: Summary::default(),
             steps: Vec::new(),
+            sandboxes: Vec::new(),
             circuit_breakers: Vec::new(),
             timing: RunTiming::default(),
             digest: String::new(),
@@ -268,10 +284,28 @@ impl Report {
                     interrupted = *i;
                     report.timing.real_duration_ms = ms(*real_duration);
                 }
-                EventKind::SandboxStarted { .. } | EventKind::SandboxStopped { .. } => {}
+                EventKind::SandboxStarted { name, url } => report.sandboxes.push(SandboxReport {
+                    name: name.clone(),
+                    url: url.clone(),
+                    requests: 0,
+                    endpoints: BTreeMap::new(),
+                    faults: BTreeMap::new(),
+                    statuses: BTreeMap::new(),
+                    recordings: Vec::new(),
+                }),
+                EventKind::SandboxStopped { name, summary } => {
+                    if let Some(sandbox) = report.sandboxes.iter_mut().find(|s| &s.name == name) {
+                        sandbox.requests = summary.requests;
+                        sandbox.endpoints = summary.endpoints.clone();
+                        sandbox.faults = summary.faults.clone();
+                        sandbox.statuses = summary.statuses.clone();
+                        sandbox.recordings = summary.recordings.clone();
+                    }
+                }
             }
         }
         report.timing.virtual_duration_ms = ms(virtual_end);
+        report.sandboxes.sort_by(|a, b| a.name.cmp(&b.name));
         let summary = &mut report.summary;
         summary.total = report.steps.len();
         for step in &report.steps {

@@ -5,7 +5,7 @@ use super::{capture, expect};
 use crate::clock::Timeline;
 use crate::exec::event::{Body as ReportBody, RequestSummary, ResponseSummary};
 use crate::exec::{Attempt, EventKind, RunContext, StepOutcome, StepStatus};
-use crate::model::{Body, HttpAction, HumanDuration, Step};
+use crate::model::{Body, HttpAction, HumanDuration, SignatureScheme, Step};
 use crate::observe::{is_credential_header, mask_credential};
 use crate::retry::{
     Admission, AttemptOutcome, Backoff, Decision, Transition, decide, parse_retry_after, target_of,
@@ -27,6 +27,15 @@ pub struct Prepared {
     pub url: url::Url,
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
+    /// Signed afresh for each attempt, as webhook senders do (a new timestamp, the same id).
+    pub sign: Option<Signing>,
+}
+
+pub struct Signing {
+    pub scheme: SignatureScheme,
+    pub secret: String,
+    /// The message id (`webhook-id`): the same for every attempt of a step.
+    pub id: String,
 }
 
 /// What one request got.
@@ -57,14 +66,26 @@ pub async fn run(
     index: usize,
     step: &Step,
     http: &HttpAction,
+    timeline: Timeline,
+    cancel: CancellationToken,
+) -> StepOutcome {
+    match prepare(ctx, step, http) {
+        Ok(prepared) => execute(ctx, index, step, prepared, timeline, cancel).await,
+        Err(message) => StepOutcome::errored(ctx.redact(&message), timeline.elapsed()),
+    }
+}
+
+/// Sends a prepared request with the step's retry policy, then checks the step's expectations
+/// and takes its captures.
+pub async fn execute(
+    ctx: &RunContext,
+    index: usize,
+    step: &Step,
+    prepared: Prepared,
     mut timeline: Timeline,
     cancel: CancellationToken,
 ) -> StepOutcome {
     let started = Instant::now();
-    let prepared = match prepare(ctx, http) {
-        Ok(p) => p,
-        Err(message) => return StepOutcome::errored(ctx.redact(&message), timeline.elapsed()),
-    };
     let request = summarize(ctx, &prepared);
     if ctx.dry_run {
         let mut outcome = StepOutcome::errored(String::new(), Duration::ZERO);
@@ -401,7 +422,7 @@ fn scheduled_delay(headers: &[(String, String)]) -> Option<Duration> {
 }
 
 /// Resolves the step's templates into a request.
-fn prepare(ctx: &RunContext, http: &HttpAction) -> Result<Prepared, String> {
+fn prepare(ctx: &RunContext, step: &Step, http: &HttpAction) -> Result<Prepared, String> {
     let url_text = ctx.render(&http.url)?;
     let mut url = url::Url::parse(&url_text)
         .map_err(|e| format!("the URL \"{url_text}\" is not valid: {e}"))?;
@@ -453,12 +474,33 @@ fn prepare(ctx: &RunContext, http: &HttpAction) -> Result<Prepared, String> {
     };
     let method = reqwest::Method::from_bytes(http.method.as_bytes())
         .map_err(|_| format!("bad method {}", http.method))?;
+    let sign = match &http.sign {
+        None => None,
+        Some(spec) => Some(Signing {
+            scheme: spec.scheme,
+            secret: ctx.render(&spec.secret)?,
+            id: message_id(ctx, step, body.as_deref().unwrap_or_default()),
+        }),
+    };
     Ok(Prepared {
         method,
         url,
         headers,
         body,
+        sign,
     })
+}
+
+/// A message id that is the same for the same step, body and seed: a retried delivery keeps
+/// its id, as receivers use it to drop duplicates.
+fn message_id(ctx: &RunContext, step: &Step, body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(ctx.random.seed().to_le_bytes());
+    hasher.update(step.name.as_bytes());
+    hasher.update([0]);
+    hasher.update(body);
+    format!("msg_{}", &hex::encode(hasher.finalize())[..24])
 }
 
 /// Renders a JSON body: a value inserted inside a JSON string is escaped for it, so a secret
@@ -502,19 +544,38 @@ fn render_json(ctx: &RunContext, template: &crate::model::Template) -> Result<St
 
 /// The request as reports show it: credentials masked, secrets masked, body capped.
 fn summarize(ctx: &RunContext, prepared: &Prepared) -> RequestSummary {
+    let mut headers = prepared.headers.clone();
+    if let Some(signing) = &prepared.sign {
+        // The signature is made afresh for each attempt; the report says so instead.
+        match signing.scheme {
+            SignatureScheme::StandardWebhooks => {
+                headers.push((crate::signature::WEBHOOK_ID.into(), signing.id.clone()));
+                headers.push((
+                    crate::signature::WEBHOOK_SIGNATURE.into(),
+                    "v1,(signed when sent)".into(),
+                ));
+            }
+            SignatureScheme::Stripe => headers.push((
+                crate::signature::STRIPE_SIGNATURE.into(),
+                "t=…,v1=(signed when sent)".into(),
+            )),
+        }
+    }
     RequestSummary {
         method: prepared.method.to_string(),
         url: ctx.redact(prepared.url.as_str()),
-        headers: shown_headers(ctx, &prepared.headers),
+        headers: shown_headers(ctx, &headers),
         body: prepared.body.as_ref().map(|b| redacted_body(ctx, b)),
     }
 }
 
+/// A credential header is shown as its scheme and a short prefix; one the tool wrote itself
+/// (a placeholder in parentheses) is shown as it is.
 fn shown_headers(ctx: &RunContext, headers: &[(String, String)]) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|(k, v)| {
-            let shown = if is_credential_header(k) {
+            let shown = if is_credential_header(k) && !v.contains("(signed when sent)") {
                 mask_credential(&ctx.redact(v))
             } else {
                 ctx.redact(v)
@@ -537,6 +598,25 @@ pub async fn send(client: &reqwest::Client, prepared: &Prepared, timeout: Durati
         .timeout(timeout);
     for (name, value) in &prepared.headers {
         builder = builder.header(name.as_str(), value.as_str());
+    }
+    if let Some(signing) = &prepared.sign {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let body = prepared.body.as_deref().unwrap_or_default();
+        match crate::signature::sign(signing.scheme, &signing.secret, &signing.id, now, body) {
+            Ok(headers) => {
+                for (name, value) in headers {
+                    builder = builder.header(name, value);
+                }
+            }
+            Err(e) => {
+                return Reply::Failed {
+                    outcome: AttemptOutcome::Other("signature".into()),
+                    error: format!("cannot sign the request: {e}"),
+                };
+            }
+        }
     }
     if let Some(body) = &prepared.body {
         builder = builder.body(body.clone());

@@ -9,6 +9,18 @@ use super::{check_pointer, json_value, template};
 use crate::model::{CountExpectation, ExpectRequests, ReplayAction, RequestCheck, Spanned};
 use std::time::Duration;
 
+/// What `faults` may name: a request's injected fault, `none`, or `rejected` (a bad signature,
+/// a body over the limit).
+const FAULTS: &[&str] = &[
+    "none",
+    "error-rate",
+    "reset",
+    "close",
+    "hang",
+    "slow-body",
+    "rejected",
+];
+
 pub fn decode_expect(node: &RawNode, diags: &mut Diagnostics) -> Option<ExpectRequests> {
     let example = "expect-requests sandbox=\"hooks\" path=\"/webhook/flaky\" count=3";
     let mut r = NodeReader::new(node, diags);
@@ -110,10 +122,37 @@ pub fn decode_expect(node: &RawNode, diags: &mut Diagnostics) -> Option<ExpectRe
                 ));
             }
             "faults" => {
-                let faults = c.string_list("a fault", "faults \"503\" \"503\" \"none\"");
-                checks.push(RequestCheck::Faults(
-                    faults.into_iter().map(|f| f.value).collect(),
-                ));
+                let example = "faults \"none\" \"error-rate\" \"reset\"";
+                let mut names = Vec::new();
+                for fault in c.string_list("a fault", example) {
+                    if FAULTS.contains(&fault.as_str()) {
+                        names.push(fault.value);
+                    } else {
+                        c.diags.push(
+                            Diagnostic::error(
+                                "hookplan::unknown-value",
+                                format!("unknown fault \"{}\"", fault.value),
+                                fault.span,
+                                "not a fault",
+                            )
+                            .with_help(format!("use one of: {}", FAULTS.join(", "))),
+                        );
+                    }
+                }
+                checks.push(RequestCheck::Faults(names));
+            }
+            "statuses" => {
+                let example = "statuses 503 503 200";
+                let entries = c.rest_args(0);
+                if entries.is_empty() {
+                    c.arg(0, "a status", example);
+                }
+                let codes = entries
+                    .iter()
+                    .filter_map(|e| reader::integer(e, "a status", 100, 599, example, c.diags))
+                    .map(|s| s.value as u16)
+                    .collect();
+                checks.push(RequestCheck::Statuses(codes));
             }
             _ => {
                 c.finish();
