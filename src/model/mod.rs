@@ -561,6 +561,8 @@ pub struct Expectations {
     pub json: Vec<JsonExpectation>,
     pub body_contains: Vec<String>,
     pub duration_below: Option<Duration>,
+    /// The waits scheduled before each retry, in order (`delays "2s" "4s"`).
+    pub delays: Option<Vec<Duration>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

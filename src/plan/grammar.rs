@@ -53,6 +53,7 @@ pub const NODES: &[(&str, &[&str])] = &[
             "json",
             "body-contains",
             "duration-below",
+            "delays",
         ],
     ),
     (

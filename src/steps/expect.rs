@@ -15,6 +15,8 @@ pub struct Received<'a> {
     pub attempts: u32,
     /// Virtual time the step took.
     pub duration: Duration,
+    /// The waits scheduled before each retry.
+    pub delays: &'a [Duration],
 }
 
 /// Checks every expectation. `render` resolves templates in expected values.
@@ -118,6 +120,24 @@ pub fn check(
             passed,
         ));
     }
+    if let Some(delays) = &expect.delays {
+        let show = |d: &[Duration]| {
+            if d.is_empty() {
+                "no retry".to_string()
+            } else {
+                d.iter()
+                    .map(|d| HumanDuration(*d).to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        out.push(Assertion::new(
+            "delays",
+            show(delays),
+            show(got.delays),
+            delays.as_slice() == got.delays,
+        ));
+    }
     if let Some(limit) = expect.duration_below {
         let passed = got.duration < limit;
         out.push(Assertion::new(
@@ -162,6 +182,7 @@ mod tests {
             body,
             attempts: 3,
             duration: Duration::from_millis(1500),
+            delays: &[],
         }
     }
 
@@ -208,6 +229,7 @@ mod tests {
             ],
             body_contains: vec!["succeeded".into()],
             duration_below: Some(Duration::from_secs(1)),
+            delays: Some(vec![Duration::from_secs(2)]),
         };
         let got = received(200, br#"{"amount": 1000.0, "status": "succeeded"}"#);
         let results: Vec<(String, bool)> = check(&expect, &got, &render)
@@ -225,6 +247,7 @@ mod tests {
                 ("json /status".into(), true),
                 ("json /missing".into(), false),
                 ("body contains".into(), true),
+                ("delays".into(), false),
                 ("duration below".into(), false),
             ]
         );

@@ -133,6 +133,7 @@ pub async fn execute(
     let mut scheduled = Duration::ZERO;
     let mut previous_wait: Option<Duration> = None;
     let mut retries_done = 0u32;
+    let mut delays: Vec<Duration> = Vec::new();
     let reply = loop {
         let n = outcomes.len() as u32 + 1;
         let offset = timeline.elapsed();
@@ -250,6 +251,7 @@ pub async fn execute(
             _ = cancel.cancelled() => return interrupted(request, &timeline, started),
         }
         scheduled = wait.delay;
+        delays.push(wait.delay);
         previous_wait = Some(wait.delay);
     };
 
@@ -289,6 +291,7 @@ pub async fn execute(
                 body: &body,
                 attempts,
                 duration,
+                delays: &delays,
             };
             let mut assertions = expect::check(&step.expect, &received, &render);
             let mut captured = HashMap::new();

@@ -99,6 +99,32 @@ pub fn decode(node: &RawNode, expect: &mut Expectations, diags: &mut Diagnostics
                 }
                 c.finish();
             }
+            "delays" => {
+                c.no_children();
+                let example = "delays \"2s\" \"4s\"";
+                let entries = c.rest_args(0);
+                let delays: Vec<_> = entries
+                    .iter()
+                    .filter_map(|e| reader::duration(e, "`delays`", "\"2s\"", c.diags))
+                    .map(|d| d.value)
+                    .collect();
+                c.finish();
+                if expect.delays.is_some() {
+                    diags.push(
+                        Diagnostic::error(
+                            "hookplan::duplicate-expectation",
+                            "the retry delays are expected twice",
+                            child.name_span,
+                            "second delays expectation",
+                        )
+                        .with_help("keep one `delays`"),
+                    );
+                } else if entries.len() == delays.len() {
+                    // `delays` with no value: no retry at all.
+                    let _ = example;
+                    expect.delays = Some(delays);
+                }
+            }
             _ => {
                 c.finish();
                 reader::unknown_node(child, "`expect`", grammar::nodes("expect"), diags);
