@@ -184,16 +184,8 @@ impl Console {
                     ));
                 }
             }
-            EventKind::CircuitChanged {
-                target,
-                from,
-                to,
-                reason,
-            } => {
-                if self.verbosity != Verbosity::Quiet {
-                    self.line(&format!("circuit {target}: {from} → {to} ({reason})"));
-                }
-            }
+            // The step that saw the change logs it in its own words.
+            EventKind::CircuitChanged { .. } => {}
             EventKind::StepFinished { step, outcome } => {
                 self.finish_bar(*step);
                 self.step_line(*step, outcome);

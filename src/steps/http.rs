@@ -220,6 +220,9 @@ pub async fn execute(
                 break reply;
             }
             Decision::GiveUp(_) => {
+                if let AttemptOutcome::Status(status) = outcome {
+                    log(&timeline, wording::response_line(status));
+                }
                 log(&timeline, wording::give_up_summary(&outcomes));
                 break reply;
             }
@@ -258,14 +261,25 @@ pub async fn execute(
     let attempts = outcomes.len() as u32;
     let duration = timeline.elapsed();
     match reply {
-        Reply::Failed { error, .. } => {
-            let message = if attempts > 1 {
-                format!(
+        Reply::Failed { error, outcome } => {
+            let sent =
+                &outcomes[..outcomes.len() - usize::from(outcome == AttemptOutcome::CircuitOpen)];
+            let message = match (&outcome, sent.len()) {
+                (AttemptOutcome::CircuitOpen, 0) => format!("{error}: nothing was sent"),
+                (AttemptOutcome::CircuitOpen, n) => {
+                    let classes: Vec<String> =
+                        sent.iter().map(|o| o.class().into_owned()).collect();
+                    format!(
+                        "{error}: request {} was not sent (the {n} before it got {})",
+                        n + 1,
+                        classes.join(", ")
+                    )
+                }
+                (_, 0 | 1) => format!("no response: {error}"),
+                _ => format!(
                     "no response: {}; last: {error}",
                     wording::give_up_summary(&outcomes)
-                )
-            } else {
-                format!("no response: {error}")
+                ),
             };
             let mut outcome = StepOutcome::errored(ctx.redact(&message), duration);
             outcome.request = Some(request);
@@ -277,10 +291,19 @@ pub async fn execute(
             headers,
             body,
         } => {
-            let already_said = matches!(
-                policy.map(|p| decide(p, &AttemptOutcome::Status(status), 0)),
-                Some(Decision::NoRetry(_))
-            );
+            // A final answer that ended the retries was already shown with the reason.
+            let already_said = match policy {
+                Some(p) => {
+                    matches!(
+                        decide(p, &AttemptOutcome::Status(status), 0),
+                        Decision::NoRetry(_)
+                    ) || matches!(
+                        decide(p, &AttemptOutcome::Status(status), p.max_retries),
+                        Decision::GiveUp(_)
+                    )
+                }
+                None => false,
+            };
             if !already_said {
                 log(&timeline, wording::response_line(status));
             }
