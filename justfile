@@ -14,7 +14,7 @@ demo:
     cargo run --release -- run plans/quickstart.kdl --report-dir target/demo-report
 
 # Every benchmark.
-bench: bench-engine bench-check bench-sandbox
+bench: bench-engine bench-check bench-sandbox bench-time-scale
 
 # Executor overhead per step, the retry layer, an http step against a bare reqwest call.
 bench-engine:
@@ -29,3 +29,7 @@ bench-check:
 # The sandbox against a bare hyper server and a Python sandbox (wrk, release build).
 bench-sandbox:
     scripts/bench-sandbox.sh
+
+# 60 s of scheduled waits at --time-scale 0 and 1: real time taken and the same digest.
+bench-time-scale:
+    scripts/bench-time-scale.sh

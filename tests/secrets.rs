@@ -111,3 +111,71 @@ step "fail" {
             .any(|(k, v)| k == "authorization" && v == &format!("Bearer {CANARY}"))
     }));
 }
+
+#[test]
+fn a_secret_sent_through_a_plan_sandbox_stays_out_of_every_output_but_the_raw_recordings() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = Scratch::new();
+    scratch.write(
+        "plan.kdl",
+        r##"plan "canary-sandbox" { }
+sandbox "hooks" {
+    port 0
+    endpoint "/webhook/signed" method="POST" {
+        require-signature "stripe" secret="${secret.CANARY}"
+        status 200
+    }
+}
+sandbox "mirror" { port 0 }
+step "send" {
+    http "POST" "${sandbox.hooks.url}/webhook/signed?token=${secret.CANARY}" {
+        header "Authorization" "Bearer ${secret.CANARY}"
+        header "X-Api-Key" "${secret.CANARY}"
+        json #"{"password": "${secret.CANARY}"}"#
+        sign "stripe" secret="${secret.CANARY}"
+    }
+}
+step "arrived" {
+    needs "send"
+    expect-requests sandbox="hooks" path="/webhook/*" {
+        count 1
+        header "authorization" "Bearer ${secret.CANARY}x"
+        header "x-api-key" "${secret.CANARY}"
+        json "/password" "wrong"
+        signature "stripe" secret="${secret.CANARY}"
+    }
+}
+step "replayed" {
+    needs "send"
+    replay sandbox="hooks" path="/webhook/*" to="${sandbox.mirror.url}/webhook/copy"
+    expect status=201
+}
+"##,
+    );
+    let run = scratch.run_env(&["run", "plan.kdl", "--report-dir", "out", "-v"], &[("CANARY", CANARY)]);
+    assert_eq!(run.code, 1, "the plan fails on purpose:\n{}", run.stderr);
+    let mut outputs = vec![("stdout".to_string(), run.stdout), ("stderr".to_string(), run.stderr)];
+    let mut recordings = 0;
+    for (path, text) in scratch.all_files() {
+        let name = path.display().to_string();
+        if name.ends_with("plan.kdl") {
+            continue;
+        }
+        if name.contains("/sandbox/") {
+            // Recordings keep raw values (replay needs them): owner-only files, never shown.
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode & 0o077, 0, "{name} is {mode:o}");
+            recordings += 1;
+            continue;
+        }
+        outputs.push((name, text));
+    }
+    assert!(recordings > 0);
+    for (name, text) in &outputs {
+        for form in forms() {
+            assert!(!text.contains(&form), "{name} leaks the secret as {form:?}:\n{text}");
+        }
+    }
+    let report = scratch.read("out/report.json");
+    assert!(report.contains("\"status\": \"failed\""), "the checks ran: {report}");
+}
