@@ -124,7 +124,13 @@ fn run(bencher: Bencher, deep: bool) {
                     jobs: 2,
                     ..ExecOptions::default()
                 };
-                exec::execute(ctx, &graph, Arc::new(Trivial), options).await;
+                // As `hookplan run` does: the executor runs on a worker thread, beside its steps.
+                let graph = graph.clone();
+                tokio::spawn(async move {
+                    exec::execute(ctx, &graph, Arc::new(Trivial), options).await
+                })
+                .await
+                .unwrap();
                 assert_eq!(sink.await.unwrap(), 2 * STEPS);
             })
         });

@@ -152,9 +152,15 @@ step "replayed" {
 }
 "##,
     );
-    let run = scratch.run_env(&["run", "plan.kdl", "--report-dir", "out", "-v"], &[("CANARY", CANARY)]);
+    let run = scratch.run_env(
+        &["run", "plan.kdl", "--report-dir", "out", "-v"],
+        &[("CANARY", CANARY)],
+    );
     assert_eq!(run.code, 1, "the plan fails on purpose:\n{}", run.stderr);
-    let mut outputs = vec![("stdout".to_string(), run.stdout), ("stderr".to_string(), run.stderr)];
+    let mut outputs = vec![
+        ("stdout".to_string(), run.stdout),
+        ("stderr".to_string(), run.stderr),
+    ];
     let mut recordings = 0;
     for (path, text) in scratch.all_files() {
         let name = path.display().to_string();
@@ -173,9 +179,15 @@ step "replayed" {
     assert!(recordings > 0);
     for (name, text) in &outputs {
         for form in forms() {
-            assert!(!text.contains(&form), "{name} leaks the secret as {form:?}:\n{text}");
+            assert!(
+                !text.contains(&form),
+                "{name} leaks the secret as {form:?}:\n{text}"
+            );
         }
     }
     let report = scratch.read("out/report.json");
-    assert!(report.contains("\"status\": \"failed\""), "the checks ran: {report}");
+    assert!(
+        report.contains("\"status\": \"failed\""),
+        "the checks ran: {report}"
+    );
 }
