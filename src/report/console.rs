@@ -275,19 +275,7 @@ impl Console {
 
     /// The closing summary.
     pub fn finish(&self, report: &Report, written: &[String]) {
-        let s = &report.summary;
-        let mut parts = vec![format!("{} passed", s.passed)];
-        for (n, what) in [
-            (s.failed, "failed"),
-            (s.errored, "errored"),
-            (s.failed_allowed, "failed (allowed)"),
-            (s.skipped, "skipped"),
-            (s.dry_run, "dry run"),
-        ] {
-            if n > 0 {
-                parts.push(format!("{n} {what}"));
-            }
-        }
+        let parts = report.summary.parts();
         let status = match report.status {
             RunStatus::Passed => self.paint("1;32", "PASSED"),
             RunStatus::Failed => self.paint("1;31", "FAILED"),

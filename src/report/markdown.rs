@@ -23,18 +23,7 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "{}\n", escape(description));
     }
     let s = &report.summary;
-    let mut counts = vec![format!("{} passed", s.passed)];
-    for (n, what) in [
-        (s.failed, "failed"),
-        (s.errored, "errored"),
-        (s.failed_allowed, "failed (allowed)"),
-        (s.skipped, "skipped"),
-        (s.dry_run, "dry run"),
-    ] {
-        if n > 0 {
-            counts.push(format!("{n} {what}"));
-        }
-    }
+    let counts = s.parts();
     let _ = writeln!(out, "**{} steps:** {}\n", s.total, counts.join(", "));
     let _ = writeln!(out, "| | Step | Kind | Status | Attempts | Time |");
     let _ = writeln!(out, "|---|---|---|---|---|---|");

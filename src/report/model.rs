@@ -75,6 +75,25 @@ pub struct Summary {
     pub dry_run: usize,
 }
 
+impl Summary {
+    /// `3 passed, 1 failed, 2 skipped`: what happened, leaving out what did not.
+    pub fn parts(&self) -> Vec<String> {
+        let mut parts = vec![format!("{} passed", self.passed)];
+        for (n, what) in [
+            (self.failed, "failed"),
+            (self.errored, "errored"),
+            (self.failed_allowed, "failed (allowed)"),
+            (self.skipped, "skipped"),
+            (self.dry_run, "dry run"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        parts
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StepReport {
     pub name: String,

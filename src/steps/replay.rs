@@ -29,26 +29,14 @@ pub async fn run(
     timeline: Timeline,
     cancel: CancellationToken,
 ) -> StepOutcome {
-    let recordings = match sandboxes.recordings(&spec.sandbox).await {
-        Ok(r) => r,
+    let found = match sandboxes
+        .matching(&spec.sandbox, spec.path.as_deref(), None)
+        .await
+    {
+        Ok(found) => found,
         Err(why) => return StepOutcome::errored(ctx.redact(&why), timeline.elapsed()),
     };
-    let pattern = match spec.path.as_deref().map(glob::Pattern::new).transpose() {
-        Ok(p) => p,
-        Err(e) => {
-            return StepOutcome::errored(
-                format!(
-                    "path \"{}\" is not a valid pattern: {e}",
-                    spec.path.as_deref().unwrap_or("")
-                ),
-                timeline.elapsed(),
-            );
-        }
-    };
-    let matched: Vec<_> = recordings
-        .iter()
-        .filter(|r| pattern.as_ref().is_none_or(|p| p.matches(&r.path)))
-        .collect();
+    let matched: Vec<_> = found.requests().collect();
     let position = if spec.index > 0 {
         usize::try_from(spec.index - 1).ok()
     } else {

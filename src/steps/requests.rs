@@ -20,31 +20,14 @@ pub async fn run(
     timeline: Timeline,
 ) -> StepOutcome {
     let started = Instant::now();
-    let recordings = match sandboxes.recordings(&spec.sandbox).await {
-        Ok(r) => r,
+    let found = match sandboxes
+        .matching(&spec.sandbox, spec.path.as_deref(), spec.method.as_deref())
+        .await
+    {
+        Ok(found) => found,
         Err(why) => return StepOutcome::errored(ctx.redact(&why), timeline.elapsed()),
     };
-    let pattern = match spec.path.as_deref().map(glob::Pattern::new).transpose() {
-        Ok(p) => p,
-        Err(e) => {
-            return StepOutcome::errored(
-                format!(
-                    "path \"{}\" is not a valid pattern: {e}",
-                    spec.path.as_deref().unwrap_or("")
-                ),
-                timeline.elapsed(),
-            );
-        }
-    };
-    let matched: Vec<&RecordedRequest> = recordings
-        .iter()
-        .filter(|r| pattern.as_ref().is_none_or(|p| p.matches(&r.path)))
-        .filter(|r| {
-            spec.method
-                .as_deref()
-                .is_none_or(|m| r.method.eq_ignore_ascii_case(m))
-        })
-        .collect();
+    let matched: Vec<&RecordedRequest> = found.requests().collect();
 
     let mut assertions = Vec::new();
     // Without a count, at least one request must have arrived: a check over no request at all
@@ -84,7 +67,7 @@ pub async fn run(
         .take(LISTED)
         .map(|r| serde_json::json!({ "id": r.id, "method": r.method, "path": r.path, "status": status_of(r), "fault": fault_name(r) }))
         .collect();
-    let mut details = serde_json::json!({ "sandbox": spec.sandbox.value, "recorded": recordings.len(), "matched": matched.len(), "requests": listed });
+    let mut details = serde_json::json!({ "sandbox": spec.sandbox.value, "recorded": found.all.len(), "matched": matched.len(), "requests": listed });
     ctx.redact_json(&mut details);
     let mut outcome = StepOutcome::errored(String::new(), timeline.elapsed());
     outcome.status = if failed.is_empty() {

@@ -158,6 +158,44 @@ impl Sandboxes {
     }
 }
 
+/// A sandbox's recordings of this run, and those that match a path glob and a method.
+pub struct Matching {
+    pub all: Vec<RecordedRequest>,
+    /// Indexes into `all`, in arrival order.
+    pub matched: Vec<usize>,
+}
+
+impl Matching {
+    pub fn requests(&self) -> impl Iterator<Item = &RecordedRequest> {
+        self.matched.iter().map(|&i| &self.all[i])
+    }
+}
+
+impl Sandboxes {
+    pub async fn matching(
+        &self,
+        name: &str,
+        path: Option<&str>,
+        method: Option<&str>,
+    ) -> Result<Matching, String> {
+        let all = self.recordings(name).await?;
+        let pattern = path.map(glob::Pattern::new).transpose().map_err(|e| {
+            format!(
+                "path \"{}\" is not a valid pattern: {e}",
+                path.unwrap_or("")
+            )
+        })?;
+        let matched = all
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| pattern.as_ref().is_none_or(|p| p.matches(&r.path)))
+            .filter(|(_, r)| method.is_none_or(|m| r.method.eq_ignore_ascii_case(m)))
+            .map(|(i, _)| i)
+            .collect();
+        Ok(Matching { all, matched })
+    }
+}
+
 fn start(ctx: &RunContext, name: &str) -> Result<SandboxHandle, String> {
     let decl = ctx
         .plan

@@ -101,29 +101,11 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<HttpAction> {
                 }
             }
             "sign" => {
-                let example = "sign \"standard-webhooks\" secret=\"${secret.WEBHOOK_SECRET}\"";
                 c.no_children();
-                let scheme = c
-                    .string_arg(0, "a scheme", example)
-                    .and_then(|s| signature_scheme(&s, c.diags));
-                let secret = c
-                    .prop("secret")
-                    .and_then(|p| template(&p.entry, "`secret`", example, c.diags));
-                if secret.is_none() && c.node.props.iter().all(|p| p.name != "secret") {
-                    c.diags.push(
-                        Diagnostic::error(
-                            "hookplan::incomplete",
-                            "`sign` needs the signing secret",
-                            c.node.head_span(),
-                            "no secret=",
-                        )
-                        .with_help(format!("write it as `{example}`")),
-                    );
-                }
-                c.finish();
-                if let (Some(scheme), Some(secret)) = (scheme, secret) {
+                if let Some((scheme, secret, _)) = signature_node(&mut c, false) {
                     sign = Some(SignSpec { scheme, secret });
                 }
+                c.finish();
             }
             _ => {
                 c.finish();
@@ -140,6 +122,43 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<HttpAction> {
         sign,
         span: node.name_span,
     })
+}
+
+/// `NODE "SCHEME" secret="…" [tolerance="5m"]`, as `sign`, `require-signature` and
+/// `signature` write it: the scheme, the secret (a template), and the tolerance when asked for.
+pub fn signature_node(
+    c: &mut NodeReader,
+    with_tolerance: bool,
+) -> Option<(crate::model::SignatureScheme, Template, std::time::Duration)> {
+    let node = c.node;
+    let example = format!(
+        "{} \"standard-webhooks\" secret=\"${{secret.WEBHOOK_SECRET}}\"",
+        node.name
+    );
+    let scheme = c
+        .string_arg(0, "a scheme", &example)
+        .and_then(|s| signature_scheme(&s, c.diags));
+    let secret = c
+        .prop("secret")
+        .and_then(|p| template(&p.entry, "`secret`", &example, c.diags));
+    let tolerance = if with_tolerance {
+        c.duration_prop("tolerance", "tolerance=\"5m\"")
+            .map_or(crate::signature::DEFAULT_TOLERANCE, |t| t.value)
+    } else {
+        crate::signature::DEFAULT_TOLERANCE
+    };
+    if node.props.iter().all(|p| p.name != "secret") {
+        c.diags.push(
+            Diagnostic::error(
+                "hookplan::incomplete",
+                format!("`{}` needs the signing secret", node.name),
+                node.head_span(),
+                "no secret=",
+            )
+            .with_help(format!("write it as `{example}`")),
+        );
+    }
+    Some((scheme?, secret?, tolerance))
 }
 
 pub fn signature_scheme(

@@ -4,10 +4,9 @@ use super::super::diagnostic::{Diagnostic, Diagnostics};
 use super::super::grammar;
 use super::super::raw::RawNode;
 use super::super::reader::{self, NodeReader};
-use super::http::signature_scheme;
+use super::http::signature_node;
 use super::{check_pointer, json_value, template};
 use crate::model::{CountExpectation, ExpectRequests, ReplayAction, RequestCheck, Spanned};
-use std::time::Duration;
 
 /// What `faults` may name: a request's injected fault, `none`, or `rejected` (a bad signature,
 /// a body over the limit).
@@ -86,28 +85,7 @@ pub fn decode_expect(node: &RawNode, diags: &mut Diagnostics) -> Option<ExpectRe
                 }
             }
             "signature" => {
-                let example = "signature \"standard-webhooks\" secret=\"${secret.WEBHOOK_SECRET}\"";
-                let scheme = c
-                    .string_arg(0, "a scheme", example)
-                    .and_then(|s| signature_scheme(&s, c.diags));
-                let secret = c
-                    .prop("secret")
-                    .and_then(|p| template(&p.entry, "`secret`", example, c.diags));
-                let tolerance = c
-                    .duration_prop("tolerance", "tolerance=\"5m\"")
-                    .map_or(Duration::from_secs(300), |t| t.value);
-                if c.node.props.iter().all(|p| p.name != "secret") {
-                    c.diags.push(
-                        Diagnostic::error(
-                            "hookplan::incomplete",
-                            "`signature` needs the signing secret",
-                            c.node.head_span(),
-                            "no secret=",
-                        )
-                        .with_help(format!("write it as `{example}`")),
-                    );
-                }
-                if let (Some(scheme), Some(secret)) = (scheme, secret) {
+                if let Some((scheme, secret, tolerance)) = signature_node(&mut c, true) {
                     checks.push(RequestCheck::Signature {
                         scheme,
                         secret,

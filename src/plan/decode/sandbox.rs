@@ -4,8 +4,8 @@ use super::super::diagnostic::{Diagnostic, Diagnostics};
 use super::super::grammar;
 use super::super::raw::{RawEntry, RawNode};
 use super::super::reader::{self, NodeReader, once};
-use super::http::{check_json, signature_scheme};
-use super::{check_name, template};
+use super::check_name;
+use super::http::{check_json, signature_node};
 use crate::model::{
     BodyDecl, ConnectionFault, DelaySpec, EndpointDecl, RespondDecl, ResponseDecl, SandboxDecl,
     SignatureCheckDecl,
@@ -260,30 +260,8 @@ fn endpoint(node: &RawNode, diags: &mut Diagnostics) -> Option<EndpointDecl> {
                 continue;
             }
             "require-signature" => {
-                let example =
-                    "require-signature \"standard-webhooks\" secret=\"${secret.WEBHOOK_SECRET}\"";
                 c.no_children();
-                let scheme = c
-                    .string_arg(0, "a scheme", example)
-                    .and_then(|s| signature_scheme(&s, c.diags));
-                let secret = c
-                    .prop("secret")
-                    .and_then(|p| template(&p.entry, "`secret`", example, c.diags));
-                let tolerance = c
-                    .duration_prop("tolerance", "tolerance=\"5m\"")
-                    .map_or(Duration::from_secs(300), |t| t.value);
-                if c.node.props.iter().all(|p| p.name != "secret") {
-                    c.diags.push(
-                        Diagnostic::error(
-                            "hookplan::incomplete",
-                            "`require-signature` needs the signing secret",
-                            c.node.head_span(),
-                            "no secret=",
-                        )
-                        .with_help(format!("write it as `{example}`")),
-                    );
-                }
-                if let (Some(scheme), Some(secret)) = (scheme, secret) {
+                if let Some((scheme, secret, tolerance)) = signature_node(&mut c, true) {
                     endpoint.signature = Some(SignatureCheckDecl {
                         scheme,
                         secret,
