@@ -508,3 +508,54 @@ step "send" {
             .any(|(k, v)| k == "content-type" && v == "application/json")
     );
 }
+
+#[test]
+fn the_run_timeout_stops_what_would_run_past_it() {
+    let server = TestServer::start(&[
+        ("/down", vec![Answer::status(503)]),
+        ("/later", vec![Answer::status(200)]),
+    ]);
+    let scratch = Scratch::new();
+    scratch.write(
+        "plan.kdl",
+        &format!(
+            r#"plan "deadline" {{ timeout "5s" }}
+step "slow" {{
+    http "GET" "{0}/down"
+    retry {{
+        max-retries 3
+        base-delay "2s"
+    }}
+}}
+step "later" {{
+    needs "slow"
+    http "GET" "{0}/later"
+}}
+"#,
+            server.url
+        ),
+    );
+    let run = scratch.run(&[
+        "run",
+        "plan.kdl",
+        "--time-scale",
+        "0",
+        "--report-dir",
+        "out",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&scratch.read("out/report.json")).unwrap();
+    // 2 s and 4 s of waits fit in 5 s only partly: the second wait is not started.
+    let slow = &report["steps"][0];
+    assert_eq!(slow["status"], "errored");
+    assert_eq!(slow["attempts"].as_array().unwrap().len(), 2);
+    assert!(
+        slow["message"]
+            .as_str()
+            .unwrap()
+            .contains("timeout would pass during the 4.0s wait"),
+        "{slow}"
+    );
+    assert_eq!(report["steps"][1]["status"], "skipped");
+    assert_eq!(server.hits("/later"), 0);
+}
