@@ -559,3 +559,33 @@ step "later" {{
     assert_eq!(report["steps"][1]["status"], "skipped");
     assert_eq!(server.hits("/later"), 0);
 }
+
+#[test]
+fn an_unusable_report_folder_is_refused_before_anything_runs() {
+    let server = TestServer::start(&[("/a", vec![Answer::status(200)])]);
+    let scratch = Scratch::new();
+    scratch.write(
+        "plan.kdl",
+        &format!(
+            "plan \"p\" {{ }}\nstep \"a\" {{ http \"GET\" \"{}/a\" }}\n",
+            server.url
+        ),
+    );
+    scratch.write("taken", "a file");
+    let run = scratch.run(&["run", "plan.kdl", "--report-dir", "taken"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "error: --report-dir taken is a file, not a folder\n  help: name a folder (it is created if missing)\n"
+    );
+    assert_eq!(server.total_hits(), 0);
+    let config = scratch.run(&["--config", "missing.kdl", "check", "plan.kdl"]);
+    assert_eq!(config.code, 2);
+    assert!(
+        config.stderr.starts_with(
+            "error: cannot read the project config missing.kdl: no such file or directory\n"
+        ),
+        "{}",
+        config.stderr
+    );
+}

@@ -183,7 +183,13 @@ fn one_malloc_arena() {
 fn project_config(
     explicit: Option<&std::path::Path>,
 ) -> Result<crate::plan::ProjectConfig, CliError> {
-    crate::plan::ProjectConfig::find(explicit, std::path::Path::new(".")).map_err(load_error)
+    crate::plan::ProjectConfig::find(explicit, std::path::Path::new(".")).map_err(|error| match error {
+        crate::plan::LoadError::Source(crate::plan::SourceError::Unreadable { path, reason }) => {
+            CliError::usage(format!("cannot read the project config {path}: {reason}"))
+                .with_help("--config names a file like hookplan.kdl; without it, hookplan.kdl in the working directory is used if there is one")
+        }
+        other => load_error(other),
+    })
 }
 
 fn load_error(error: crate::plan::LoadError) -> CliError {

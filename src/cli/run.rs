@@ -88,6 +88,19 @@ pub fn run(
     if args.jobs == Some(0) {
         return Err(CliError::usage("--jobs must be at least 1"));
     }
+    // Where the results go is checked before anything runs, not after.
+    for (flag, dir) in [
+        ("--report-dir", args.report_dir.as_deref()),
+        ("--state-dir", Some(state_dir)),
+    ] {
+        if let Some(dir) = dir.filter(|d| d.exists() && !d.is_dir()) {
+            return Err(CliError::usage(format!(
+                "{flag} {} is a file, not a folder",
+                dir.display()
+            ))
+            .with_help("name a folder (it is created if missing)"));
+        }
+    }
     let overrides = parse_vars(&args.vars, &loaded)?;
     let selected = selection(&args, &loaded)?;
     let mut values = values::resolve(&loaded.plan, &overrides, &values::ProcessEnvironment)
