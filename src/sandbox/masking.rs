@@ -5,35 +5,8 @@
 
 use std::borrow::Cow;
 
-/// Words that make a header, query parameter or JSON field name a credential.
-const CREDENTIAL_WORDS: &[&str] = &[
-    "authorization",
-    "authentication",
-    "token",
-    "secret",
-    "password",
-    "passwd",
-    "api-key",
-    "api_key",
-    "apikey",
-    "cookie",
-    "signature",
-    "credential",
-    "private-key",
-    "private_key",
-    "session",
-];
-/// Whole names that are credentials without holding one of the words.
-const CREDENTIAL_NAMES: &[&str] = &["auth", "key", "sig", "pwd", "pass"];
-
-/// Whether a header, query parameter or JSON field of this name holds a credential.
-pub fn is_credential_name(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    CREDENTIAL_NAMES.contains(&name.as_str())
-        || CREDENTIAL_WORDS.iter().any(|word| name.contains(word))
-        // `x-auth`, `basic_auth`, but not `author`.
-        || name.split(['-', '_']).any(|part| part == "auth")
-}
+// One definition of what a credential is and how it is shown, shared with the plan engine.
+pub use crate::observe::credentials::{is_credential_name, mask};
 
 /// A JSON document with the string values of credential fields masked, at any depth.
 pub fn json(value: &mut serde_json::Value) {
@@ -50,30 +23,6 @@ pub fn json(value: &mut serde_json::Value) {
         }
         serde_json::Value::Array(items) => items.iter_mut().for_each(json),
         _ => {}
-    }
-}
-
-/// `Bearer sk_test_0123456789abcdef` → `Bearer sk_test_…`. Short values show less (a quarter
-/// at most), so that a short secret is never shown whole.
-pub fn mask(value: &str) -> String {
-    let value = value.trim();
-    let (scheme, secret) = match value.split_once(' ') {
-        Some((scheme, rest))
-            if !scheme.is_empty()
-                && scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !rest.trim().is_empty() =>
-        {
-            (Some(scheme), rest.trim())
-        }
-        _ => (None, value),
-    };
-    let length = secret.chars().count();
-    let shown: String = secret.chars().take((length / 4).min(8)).collect();
-    match scheme {
-        Some(scheme) => format!("{scheme} {shown}…"),
-        None => format!("{shown}…"),
     }
 }
 
@@ -115,26 +64,6 @@ pub fn path_and_query(path: &str, query_string: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn authorization_shows_the_scheme_and_at_most_eight_characters() {
-        assert_eq!(
-            mask("Bearer sk_test_0123456789abcdefghijklmn"),
-            "Bearer sk_test_…"
-        );
-        assert_eq!(mask("Basic dXNlcjpwYXNzd29yZA=="), "Basic dXNlc…");
-        assert_eq!(mask("sk_live_0123456789abcdefghijklmn"), "sk_live_…");
-    }
-
-    #[test]
-    fn short_secrets_are_never_shown_whole() {
-        assert_eq!(mask("Bearer abc"), "Bearer …");
-        assert_eq!(mask("12345678"), "12…");
-        assert_eq!(mask(""), "…");
-        for secret in ["a", "ab", "abcd", "abcdefgh", "abcdefghijklmnop"] {
-            assert!(!mask(secret).contains(secret), "{secret}");
-        }
-    }
 
     #[test]
     fn credential_headers_are_recognised() {

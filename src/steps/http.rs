@@ -6,7 +6,7 @@ use crate::clock::Timeline;
 use crate::exec::event::{Body as ReportBody, RequestSummary, ResponseSummary};
 use crate::exec::{Attempt, EventKind, RunContext, StepOutcome, StepStatus};
 use crate::model::{Body, HttpAction, HumanDuration, SignatureScheme, Step};
-use crate::observe::{is_credential_header, mask_credential};
+use crate::observe::{is_credential_name, mask_credential};
 use crate::retry::{
     Admission, AttemptOutcome, Backoff, Decision, Transition, decide, parse_retry_after, target_of,
     wording,
@@ -601,7 +601,7 @@ fn shown_headers(ctx: &RunContext, headers: &[(String, String)]) -> Vec<(String,
     headers
         .iter()
         .map(|(k, v)| {
-            let shown = if is_credential_header(k) && !v.contains("(signed when sent)") {
+            let shown = if is_credential_name(k) && !v.contains("(signed when sent)") {
                 mask_credential(&ctx.redact(v))
             } else {
                 ctx.redact(v)

@@ -4,7 +4,7 @@ use super::sandboxes::{Sandboxes, fault_name, status_of};
 use crate::clock::Timeline;
 use crate::exec::{Assertion, RunContext, StepOutcome, StepStatus};
 use crate::model::{CountExpectation, ExpectRequests, RequestCheck, Step};
-use crate::observe::{is_credential_header, mask_credential};
+use crate::observe::{is_credential_name, mask_credential};
 use crate::sandbox::RecordedRequest;
 use base64::Engine;
 use std::time::{Instant, SystemTime};
@@ -167,7 +167,7 @@ fn check_all(ctx: &RunContext, check: &RequestCheck, matched: &[&RecordedRequest
                 Err(why) => return Assertion::new(format!("header {name}"), "a value", why, false),
             };
             let shown = |v: &str| {
-                if is_credential_header(name) {
+                if is_credential_name(name) {
                     mask_credential(v)
                 } else {
                     v.to_string()

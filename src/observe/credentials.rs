@@ -1,0 +1,82 @@
+//! Credentials in displays: which names hold one, and how a value is shown — the scheme and at
+//! most 8 characters, then `…`. The sandbox's console and tables and the run's reports use the
+//! same rule.
+
+/// Words that make a header, query parameter or JSON field name a credential.
+const CREDENTIAL_WORDS: &[&str] = &[
+    "authorization",
+    "authentication",
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "api-key",
+    "api_key",
+    "apikey",
+    "cookie",
+    "signature",
+    "credential",
+    "private-key",
+    "private_key",
+    "session",
+];
+/// Whole names that are credentials without holding one of the words.
+const CREDENTIAL_NAMES: &[&str] = &["auth", "key", "sig", "pwd", "pass"];
+
+/// Whether a header, query parameter or JSON field of this name holds a credential.
+pub fn is_credential_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    CREDENTIAL_NAMES.contains(&name.as_str())
+        || CREDENTIAL_WORDS.iter().any(|word| name.contains(word))
+        // `x-auth`, `basic_auth`, but not `author`.
+        || name.split(['-', '_']).any(|part| part == "auth")
+}
+
+/// `Bearer sk_test_0123456789abcdef` → `Bearer sk_test_…`. Short values show less (a quarter
+/// at most), so that a short secret is never shown whole.
+pub fn mask(value: &str) -> String {
+    let value = value.trim();
+    let (scheme, secret) = match value.split_once(' ') {
+        Some((scheme, rest))
+            if !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !rest.trim().is_empty() =>
+        {
+            (Some(scheme), rest.trim())
+        }
+        _ => (None, value),
+    };
+    let length = secret.chars().count();
+    let shown: String = secret.chars().take((length / 4).min(8)).collect();
+    match scheme {
+        Some(scheme) => format!("{scheme} {shown}…"),
+        None => format!("{shown}…"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorization_shows_the_scheme_and_at_most_eight_characters() {
+        assert_eq!(
+            mask("Bearer sk_test_0123456789abcdefghijklmn"),
+            "Bearer sk_test_…"
+        );
+        assert_eq!(mask("Basic dXNlcjpwYXNzd29yZA=="), "Basic dXNlc…");
+        assert_eq!(mask("sk_live_0123456789abcdefghijklmn"), "sk_live_…");
+    }
+
+    #[test]
+    fn short_secrets_are_never_shown_whole() {
+        assert_eq!(mask("Bearer abc"), "Bearer …");
+        assert_eq!(mask("12345678"), "12…");
+        assert_eq!(mask(""), "…");
+        for secret in ["a", "ab", "abcd", "abcdefgh", "abcdefghijklmnop"] {
+            assert!(!mask(secret).contains(secret), "{secret}");
+        }
+    }
+}
