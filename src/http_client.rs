@@ -46,3 +46,14 @@ pub fn with_ca_bundle(
         .into_iter()
         .fold(builder, |b, c| b.add_root_certificate(c)))
 }
+
+/// `200 OK`, `503 Service Unavailable`; a code without a standard reason phrase alone.
+pub fn status_text(status: u16) -> String {
+    match reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+    {
+        Some(reason) => format!("{status} {reason}"),
+        None => status.to_string(),
+    }
+}

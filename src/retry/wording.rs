@@ -66,13 +66,7 @@ pub fn failure_phrase(outcome: &AttemptOutcome) -> String {
 /// `Response: 401 Unauthorized`, `Response: 200 OK`; a code without a standard reason phrase is
 /// shown alone.
 pub fn response_line(status: u16) -> String {
-    let reason = hyper::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason());
-    match reason {
-        Some(reason) => format!("Response: {status} {reason}"),
-        None => format!("Response: {status}"),
-    }
+    format!("Response: {}", crate::http_client::status_text(status))
 }
 
 /// `No retry - client error`, after the response line of an answer that is not retried.

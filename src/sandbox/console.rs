@@ -7,7 +7,6 @@ use super::recording::{Answer, Fault, RecordedRequest};
 use super::routes::DEFAULT_ROUTES;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, TableStyle};
 use comfy_table::{ContentLineStyle, LineStyle};
-use hyper::StatusCode;
 use std::fmt::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -88,16 +87,7 @@ fn seconds(duration: Duration) -> String {
     }
 }
 
-/// `200 OK`.
-pub fn status_text(status: u16) -> String {
-    match StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-    {
-        Some(reason) => format!("{status} {reason}"),
-        None => status.to_string(),
-    }
-}
+pub use crate::http_client::status_text;
 
 /// The console block for one request.
 pub fn request_block(record: &RecordedRequest) -> String {
