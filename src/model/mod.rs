@@ -3,12 +3,20 @@
 //! The model knows nothing of execution. Spans stay on the values a run-time error may need to
 //! point back at (templates, names), so `run` can report a missing variable at its place.
 
+mod action;
 mod duration;
+mod http;
+mod replay;
+mod requests;
 mod span;
 pub mod suggest;
 mod template;
 
+pub use action::{Action, ActionSpec, Resource, Undecoded};
 pub use duration::{DurationError, HumanDuration, parse_duration};
+pub use http::{Body, HttpAction, SignSpec};
+pub use replay::ReplayAction;
+pub use requests::{CountExpectation, ExpectRequests, RequestCheck};
 pub use span::{Span, Spanned};
 pub use template::{
     NAMESPACES, Part, Reference, SANDBOX_FIELDS, Template, TemplateError, TextOrigin,
@@ -381,41 +389,17 @@ impl Step {
                 }
             }
         }
-        match &self.action {
-            Action::ExpectRequests(e) => _ = names.insert(e.sandbox.value.clone()),
-            Action::Replay(r) => _ = names.insert(r.sandbox.value.clone()),
-            Action::Http(_) => {}
+        for (resource, name) in self.action.spec().resources() {
+            if resource == Resource::Sandbox {
+                names.insert(name.value.clone());
+            }
         }
         names
     }
 
     /// Every template the step holds, for checking and resolution.
     pub fn templates(&self) -> Vec<&Template> {
-        let mut out = Vec::new();
-        match &self.action {
-            Action::Http(http) => {
-                out.push(&http.url);
-                out.extend(http.headers.iter().map(|(_, v)| v));
-                out.extend(http.query.iter().map(|(_, v)| v));
-                match &http.body {
-                    Some(Body::Json(t) | Body::Text(t)) => out.push(t),
-                    Some(Body::File(_)) | None => {}
-                }
-                if let Some(sign) = &http.sign {
-                    out.push(&sign.secret);
-                }
-            }
-            Action::ExpectRequests(e) => {
-                for check in &e.checks {
-                    match check {
-                        RequestCheck::Signature { secret, .. } => out.push(secret),
-                        RequestCheck::Header { value: Some(v), .. } => out.push(v),
-                        _ => {}
-                    }
-                }
-            }
-            Action::Replay(r) => out.push(&r.to),
-        }
+        let mut out = self.action.spec().templates();
         for header in &self.expect.headers {
             if let Some(value) = &header.value {
                 out.push(value);
@@ -428,125 +412,6 @@ impl Step {
         }
         out
     }
-}
-
-#[derive(Debug, Clone)]
-pub enum Action {
-    Http(HttpAction),
-    ExpectRequests(ExpectRequests),
-    Replay(ReplayAction),
-}
-
-impl Action {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Action::Http(_) => "http",
-            Action::ExpectRequests(_) => "expect-requests",
-            Action::Replay(_) => "replay",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct HttpAction {
-    pub method: String,
-    pub url: Template,
-    pub headers: Vec<(String, Template)>,
-    pub query: Vec<(String, Template)>,
-    pub body: Option<Body>,
-    pub sign: Option<SignSpec>,
-    pub span: Span,
-}
-
-#[derive(Debug, Clone)]
-pub enum Body {
-    Json(Template),
-    Text(Template),
-    /// Relative to the plan's folder; read when the step runs.
-    File(Spanned<PathBuf>),
-}
-
-#[derive(Debug, Clone)]
-pub struct SignSpec {
-    pub scheme: SignatureScheme,
-    pub secret: Template,
-}
-
-/// Assertions on what a sandbox recorded.
-#[derive(Debug, Clone)]
-pub struct ExpectRequests {
-    pub sandbox: Spanned<String>,
-    /// A glob over the request path; `None` = every request.
-    pub path: Option<String>,
-    pub method: Option<String>,
-    pub count: Option<CountExpectation>,
-    pub checks: Vec<RequestCheck>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CountExpectation {
-    Exactly(u32),
-    AtLeast(u32),
-    AtMost(u32),
-    Between(u32, u32),
-}
-
-impl CountExpectation {
-    pub fn holds(self, n: u32) -> bool {
-        match self {
-            Self::Exactly(e) => n == e,
-            Self::AtLeast(min) => n >= min,
-            Self::AtMost(max) => n <= max,
-            Self::Between(min, max) => (min..=max).contains(&n),
-        }
-    }
-}
-
-impl std::fmt::Display for CountExpectation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Exactly(e) => write!(f, "{e}"),
-            Self::AtLeast(min) => write!(f, "at least {min}"),
-            Self::AtMost(max) => write!(f, "at most {max}"),
-            Self::Between(min, max) => write!(f, "{min} to {max}"),
-        }
-    }
-}
-
-/// A check that every matching recorded request must pass.
-#[derive(Debug, Clone)]
-pub enum RequestCheck {
-    Method(String),
-    Header {
-        name: String,
-        value: Option<Template>,
-    },
-    Json {
-        pointer: String,
-        value: serde_json::Value,
-    },
-    BodyContains(String),
-    Signature {
-        scheme: SignatureScheme,
-        secret: Template,
-        tolerance: Duration,
-    },
-    /// The matching requests arrived in this order of paths.
-    Order(Vec<String>),
-    /// The fault injected into each matching request, in arrival order (`none`, `error-rate`,
-    /// `reset`, `close`, `hang`, `slow-body`, `rejected`).
-    Faults(Vec<String>),
-    /// The status the sandbox answered each matching request with, in arrival order.
-    Statuses(Vec<u16>),
-}
-
-#[derive(Debug, Clone)]
-pub struct ReplayAction {
-    pub sandbox: Spanned<String>,
-    pub path: Option<String>,
-    /// Which matching request: 1 = first; negative counts from the end (-1 = last).
-    pub index: i64,
-    pub to: Template,
 }
 
 // ---------------------------------------------------------------- expectations

@@ -1,8 +1,13 @@
 //! Which nodes may appear where: the one list that unknown-node suggestions and the
-//! plan-language reference (`schemas/plan-language.md`, kept in step by a test) are checked against.
+//! plan-language reference (`schemas/plan-language.md`, kept in step by a test) are checked
+//! against. A step's actions, and the nodes each one holds, come from the kinds table.
 
-/// (where, the nodes it holds). `*` stands for any name (a variable).
-pub const NODES: &[(&str, &[&str])] = &[
+use super::kinds::{self, STEP_KINDS};
+use std::sync::LazyLock;
+
+/// (where, the nodes it holds), for every place but a step and its actions. `*` stands for any
+/// name (a variable).
+const FIXED: &[(&str, &[&str])] = &[
     ("top", &["plan", "vars", "retry", "sandbox", "step"]),
     (
         "plan",
@@ -21,28 +26,6 @@ pub const NODES: &[(&str, &[&str])] = &[
             "respect-retry-after",
             "circuit-breaker",
         ],
-    ),
-    (
-        "step",
-        &[
-            "description",
-            "needs",
-            "http",
-            "expect-requests",
-            "replay",
-            "retry",
-            "timeout",
-            "attempt-timeout",
-            "expect",
-            "capture",
-            "continue-on-error",
-            "always",
-            "tags",
-        ],
-    ),
-    (
-        "http",
-        &["header", "query", "json", "body", "body-file", "sign"],
     ),
     (
         "expect",
@@ -85,29 +68,54 @@ pub const NODES: &[(&str, &[&str])] = &[
     ),
     ("respond", &["header"]),
     ("every", &["header"]),
-    (
-        "expect-requests",
-        &[
-            "count",
-            "method",
-            "header",
-            "json",
-            "body-contains",
-            "signature",
-            "order",
-            "faults",
-            "statuses",
-        ],
-    ),
 ];
+
+/// What a step holds besides its one action.
+pub const STEP_SETTINGS: &[&str] = &[
+    "description",
+    "needs",
+    "retry",
+    "timeout",
+    "attempt-timeout",
+    "expect",
+    "capture",
+    "continue-on-error",
+    "always",
+    "tags",
+];
+
+/// A step's nodes: its settings, then every action.
+static STEP: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let mut nodes = vec!["description", "needs"];
+    nodes.extend(kinds::names());
+    nodes.extend(STEP_SETTINGS.iter().skip(2));
+    nodes
+});
 
 /// The nodes allowed in `context`.
 pub fn nodes(context: &str) -> &'static [&'static str] {
-    NODES
+    if context == "step" {
+        return &STEP;
+    }
+    if let Some(kind) = kinds::find(context) {
+        return kind.children;
+    }
+    FIXED
         .iter()
         .find(|(c, _)| *c == context)
         .map_or(&[], |(_, n)| n)
 }
 
-/// The step actions: a step holds exactly one.
-pub const ACTIONS: &[&str] = &["http", "expect-requests", "replay"];
+/// Every place nodes may appear, with the nodes it holds.
+pub fn contexts() -> Vec<(&'static str, &'static [&'static str])> {
+    let mut all: Vec<(&'static str, &'static [&'static str])> = FIXED[..4].to_vec();
+    all.push(("step", nodes("step")));
+    all.extend(STEP_KINDS.iter().map(|k| (k.name, k.children)));
+    all.extend_from_slice(&FIXED[4..]);
+    all
+}
+
+/// Whether a step node is an action.
+pub fn is_action(name: &str) -> bool {
+    kinds::find(name).is_some()
+}

@@ -6,6 +6,7 @@ mod decode;
 mod diagnostic;
 pub mod format;
 pub mod grammar;
+pub mod kinds;
 mod raw;
 mod reader;
 mod scan;

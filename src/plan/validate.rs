@@ -2,10 +2,11 @@
 
 use super::decode::{Decoded, RetryChoice};
 use super::diagnostic::{Diagnostic, Diagnostics};
+use super::kinds;
 use crate::graph::find_cycles;
 use crate::model::suggest::did_you_mean;
 use crate::model::{
-    Action, BodyDecl, DEFAULT_ATTEMPT_TIMEOUT, DelaySpec, HumanDuration, Plan, Reference, Span,
+    BodyDecl, DEFAULT_ATTEMPT_TIMEOUT, DelaySpec, HumanDuration, Plan, Reference, Resource, Span,
     Step, Template,
 };
 use std::collections::hash_map::Entry;
@@ -262,35 +263,34 @@ pub fn validate(
                 }
             }
         }
-        // Steps that get a response (`http`, `replay`) take `expect` and `capture`.
-        let (sandbox_ref, is_http) = match &step.action {
-            Action::ExpectRequests(e) => (Some(&e.sandbox), false),
-            Action::Replay(r) => (Some(&r.sandbox), true),
-            Action::Http(http) => {
-                if let Some(crate::model::Body::File(path)) = &http.body {
-                    check_file(base_dir, path, path.span, diags);
+        // What the action names must exist; the files it reads too.
+        for (resource, name) in step.action.spec().resources() {
+            match resource {
+                Resource::Sandbox if !sandbox_set.contains(name.as_str()) => {
+                    diags.push(unknown(
+                        "sandbox",
+                        &name.value,
+                        name.span,
+                        &sandbox_names,
+                        "declare it with `sandbox \"name\" { port 0 }`",
+                    ));
                 }
-                (None, true)
+                Resource::Sandbox => {}
             }
-        };
-        if let Some(sandbox) = sandbox_ref
-            && !sandbox_set.contains(sandbox.as_str())
-        {
-            diags.push(unknown(
-                "sandbox",
-                &sandbox.value,
-                sandbox.span,
-                &sandbox_names,
-                "declare it with `sandbox \"name\" { port 0 }`",
-            ));
         }
-        if !is_http {
+        for path in step.action.spec().files() {
+            check_file(base_dir, path, path.span, diags);
+        }
+        // Only steps that get a response take `expect` and `capture`.
+        let responds = kinds::find(step.action.kind()).is_none_or(|k| k.responds);
+        if !responds {
             for span in &decoded.expect_spans {
                 diags.push(
                     Diagnostic::error(
                         "hookplan::expect-not-http",
                         format!(
-                            "`expect` applies to `http` and `replay` steps, not `{}`",
+                            "`expect` applies to steps that get a response ({}), not `{}`",
+                            responding_kinds(),
                             step.action.kind()
                         ),
                         *span,
@@ -304,7 +304,8 @@ pub fn validate(
                     Diagnostic::error(
                         "hookplan::capture-not-http",
                         format!(
-                            "`capture` applies to `http` and `replay` steps, not `{}`",
+                            "`capture` applies to steps that get a response ({}), not `{}`",
+                            responding_kinds(),
                             step.action.kind()
                         ),
                         capture.name.span,
@@ -377,11 +378,23 @@ pub fn validate(
     })
 }
 
+/// The kinds that take `expect` and `capture`, for messages (`` `http`, `replay` ``).
+fn responding_kinds() -> String {
+    kinds::STEP_KINDS
+        .iter()
+        .filter(|k| k.responds)
+        .map(|k| format!("`{}`", k.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn check_capture(source: &Step, key: &str, span: Span, diags: &mut Diagnostics) {
-    if source.captures.iter().any(|c| c.name.value == key) {
+    let published = kinds::find(source.action.kind()).map_or(&[][..], |k| k.publishes);
+    if source.captures.iter().any(|c| c.name.value == key) || published.contains(&key) {
         return;
     }
-    let names: Vec<&str> = source.captures.iter().map(|c| c.name.as_str()).collect();
+    let mut names: Vec<&str> = source.captures.iter().map(|c| c.name.as_str()).collect();
+    names.extend_from_slice(published);
     let help = match did_you_mean(key, names.iter().copied()) {
         Some(s) => format!("did you mean `{s}`?"),
         None if names.is_empty() => format!(

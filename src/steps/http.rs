@@ -1,7 +1,7 @@
 //! The `http` step: build the request from templates, send it (with the step's retry policy),
 //! check the expectations, take the captures.
 
-use super::{capture, expect};
+use super::{KindFuture, Runner, StepCall, capture, expect};
 use crate::clock::Timeline;
 use crate::exec::event::{Body as ReportBody, RequestSummary, ResponseSummary};
 use crate::exec::{Attempt, EventKind, RunContext, StepOutcome, StepStatus};
@@ -61,14 +61,28 @@ impl Reply {
     }
 }
 
-pub async fn run(
-    ctx: &RunContext,
-    index: usize,
-    step: &Step,
-    http: &HttpAction,
-    timeline: Timeline,
-    cancel: CancellationToken,
-) -> StepOutcome {
+pub const RUNNER: Runner = Runner {
+    kind: "http",
+    run: start,
+};
+
+fn start(call: StepCall<'_>) -> KindFuture<'_> {
+    Box::pin(run(call))
+}
+
+async fn run(call: StepCall<'_>) -> StepOutcome {
+    let http = match call.action::<HttpAction>() {
+        Ok(http) => http,
+        Err(outcome) => return outcome,
+    };
+    let StepCall {
+        ctx,
+        index,
+        step,
+        timeline,
+        cancel,
+        ..
+    } = call;
     match prepare(ctx, step, http) {
         Ok(prepared) => execute(ctx, index, step, prepared, timeline, cancel).await,
         Err(message) => StepOutcome::errored(ctx.redact(&message), timeline.elapsed()),

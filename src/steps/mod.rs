@@ -1,20 +1,65 @@
-//! Step runners: one per action kind.
+//! Step runners: the runner half of each step kind, found by the kind's name.
 
 pub mod capture;
 pub mod expect;
+pub mod expect_requests;
 pub mod http;
 pub mod replay;
-pub mod requests;
 pub mod sandboxes;
 
 use crate::clock::Timeline;
 use crate::exec::{RunContext, StepFuture, StepOutcome, StepRunner};
-use crate::model::Action;
+use crate::model::Step;
 use sandboxes::Sandboxes;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-/// Runs a plan's steps by their action, starting the sandboxes a step uses before it runs.
+/// The runner half of a step kind: its name (as in `plan::kinds`) and how it runs.
+pub struct Runner {
+    pub kind: &'static str,
+    pub run: for<'a> fn(StepCall<'a>) -> KindFuture<'a>,
+}
+
+pub type KindFuture<'a> = Pin<Box<dyn Future<Output = StepOutcome> + Send + 'a>>;
+
+/// Every step kind's runner. A new kind is one module and one line here.
+pub const RUNNERS: &[Runner] = &[http::RUNNER, expect_requests::RUNNER, replay::RUNNER];
+
+/// The runner of a kind.
+pub fn runner(kind: &str) -> Option<&'static Runner> {
+    RUNNERS.iter().find(|r| r.kind == kind)
+}
+
+/// What a kind's runner gets for one step.
+pub struct StepCall<'a> {
+    pub ctx: &'a RunContext,
+    /// The step's index in the plan (events name steps by it).
+    pub index: usize,
+    pub step: &'a Step,
+    pub sandboxes: &'a Sandboxes,
+    pub timeline: Timeline,
+    pub cancel: CancellationToken,
+}
+
+impl<'a> StepCall<'a> {
+    /// The step's action as the kind's model type. A mismatch (a table line pointing at the
+    /// wrong runner) fails the step instead of the run.
+    pub fn action<T: 'static>(&self) -> Result<&'a T, StepOutcome> {
+        self.step.action.get::<T>().ok_or_else(|| {
+            StepOutcome::errored(
+                format!(
+                    "the `{}` runner cannot run this action (this is a bug in hookplan)",
+                    self.step.action.kind()
+                ),
+                self.timeline.elapsed(),
+            )
+        })
+    }
+}
+
+/// Runs a plan's steps by their kind, starting the sandboxes a step uses before it runs.
 pub struct PlanRunner {
     sandboxes: Arc<Sandboxes>,
 }
@@ -48,15 +93,45 @@ impl StepRunner for PlanRunner {
                     return StepOutcome::errored(ctx.redact(&why), timeline.elapsed());
                 }
             }
-            match &def.action {
-                Action::Http(http) => http::run(&ctx, step, def, http, timeline, cancel).await,
-                Action::ExpectRequests(spec) => {
-                    requests::run(&ctx, def, spec, &sandboxes, timeline).await
-                }
-                Action::Replay(spec) => {
-                    replay::run(&ctx, step, def, spec, &sandboxes, timeline, cancel).await
-                }
-            }
+            let Some(runner) = runner(def.action.kind()) else {
+                return StepOutcome::errored(
+                    format!(
+                        "no runner for `{}` steps (this is a bug in hookplan)",
+                        def.action.kind()
+                    ),
+                    timeline.elapsed(),
+                );
+            };
+            let call = StepCall {
+                ctx: &ctx,
+                index: step,
+                step: def,
+                sandboxes: &sandboxes,
+                timeline,
+                cancel,
+            };
+            (runner.run)(call).await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_of_the_language_has_a_runner_and_every_runner_a_kind() {
+        let language: Vec<&str> = crate::plan::kinds::names().collect();
+        let runners: Vec<&str> = RUNNERS.iter().map(|r| r.kind).collect();
+        let no_runner: Vec<&&str> = language.iter().filter(|k| !runners.contains(k)).collect();
+        let no_language: Vec<&&str> = runners.iter().filter(|k| !language.contains(k)).collect();
+        assert!(
+            no_runner.is_empty(),
+            "step kinds without a runner in steps::RUNNERS: {no_runner:?}"
+        );
+        assert!(
+            no_language.is_empty(),
+            "runners without a step kind in plan::kinds::STEP_KINDS: {no_language:?}"
+        );
     }
 }

@@ -2,25 +2,21 @@
 
 use super::super::diagnostic::{Diagnostic, Diagnostics};
 use super::super::grammar;
+use super::super::kinds::StepKind;
 use super::super::raw::{RawEntry, RawNode};
 use super::super::reader::{self, NodeReader};
 use super::template;
-use crate::model::{Body, HttpAction, SignSpec, SignatureScheme, Span, Spanned, Template};
+use crate::model::{Action, Body, HttpAction, SignSpec, SignatureScheme, Span, Spanned, Template};
 
 pub const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
-/// Stands in for a step's action until the real one is decoded.
-pub fn placeholder() -> HttpAction {
-    HttpAction {
-        method: "GET".into(),
-        url: Template::literal("", Span::default()),
-        headers: Vec::new(),
-        query: Vec::new(),
-        body: None,
-        sign: None,
-        span: Span::default(),
-    }
-}
+pub const KIND: StepKind = StepKind {
+    name: "http",
+    children: &["header", "query", "json", "body", "body-file", "sign"],
+    responds: true,
+    publishes: &[],
+    decode: |node, diags| decode(node, diags).map(|a| Action::new(a, node.name_span)),
+};
 
 pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<HttpAction> {
     let example = "http \"POST\" \"https://example.com/hook\"";

@@ -1,9 +1,10 @@
 //! Raw nodes to the model: one decoder per node kind, all diagnostics collected in one pass.
 
 mod expect;
-mod http;
+pub(super) mod expect_requests;
+pub(super) mod http;
 mod plan_node;
-mod requests;
+pub(super) mod replay;
 pub(super) mod retry;
 mod sandbox;
 mod step;

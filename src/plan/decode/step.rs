@@ -2,11 +2,12 @@
 
 use super::super::diagnostic::{Diagnostic, Diagnostics};
 use super::super::grammar;
+use super::super::kinds;
 use super::super::raw::RawNode;
 use super::super::reader::{self, NodeReader, once};
-use super::{check_name, check_pointer, expect, http, requests, retry};
+use super::{check_name, check_pointer, expect, retry};
 use crate::model::{
-    Action, Capture, CaptureSource, Expectations, RetryPolicy, Span, Spanned, Step,
+    Action, Capture, CaptureSource, Expectations, RetryPolicy, Span, Spanned, Step, Undecoded,
 };
 
 /// A step before its retry policy name is looked up.
@@ -34,14 +35,14 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<DecodedStep> {
         name.value
     );
 
-    let mut action: Option<(Action, Span)> = None;
+    let mut action: Option<Action> = None;
     let mut step = DecodedStep {
         step: Step {
             name: name.value.clone(),
             span: name.span,
             description: None,
             needs: Vec::new(),
-            action: Action::Http(http::placeholder()),
+            action: Action::new(Undecoded, name.span),
             retry: None,
             timeout: None,
             attempt_timeout: None,
@@ -67,8 +68,8 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<DecodedStep> {
             continue;
         }
         let repeatable = matches!(kind, "needs" | "expect" | "capture" | "tags");
-        if grammar::ACTIONS.contains(&kind) {
-            if let Some((first, span)) = &action {
+        if let Some(step_kind) = kinds::find(kind) {
+            if let Some(first) = &action {
                 diags.push(
                     Diagnostic::error(
                         "hookplan::two-actions",
@@ -80,30 +81,17 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<DecodedStep> {
                         child.name_span,
                         "second action",
                     )
-                    .with_related(*span, "first action")
+                    .with_related(first.span, "first action")
                     .with_help("a step does one thing: split it into two steps"),
                 );
                 continue;
             }
+            action = (step_kind.decode)(child, diags);
+            continue;
         } else if !repeatable && !once(&mut seen, child, diags) {
             continue;
         }
         match kind {
-            "http" => {
-                if let Some(a) = http::decode(child, diags) {
-                    action = Some((Action::Http(a), child.name_span));
-                }
-            }
-            "expect-requests" => {
-                if let Some(a) = requests::decode_expect(child, diags) {
-                    action = Some((Action::ExpectRequests(a), child.name_span));
-                }
-            }
-            "replay" => {
-                if let Some(a) = requests::decode_replay(child, diags) {
-                    action = Some((Action::Replay(a), child.name_span));
-                }
-            }
             "description" => {
                 let mut c = NodeReader::new(child, diags);
                 if let Some(v) = c.value("description \"…\"") {
@@ -197,18 +185,21 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<DecodedStep> {
                 }
                 c.finish();
             }
-            _ => unreachable!("checked against the grammar above"),
+            // A setting the grammar lists but no arm decodes is reported, never ignored.
+            _ => reader::unknown_node(
+                child,
+                &format!("step \"{}\"", name.value),
+                grammar::nodes("step"),
+                diags,
+            ),
         }
     }
     match action {
-        Some((action, _)) => step.step.action = action,
+        Some(action) => step.step.action = action,
         None => {
             // An action that failed to decode has already been reported; the step is kept (with
             // a placeholder action) so that steps naming it do not report it missing too.
-            let reported = node
-                .children()
-                .iter()
-                .any(|c| grammar::ACTIONS.contains(&c.name.as_str()));
+            let reported = node.children().iter().any(|c| grammar::is_action(&c.name));
             if reported {
                 return Some(step);
             } else {
@@ -221,7 +212,7 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<DecodedStep> {
                     )
                     .with_help(format!(
                         "give it one of: {}; e.g. `{example_action}`",
-                        grammar::ACTIONS.join(", ")
+                        kinds::names().collect::<Vec<_>>().join(", ")
                     )),
                 );
                 return Some(step);

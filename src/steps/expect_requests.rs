@@ -1,9 +1,9 @@
 //! `expect-requests`: assertions on what a sandbox recorded, each with expected and actual.
 
-use super::sandboxes::{Sandboxes, fault_name, status_of};
-use crate::clock::Timeline;
+use super::sandboxes::{fault_name, status_of};
+use super::{KindFuture, Runner, StepCall};
 use crate::exec::{Assertion, RunContext, StepOutcome, StepStatus};
-use crate::model::{CountExpectation, ExpectRequests, RequestCheck, Step};
+use crate::model::{CountExpectation, ExpectRequests, RequestCheck};
 use crate::observe::{is_credential_name, mask_credential};
 use crate::sandbox::RecordedRequest;
 use base64::Engine;
@@ -12,13 +12,26 @@ use std::time::{Instant, SystemTime};
 /// How many of the matching requests the report lists.
 const LISTED: usize = 100;
 
-pub async fn run(
-    ctx: &RunContext,
-    step: &Step,
-    spec: &ExpectRequests,
-    sandboxes: &Sandboxes,
-    timeline: Timeline,
-) -> StepOutcome {
+pub const RUNNER: Runner = Runner {
+    kind: "expect-requests",
+    run: start,
+};
+
+fn start(call: StepCall<'_>) -> KindFuture<'_> {
+    Box::pin(run(call))
+}
+
+async fn run(call: StepCall<'_>) -> StepOutcome {
+    let spec = match call.action::<ExpectRequests>() {
+        Ok(spec) => spec,
+        Err(outcome) => return outcome,
+    };
+    let StepCall {
+        ctx,
+        sandboxes,
+        timeline,
+        ..
+    } = call;
     let started = Instant::now();
     let found = match sandboxes
         .matching(&spec.sandbox, spec.path.as_deref(), spec.method.as_deref())
@@ -79,7 +92,6 @@ pub async fn run(
     outcome.assertions = assertions;
     outcome.details = Some(details);
     outcome.real_duration = started.elapsed();
-    let _ = step;
     outcome
 }
 

@@ -1,12 +1,32 @@
-//! Actions on what a sandbox recorded: `expect-requests` and `replay`.
+//! `expect-requests sandbox="hooks" path="/webhook/*" count=3 { … }`: assertions on what a
+//! sandbox recorded.
 
 use super::super::diagnostic::{Diagnostic, Diagnostics};
 use super::super::grammar;
+use super::super::kinds::StepKind;
 use super::super::raw::RawNode;
 use super::super::reader::{self, NodeReader};
 use super::http::signature_node;
 use super::{check_pointer, json_value, template};
-use crate::model::{CountExpectation, ExpectRequests, ReplayAction, RequestCheck, Spanned};
+use crate::model::{Action, CountExpectation, ExpectRequests, RequestCheck, Spanned};
+
+pub const KIND: StepKind = StepKind {
+    name: "expect-requests",
+    children: &[
+        "count",
+        "method",
+        "header",
+        "json",
+        "body-contains",
+        "signature",
+        "order",
+        "faults",
+        "statuses",
+    ],
+    responds: false,
+    publishes: &[],
+    decode: |node, diags| decode(node, diags).map(|a| Action::new(a, node.name_span)),
+};
 
 /// What `faults` may name: a request's injected fault, `none`, or `rejected` (a bad signature,
 /// a body over the limit).
@@ -20,7 +40,7 @@ const FAULTS: &[&str] = &[
     "rejected",
 ];
 
-pub fn decode_expect(node: &RawNode, diags: &mut Diagnostics) -> Option<ExpectRequests> {
+pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<ExpectRequests> {
     let example = "expect-requests sandbox=\"hooks\" path=\"/webhook/flaky\" count=3";
     let mut r = NodeReader::new(node, diags);
     let sandbox = sandbox_prop(&mut r, example);
@@ -174,7 +194,7 @@ fn count_props(r: &mut NodeReader) -> Option<CountExpectation> {
     }
 }
 
-fn sandbox_prop(r: &mut NodeReader, example: &str) -> Option<Spanned<String>> {
+pub(super) fn sandbox_prop(r: &mut NodeReader, example: &str) -> Option<Spanned<String>> {
     let sandbox = r.string_prop("sandbox", example);
     if sandbox.is_none() && r.node.props.iter().all(|p| p.name != "sandbox") {
         let node = r.node;
@@ -189,51 +209,4 @@ fn sandbox_prop(r: &mut NodeReader, example: &str) -> Option<Spanned<String>> {
         );
     }
     sandbox
-}
-
-pub fn decode_replay(node: &RawNode, diags: &mut Diagnostics) -> Option<ReplayAction> {
-    let example = "replay sandbox=\"hooks\" path=\"/webhook/payment\" to=\"${sandbox.mirror.url}/webhook/payment\"";
-    let mut r = NodeReader::new(node, diags);
-    r.no_children();
-    let sandbox = sandbox_prop(&mut r, example);
-    let path = r
-        .string_prop("path", "path=\"/webhook/*\"")
-        .map(|p| p.value);
-    let index = r
-        .int_prop("index", i64::MIN as i128, i64::MAX as i128, "index=-1")
-        .map_or(-1, |i| i.value as i64);
-    let to = r
-        .prop("to")
-        .and_then(|p| template(&p.entry, "`to`", example, r.diags));
-    if r.node.props.iter().all(|p| p.name != "to") {
-        let node = r.node;
-        r.diags.push(
-            Diagnostic::error(
-                "hookplan::incomplete",
-                "`replay` needs a target URL",
-                node.head_span(),
-                "no to=",
-            )
-            .with_help(format!("write it as `{example}`")),
-        );
-    }
-    r.finish();
-    if index == 0 {
-        diags.push(
-            Diagnostic::error(
-                "hookplan::out-of-range",
-                "`index` counts from 1 (or from the end with -1)",
-                node.head_span(),
-                "index 0",
-            )
-            .with_help("index=1 is the first matching request, index=-1 the last"),
-        );
-        return None;
-    }
-    Some(ReplayAction {
-        sandbox: sandbox?,
-        path,
-        index,
-        to: to?,
-    })
 }
