@@ -1,15 +1,22 @@
 //! The executor's own cost per step: 10,000 steps with a runner that does nothing, in a wide
-//! graph (no step needs another) and a deep one (a chain). Target: ≤ 50 µs per step.
+//! graph (no step needs another) and a deep one (a chain), first with the events merely
+//! collected, then with the sinks `hookplan run` attaches: the events journal and the report
+//! builder (lossless), and the console (lossy, on its own thread; plain lines to stderr).
+//! Target: ≤ 5 µs per step with the sinks.
 //!
-//! Run with `cargo bench --bench executor` (or `just bench`).
+//! Run with `cargo bench --bench executor 2>/dev/null` (or `just bench-engine`).
 
 use divan::Bencher;
 use hookplan::clock::{Clock, Timeline};
 use hookplan::exec::{
-    self, Events, ExecOptions, RunContext, StepFuture, StepOutcome, StepRunner, StepStatus,
+    self, EventKind, Events, ExecOptions, RunContext, RunStarted, Sinks, StepFuture, StepInfo,
+    StepOutcome, StepRunner, StepStatus,
 };
 use hookplan::graph::StepGraph;
 use hookplan::model::{Action, Expectations, HttpAction, Plan, Span, Spanned, Step, Template};
+use hookplan::report::ReportBuilder;
+use hookplan::report::console::{Console, Verbosity};
+use hookplan::report::journal::Journal;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -51,15 +58,18 @@ fn plan(deep: bool) -> Plan {
             } else {
                 Vec::new()
             },
-            action: Action::Http(HttpAction {
-                method: "GET".into(),
-                url: Template::literal("http://127.0.0.1:9/", Span::default()),
-                headers: Vec::new(),
-                query: Vec::new(),
-                body: None,
-                sign: None,
-                span: Span::default(),
-            }),
+            action: Action::new(
+                HttpAction {
+                    method: "GET".into(),
+                    url: Template::literal("http://127.0.0.1:9/", Span::default()),
+                    headers: Vec::new(),
+                    query: Vec::new(),
+                    body: None,
+                    sign: None,
+                    span: Span::default(),
+                },
+                Span::default(),
+            ),
             retry: None,
             timeout: None,
             attempt_timeout: None,
@@ -87,7 +97,7 @@ fn plan(deep: bool) -> Plan {
     }
 }
 
-fn run(bencher: Bencher, deep: bool) {
+fn run(bencher: Bencher, deep: bool, sinks: bool) {
     let plan = Arc::new(plan(deep));
     let graph = StepGraph::new(&plan);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -96,30 +106,47 @@ fn run(bencher: Bencher, deep: bool) {
         .unwrap();
     hookplan::http_client::install_crypto();
     let http = reqwest::Client::new();
+    let journal_dir = tempfile::tempdir().unwrap();
     bencher
         .counter(divan::counter::ItemsCount::new(STEPS))
         .bench_local(|| {
             runtime.block_on(async {
                 let clock = Clock::new(0.0);
                 let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-                // Events are consumed as the console and report builder would.
-                let sink = tokio::spawn(async move {
-                    let mut all = Vec::with_capacity(2 * STEPS);
-                    while let Some(event) = receiver.recv().await {
-                        all.push(event);
-                    }
-                    all.len()
-                });
-                let ctx = Arc::new(RunContext::new(
-                    plan.clone(),
-                    clock.clone(),
-                    http.clone(),
-                    Default::default(),
-                    CancellationToken::new(),
-                    false,
-                    std::env::temp_dir(),
-                    Events::new(sender, clock),
-                ));
+                let consumer = if sinks {
+                    let journal =
+                        Journal::create(&journal_dir.path().join("events.jsonl")).unwrap();
+                    let console = Console::new(false, false, Verbosity::Normal);
+                    let sinks = Sinks::default()
+                        .lossless(journal)
+                        .lossless(ReportBuilder::default())
+                        .lossy(console);
+                    tokio::spawn(async move {
+                        let mut finished = sinks.run(receiver).await;
+                        let report = finished.take::<ReportBuilder>().unwrap().into_report();
+                        report.steps.len() + 1
+                    })
+                } else {
+                    // Events are merely collected.
+                    tokio::spawn(async move {
+                        let mut all = Vec::with_capacity(2 * STEPS);
+                        while let Some(event) = receiver.recv().await {
+                            all.push(event);
+                        }
+                        all.len() / 2 + 1
+                    })
+                };
+                let events = Events::new(sender, clock.clone());
+                events.emit_at(Duration::ZERO, EventKind::RunStarted(started(&plan)));
+                let ctx = Arc::new(
+                    RunContext::builder(plan.clone(), Default::default())
+                        .clock(clock)
+                        .http(http.clone())
+                        .run_dir(std::env::temp_dir())
+                        .events(events)
+                        .build()
+                        .unwrap(),
+                );
                 let options = ExecOptions {
                     jobs: 2,
                     ..ExecOptions::default()
@@ -131,17 +158,53 @@ fn run(bencher: Bencher, deep: bool) {
                 })
                 .await
                 .unwrap();
-                assert_eq!(sink.await.unwrap(), 2 * STEPS);
+                assert_eq!(consumer.await.unwrap(), STEPS + 1);
             })
         });
 }
 
+fn started(plan: &Plan) -> RunStarted {
+    RunStarted {
+        plan: plan.name.clone(),
+        path: "bench.kdl".into(),
+        description: None,
+        canonical_hash: String::new(),
+        seed: 0,
+        jobs: 2,
+        time_scale: 0.0,
+        dry_run: false,
+        variables: Vec::new(),
+        steps: plan
+            .steps
+            .iter()
+            .map(|s| StepInfo {
+                name: s.name.clone(),
+                kind: "http".into(),
+                needs: s.needs.iter().map(|n| n.value.clone()).collect(),
+                tags: Vec::new(),
+                continue_on_error: false,
+                always: false,
+            })
+            .collect(),
+    }
+}
+
 #[divan::bench(sample_count = 10)]
 fn wide_10k_steps(bencher: Bencher) {
-    run(bencher, false);
+    run(bencher, false, false);
 }
 
 #[divan::bench(sample_count = 10)]
 fn deep_10k_steps(bencher: Bencher) {
-    run(bencher, true);
+    run(bencher, true, false);
+}
+
+#[divan::bench(sample_count = 10)]
+fn wide_10k_steps_with_sinks(bencher: Bencher) {
+    run(bencher, false, true);
+}
+
+#[divan::bench(sample_count = 10)]
+fn deep_10k_steps_with_sinks(bencher: Bencher) {
+    run(bencher, true, true);
 }

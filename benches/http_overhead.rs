@@ -114,7 +114,7 @@ fn http_step_with_retry_policy(bencher: Bencher) {
         span: Span::default(),
         description: None,
         needs: Vec::new(),
-        action: Action::Http(http.clone()),
+        action: Action::new(http.clone(), Span::default()),
         retry: Some(policy),
         timeout: None,
         attempt_timeout: None,
@@ -143,27 +143,25 @@ fn http_step_with_retry_policy(bencher: Bencher) {
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
     f.runtime
         .spawn(async move { while receiver.recv().await.is_some() {} });
-    let ctx = RunContext::new(
-        plan,
-        clock.clone(),
-        f.client.clone(),
-        Default::default(),
-        CancellationToken::new(),
-        false,
-        std::env::temp_dir(),
-        Events::new(sender, clock.clone()),
-    );
+    let ctx = RunContext::builder(plan, Default::default())
+        .clock(clock.clone())
+        .http(f.client.clone())
+        .run_dir(std::env::temp_dir())
+        .events(Events::new(sender, clock.clone()))
+        .build()
+        .unwrap();
+    let sandboxes = hookplan::steps::sandboxes::Sandboxes::new(&ctx);
     bencher.bench_local(|| {
         f.runtime.block_on(async {
-            let outcome = hookplan::steps::http::run(
-                &ctx,
-                0,
-                &step,
-                &http,
-                clock.timeline(Duration::ZERO),
-                CancellationToken::new(),
-            )
-            .await;
+            let call = hookplan::steps::StepCall {
+                ctx: &ctx,
+                index: 0,
+                step: &step,
+                sandboxes: &sandboxes,
+                timeline: clock.timeline(Duration::ZERO),
+                cancel: CancellationToken::new(),
+            };
+            let outcome = (hookplan::steps::http::RUNNER.run)(call).await;
             assert_eq!(outcome.status, hookplan::exec::StepStatus::Passed);
             outcome
         })

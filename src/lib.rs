@@ -6,6 +6,7 @@
 pub mod atomic_write;
 pub mod cli;
 pub mod clock;
+pub mod engine;
 pub mod exec;
 pub mod graph;
 pub mod http_client;
@@ -16,6 +17,7 @@ pub mod plan;
 pub mod random;
 pub mod report;
 pub mod retry;
+pub mod run_link;
 pub mod sandbox;
 pub mod signature;
 pub mod steps;

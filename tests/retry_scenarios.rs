@@ -188,23 +188,22 @@ step "call" {{
         // 2 s scheduled waits 0.5 s: time for the sandbox to come up after the refusal.
         let clock = hookplan::clock::Clock::new(0.25);
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-        let ctx = Arc::new(RunContext::new(
-            plan.clone(),
-            clock.clone(),
-            hookplan::http_client::builder().build().unwrap(),
-            Default::default(),
-            tokio_util::sync::CancellationToken::new(),
-            false,
-            state.path().to_path_buf(),
-            Events::new(sender, clock.clone()),
-        ));
+        let ctx = Arc::new(
+            RunContext::builder(plan.clone(), Default::default())
+                .clock(clock.clone())
+                .run_dir(state.path().to_path_buf())
+                .events(Events::new(sender, clock.clone()))
+                .build()
+                .unwrap(),
+        );
         let state_root = state.path().to_path_buf();
         let watcher = tokio::spawn(async move {
             let mut sandbox = None;
             let mut outcomes = Vec::new();
             while let Some(event) = receiver.recv().await {
                 if let EventKind::AttemptFinished { attempt, .. } = event.kind {
-                    if attempt.outcome == "connect" && sandbox.is_none() {
+                    if attempt.outcome == hookplan::exec::OutcomeClass::Connect && sandbox.is_none()
+                    {
                         let config = hookplan::sandbox::SandboxConfig {
                             port,
                             ..Default::default()
@@ -222,18 +221,16 @@ step "call" {{
             (outcomes, sandbox.map(|s| s.recordings().unwrap().len()))
         });
         let step = &plan.steps[0];
-        let hookplan::model::Action::Http(http) = &step.action else {
-            unreachable!()
-        };
-        let outcome = hookplan::steps::http::run(
-            &ctx,
-            0,
+        let sandboxes = hookplan::steps::sandboxes::Sandboxes::new(&ctx);
+        let call = hookplan::steps::StepCall {
+            ctx: &ctx,
+            index: 0,
             step,
-            http,
-            clock.timeline(std::time::Duration::ZERO),
-            tokio_util::sync::CancellationToken::new(),
-        )
-        .await;
+            sandboxes: &sandboxes,
+            timeline: clock.timeline(std::time::Duration::ZERO),
+            cancel: tokio_util::sync::CancellationToken::new(),
+        };
+        let outcome = (hookplan::steps::http::RUNNER.run)(call).await;
         drop(ctx);
         let (outcomes, recorded) = watcher.await.unwrap();
         assert_eq!(
@@ -244,7 +241,10 @@ step "call" {{
         );
         assert_eq!(
             outcomes,
-            vec![("connect".to_string(), 0), ("200".to_string(), 2000)]
+            vec![
+                (hookplan::exec::OutcomeClass::Connect, 0),
+                (hookplan::exec::OutcomeClass::Status(200), 2000)
+            ]
         );
         assert_eq!(recorded, Some(1));
     });

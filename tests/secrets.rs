@@ -191,3 +191,145 @@ step "replayed" {
         "the checks ran: {report}"
     );
 }
+
+/// A secret of any length or shape — a digit, a word, a status code, a quote, a step's name —
+/// neither crashes a run nor changes its digest, and is never shown where it stood in the
+/// request. The plan sends it in a header and as a whole JSON string value, through retries,
+/// error injection (whose draws depend on the request's fingerprint), assertions on what
+/// arrived, and a replay.
+#[test]
+fn a_secret_of_any_shape_changes_neither_the_outcome_nor_the_digest() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "plan.kdl",
+        r##"plan "short-secrets" { seed 7; }
+retry "quick" { max-retries 3; base-delay "1s"; }
+sandbox "hooks" {
+    port 0
+    error-rate 0.5
+    endpoint "/webhook/flaky" method="POST" {
+        respond status=503 times=1
+        respond status=200
+    }
+}
+step "deliver" {
+    http "POST" "${sandbox.hooks.url}/webhook/flaky" {
+        header "Authorization" "Bearer ${secret.TOKEN}"
+        json #"{"token": "${secret.TOKEN}", "amount": 1000}"#
+    }
+    retry "quick"
+    expect status=200
+}
+step "noisy" {
+    http "POST" "${sandbox.hooks.url}/webhook/noisy" {
+        header "Authorization" "Bearer ${secret.TOKEN}"
+        json #"{"token": "${secret.TOKEN}", "amount": 2000}"#
+    }
+    retry "quick"
+    continue-on-error #true
+}
+step "arrived" {
+    needs "deliver"
+    expect-requests sandbox="hooks" path="/webhook/flaky" count=2 {
+        json "/amount" 1000
+    }
+}
+step "replayed" {
+    needs "arrived"
+    replay sandbox="hooks" path="/webhook/flaky" index=-1 to="${sandbox.hooks.url}/webhook/copy"
+    retry "quick"
+    expect status=200
+}
+"##,
+    );
+    let run = |secret: &str, n: usize| {
+        let state = format!("state-{n}");
+        let out = format!("out-{n}");
+        let run = scratch.run_env(
+            &[
+                "run",
+                "plan.kdl",
+                "--time-scale",
+                "0",
+                "-v",
+                "--no-progress",
+                "--state-dir",
+                &state,
+                "--report-dir",
+                &out,
+            ],
+            &[("TOKEN", secret)],
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(&scratch.read(&format!("{out}/report.json")))
+                .unwrap_or_else(|e| panic!("secret {secret:?}: no report ({e}):\n{}", run.stderr));
+        let mut texts = vec![
+            ("stdout".to_string(), run.stdout.clone()),
+            ("stderr".to_string(), run.stderr.clone()),
+        ];
+        for (path, text) in scratch.all_files() {
+            let name = path.display().to_string();
+            let ours = name.contains(&format!("/{state}/")) || name.contains(&format!("/{out}/"));
+            if ours && !name.contains("/sandbox/") {
+                texts.push((name, text));
+            }
+        }
+        assert!(
+            texts.iter().any(|(n, _)| n.ends_with("events.jsonl")),
+            "the journal was read"
+        );
+        (
+            run.code,
+            report["digest"].as_str().unwrap_or_default().to_string(),
+            texts,
+        )
+    };
+    let (code, digest, _) = run("tok_9f8e7d6c5b4a39281706f5e4d3c2b1a0", 0);
+    assert_eq!(code, 0, "the plan passes with a long secret");
+    assert!(
+        digest.starts_with("sha256:") && digest.len() == 71,
+        "{digest}"
+    );
+    let long = "k".repeat(1024);
+    let secrets = [
+        "0",
+        "1",
+        "a",
+        "ss",
+        "true",
+        "POST",
+        "200",
+        "http",
+        "passed",
+        "{",
+        "\"",
+        "\\",
+        "deliver",
+        long.as_str(),
+    ];
+    for (n, secret) in secrets.iter().enumerate() {
+        let (c, d, texts) = run(secret, n + 1);
+        assert_eq!(c, code, "secret {secret:?}: exit code");
+        assert_eq!(
+            d, digest,
+            "secret {secret:?}: the digest depends on the secret"
+        );
+        let escaped = serde_json::to_string(secret).unwrap();
+        let escaped = &escaped[1..escaped.len() - 1];
+        let shown = [
+            format!("Bearer {secret}"),
+            format!("Bearer {escaped}"),
+            format!("\"token\": \"{escaped}\""),
+            format!("\"token\":\"{escaped}\""),
+            format!("\\\"token\\\": \\\"{secret}\\\""),
+        ];
+        for (name, text) in &texts {
+            for form in &shown {
+                assert!(
+                    !text.contains(form.as_str()),
+                    "secret {secret:?}: {name} shows it where it stood ({form}):\n{text}"
+                );
+            }
+        }
+    }
+}

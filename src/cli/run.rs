@@ -1,16 +1,17 @@
 //! `hookplan run PLAN`: resolve, execute, report.
 
 use super::{CliError, ExitCode, render};
-use crate::exec::{self, EventKind, ExecOptions, RunContext, RunStarted, StepInfo, values};
+use crate::engine;
+use crate::exec::{self, values};
 use crate::model::suggest::did_you_mean;
 use crate::plan::{LoadedPlan, PlanErrors};
 use crate::report::console::{Console, Verbosity};
+use crate::report::journal::Journal;
 use crate::report::{self, Report, RunStatus};
 use std::collections::BTreeSet;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, clap::Args)]
@@ -104,7 +105,8 @@ pub fn run(
     let overrides = parse_vars(&args.vars, &loaded)?;
     let selected = selection(&args, &loaded)?;
     let mut values = values::resolve(&loaded.plan, &overrides, &values::ProcessEnvironment)
-        .map_err(|diagnostics| {
+        .map_err(|missing| {
+            let diagnostics = missing.iter().map(missing_value).collect();
             CliError::plan(PlanErrors::single(loaded.file.clone(), diagnostics))
         })?;
     values.vars.extend(overrides.iter().cloned());
@@ -130,7 +132,6 @@ async fn execute(
     selected: Option<BTreeSet<usize>>,
     state_dir: &Path,
 ) -> Result<Report, CliError> {
-    let started = Instant::now();
     let LoadedPlan {
         mut plan, graph, ..
     } = loaded;
@@ -142,7 +143,6 @@ async fn execute(
         .jobs
         .or(plan.jobs)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(4, |n| n.get()));
-    let clock = crate::clock::Clock::new(args.time_scale);
     let mut builder = crate::http_client::builder();
     if let Some(bundle) = &args.ca_bundle {
         builder = crate::http_client::with_ca_bundle(builder, bundle).map_err(CliError::usage)?;
@@ -151,21 +151,6 @@ async fn execute(
         .build()
         .map_err(|e| CliError::failed(format!("cannot set up the HTTP client: {e}")))?;
     let run_dir = run_folder(state_dir, &plan.name)?;
-
-    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-    let events = exec::Events::new(sender, clock.clone());
-    let abort = CancellationToken::new();
-    let cancel = abort.child_token();
-    let ctx = Arc::new(RunContext::new(
-        plan.clone(),
-        clock.clone(),
-        http,
-        values,
-        cancel.clone(),
-        args.dry_run,
-        run_dir.clone(),
-        events.clone(),
-    ));
 
     let verbosity = if args.quiet {
         Verbosity::Quiet
@@ -178,114 +163,55 @@ async fn execute(
         && std::io::stderr().is_terminal()
         && std::env::var_os("CI").is_none()
         && verbosity != Verbosity::Quiet;
-    let mut console = Console::new(live, render::use_color(), verbosity);
+    let console = Console::new(live, render::use_color(), verbosity);
     crate::observe::logging::set_progress(console.multi());
     let journal_path = run_dir.join("events.jsonl");
-    let redactor = ctx.shared_redactor();
-    let collector = tokio::spawn(async move {
-        let mut all = Vec::new();
-        let mut journal = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&journal_path)
-            .ok();
-        while let Some(event) = receiver.recv().await {
-            console.handle(&event);
-            if let Some(file) = journal.as_mut()
-                && let Ok(mut value) = serde_json::to_value(&event)
-            {
-                redactor
-                    .read()
-                    .expect("redactor lock")
-                    .redact_json(&mut value);
-                let _ = writeln!(file, "{value}");
-            }
-            all.push(event);
-        }
-        (console, all)
-    });
+    let journal = Journal::create(&journal_path).map_err(|e| {
+        CliError::io(
+            format!(
+                "cannot create the events journal {}",
+                journal_path.display()
+            ),
+            &e,
+        )
+    })?;
+    let sinks = exec::Sinks::default().lossless(journal).lossy(console);
 
-    let interrupt = {
-        let (cancel, abort) = (cancel.clone(), abort.clone());
+    let abort = CancellationToken::new();
+    let interrupt = abort.child_token();
+    let listener = {
+        let (interrupt, abort) = (interrupt.clone(), abort.clone());
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 eprintln!(
                     "interrupted: stopping steps and running teardown (press Ctrl-C again to abort)"
                 );
-                cancel.cancel();
+                interrupt.cancel();
                 if tokio::signal::ctrl_c().await.is_ok() {
                     abort.cancel();
                 }
             }
         })
     };
-
-    let shown_vars = ctx.values.shown_vars(&ctx.redactor());
-    events.emit_at(
-        std::time::Duration::ZERO,
-        EventKind::RunStarted(RunStarted {
-            plan: plan.name.clone(),
-            path: args.plan.display().to_string(),
-            description: plan.description.clone(),
-            canonical_hash: plan.canonical_hash.clone(),
-            seed: plan.seed,
-            jobs,
-            time_scale: args.time_scale,
-            dry_run: args.dry_run,
-            variables: shown_vars,
-            steps: plan
-                .steps
-                .iter()
-                .map(|s| StepInfo {
-                    name: s.name.clone(),
-                    kind: s.action.kind().to_string(),
-                    needs: s.needs.iter().map(|n| n.value.clone()).collect(),
-                    tags: s.tags.clone(),
-                    continue_on_error: s.continue_on_error,
-                    always: s.always,
-                })
-                .collect(),
-        }),
-    );
-    let options = ExecOptions {
+    let setup = engine::RunSetup {
+        shown_path: args.plan.display().to_string(),
         jobs,
+        time_scale: args.time_scale,
+        dry_run: args.dry_run,
         fail_fast: args.fail_fast,
         selected,
-        run_timeout: plan.timeout,
+        run_dir: run_dir.clone(),
+        http,
+        interrupt,
         abort,
+        stages: Vec::new(),
     };
-    let runner = Arc::new(crate::steps::PlanRunner::new(&ctx));
-    // The executor runs on a worker thread, beside its steps: waking it from a step is then
-    // cheap (about 2 µs a step instead of 30 µs from the thread that blocks on the runtime).
-    let executor = {
-        let (ctx, runner) = (ctx.clone(), runner.clone());
-        tokio::spawn(async move { exec::execute(ctx, &graph, runner, options).await })
-    };
-    executor.await.map_err(|_| {
-        CliError::failed("the executor stopped unexpectedly (this is a bug in hookplan)")
-    })?;
-    runner.finish(&ctx).await;
-    interrupt.abort();
-    events.emit_at(
-        ctx.clock.real_elapsed(),
-        EventKind::RunFinished {
-            interrupted: cancel.is_cancelled(),
-            real_duration: started.elapsed(),
-        },
-    );
-    drop(events);
-    let redactor = ctx.redactor();
-    drop(ctx);
-    let (console, all) = collector
-        .await
-        .map_err(|_| CliError::failed("the event collector stopped unexpectedly"))?;
-    let report = Report::from_events(&all);
+    let result = engine::run(plan, graph, values, setup, sinks).await;
+    listener.abort();
+    let engine::RunResult { report, mut sinks } =
+        result.map_err(|e| CliError::failed(e.to_string()))?;
+    crate::observe::logging::set_progress(None);
 
-    // Every report passes through the redactor once more before it is written.
-    let mut value = serde_json::to_value(&report).expect("a report serializes");
-    redactor.redact_json(&mut value);
-    let report: Report =
-        serde_json::from_value(value).expect("a redacted report is still a report");
     let mut written = Vec::new();
     report::write_all(&report, &run_dir).map_err(|e| {
         CliError::io(
@@ -302,8 +228,19 @@ async fn execute(
         })?;
         written.push(dir.display().to_string());
     }
-    crate::observe::logging::set_progress(None);
-    console.finish(&report, &written);
+    if let Some(journal) = sinks.take::<Journal>()
+        && let Some(e) = journal.error()
+    {
+        eprintln!(
+            "warning: the events journal {} is incomplete: {}",
+            journal.path().display(),
+            crate::io_error::describe(e)
+        );
+    }
+    match sinks.take::<Console>() {
+        Some(console) => console.finish(&report, &written),
+        None => Console::new(false, render::use_color(), verbosity).finish(&report, &written),
+    }
     Ok(report)
 }
 
@@ -418,4 +355,23 @@ fn selection(args: &RunArgs, loaded: &LoadedPlan) -> Result<Option<BTreeSet<usiz
         roots.extend(tagged);
     }
     Ok(Some(loaded.graph.with_needs(roots)))
+}
+
+/// A value the plan reads that is not set, at its place in the plan.
+fn missing_value(missing: &values::MissingValue) -> crate::plan::Diagnostic {
+    let name = &missing.name;
+    let default_form = if missing.is_secret {
+        format!("${{secret.{name}:-…}}")
+    } else {
+        format!("${{env.{name}:-…}}")
+    };
+    crate::plan::Diagnostic::error(
+        "hookplan::missing-value",
+        missing.to_string(),
+        missing.span,
+        format!("{} has no value", missing.reference),
+    )
+    .with_help(format!(
+        "set {name} in the environment, or give a default: {default_form}"
+    ))
 }

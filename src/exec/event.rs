@@ -88,16 +88,74 @@ pub struct StepInfo {
 pub struct Attempt {
     /// 1 for the first request.
     pub n: u32,
+    pub method: String,
+    /// The URL, with what secrets filled in masked.
+    pub url: String,
     /// Virtual time from the step's start to this request.
     pub offset: Duration,
     /// The wait scheduled before this request (zero for the first).
     pub scheduled_delay: Duration,
-    /// A status code, `timeout`, `connect`, `reset`, `circuit-open` or `error`.
-    pub outcome: String,
+    pub outcome: OutcomeClass,
     /// Real time the request took.
     pub duration: Duration,
     /// What went wrong when there was no response, in words.
     pub error: Option<String>,
+}
+
+/// What one attempt came to, as reports and digests name it: a status code (`503`), `timeout`,
+/// `connect`, `reset`, `circuit-open`, or `error` (anything else; its words are in `error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum OutcomeClass {
+    Status(u16),
+    Timeout,
+    Connect,
+    Reset,
+    CircuitOpen,
+    Error,
+}
+
+impl OutcomeClass {
+    pub fn is_success(self) -> bool {
+        matches!(self, Self::Status(200..=299))
+    }
+}
+
+impl std::fmt::Display for OutcomeClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Status(status) => write!(f, "{status}"),
+            Self::Timeout => f.write_str("timeout"),
+            Self::Connect => f.write_str("connect"),
+            Self::Reset => f.write_str("reset"),
+            Self::CircuitOpen => f.write_str("circuit-open"),
+            Self::Error => f.write_str("error"),
+        }
+    }
+}
+
+impl From<OutcomeClass> for String {
+    fn from(class: OutcomeClass) -> String {
+        class.to_string()
+    }
+}
+
+impl TryFrom<String> for OutcomeClass {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Ok(match text.as_str() {
+            "timeout" => Self::Timeout,
+            "connect" => Self::Connect,
+            "reset" => Self::Reset,
+            "circuit-open" => Self::CircuitOpen,
+            "error" => Self::Error,
+            code => Self::Status(
+                code.parse()
+                    .map_err(|_| format!("\"{code}\" is not an outcome class"))?,
+            ),
+        })
+    }
 }
 
 /// How a step ended.

@@ -1,8 +1,7 @@
 //! Resolving `${env.…}`, `${secret.…}` and `${vars.…}` once, before the first step runs.
 
 use crate::model::{Part, Plan, Reference, Span, Template};
-use crate::observe::Redactor;
-use crate::plan::Diagnostic;
+use crate::observe::{MASK, Redactor};
 use std::collections::{BTreeMap, HashMap};
 
 /// Values read at the start of a run. Secrets are kept apart so every sink can mask them.
@@ -13,6 +12,8 @@ pub struct Values {
     pub vars: BTreeMap<String, String>,
     /// Variables whose value holds a secret (shown masked).
     pub secret_vars: Vec<String>,
+    /// Each variable as it may be shown: what its secrets filled in is masked.
+    pub shown: BTreeMap<String, String>,
 }
 
 impl Values {
@@ -23,13 +24,28 @@ impl Values {
         Redactor::new(secrets)
     }
 
-    /// Variables as they may be shown: secrets masked.
-    pub fn shown_vars(&self, redactor: &Redactor) -> Vec<(String, String)> {
+    /// Variables as they may be shown: what secrets filled in is masked, nothing else.
+    pub fn shown_vars(&self) -> Vec<(String, String)> {
         self.vars
             .iter()
-            .map(|(k, v)| (k.clone(), redactor.redact(v).into_owned()))
+            .map(|(k, v)| (k.clone(), self.shown.get(k).unwrap_or(v).clone()))
             .collect()
     }
+}
+
+/// A value the plan reads that is not set: reported at its place in the plan before anything
+/// runs.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{what} `{name}` is not set")]
+pub struct MissingValue {
+    /// `environment variable` or `secret`.
+    pub what: &'static str,
+    pub name: String,
+    /// The template reference, as written (`${secret.TOKEN}`).
+    pub reference: String,
+    /// Where it is read in the plan.
+    pub span: Span,
+    pub is_secret: bool,
 }
 
 /// Where run-time values come from (the process environment, or a fixed map in tests).
@@ -57,7 +73,7 @@ pub fn resolve(
     plan: &Plan,
     overrides: &[(String, String)],
     env: &dyn Environment,
-) -> Result<Values, Vec<Diagnostic>> {
+) -> Result<Values, Vec<MissingValue>> {
     let mut values = Values::default();
     let mut errors = Vec::new();
     let mut templates: Vec<&Template> = plan.vars.iter().map(|v| &v.value).collect();
@@ -100,10 +116,14 @@ pub fn resolve(
         return Err(errors);
     }
     for var in &plan.vars {
-        let value = match overrides.iter().rev().find(|(k, _)| *k == var.name) {
-            Some((_, v)) => v.clone(),
-            None => render_static(&var.value, &values),
+        let (value, shown) = match overrides.iter().rev().find(|(k, _)| *k == var.name) {
+            Some((_, v)) => (v.clone(), v.clone()),
+            None => (
+                render_static(&var.value, &values, false),
+                render_static(&var.value, &values, true),
+            ),
         };
+        values.shown.insert(var.name.clone(), shown);
         if var
             .value
             .references()
@@ -124,7 +144,8 @@ fn lookup(env: &dyn Environment, name: &str, default: Option<&str>) -> Option<St
     }
 }
 
-fn render_static(template: &Template, values: &Values) -> String {
+/// A variable's value; `shown` masks what a secret fills in.
+fn render_static(template: &Template, values: &Values, shown: bool) -> String {
     let mut out = String::new();
     for part in &template.parts {
         match part {
@@ -136,6 +157,10 @@ fn render_static(template: &Template, values: &Values) -> String {
             Part::Ref {
                 reference: Reference::Secret { name, .. },
                 ..
+            } if shown => out.push_str(MASK),
+            Part::Ref {
+                reference: Reference::Secret { name, .. },
+                ..
             } => out.push_str(values.secrets.get(name).map_or("", String::as_str)),
             Part::Ref { .. } => {}
         }
@@ -143,18 +168,12 @@ fn render_static(template: &Template, values: &Values) -> String {
     out
 }
 
-fn missing(what: &str, name: &str, span: Span, reference: &Reference) -> Diagnostic {
-    let default_form = match reference {
-        Reference::Secret { .. } => format!("${{secret.{name}:-…}}"),
-        _ => format!("${{env.{name}:-…}}"),
-    };
-    Diagnostic::error(
-        "hookplan::missing-value",
-        format!("{what} `{name}` is not set"),
+fn missing(what: &'static str, name: &str, span: Span, reference: &Reference) -> MissingValue {
+    MissingValue {
+        what,
+        name: name.to_string(),
+        reference: reference.to_string(),
         span,
-        format!("{reference} has no value"),
-    )
-    .with_help(format!(
-        "set {name} in the environment, or give a default: {default_form}"
-    ))
+        is_secret: matches!(reference, Reference::Secret { .. }),
+    }
 }

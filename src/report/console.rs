@@ -86,7 +86,8 @@ impl Console {
         self.names.get(step).map_or("?", String::as_str)
     }
 
-    pub fn handle(&mut self, event: &RunEvent) {
+    /// Shows one event.
+    pub fn show(&mut self, event: &RunEvent) {
         match &event.kind {
             EventKind::RunStarted(started) => {
                 self.names = started.steps.iter().map(|s| s.name.clone()).collect();
@@ -292,9 +293,25 @@ impl Console {
             parts.join(", "),
             report.digest
         );
+        for (sink, dropped) in &report.dropped_events {
+            text.push_str(&format!(
+                "\n{sink}: {dropped} event{} not shown (it fell behind); the report and the events journal have them all",
+                if *dropped == 1 { "" } else { "s" }
+            ));
+        }
         for path in written {
             text.push_str(&format!("\nreport: {path}"));
         }
         self.line(&text);
+    }
+}
+
+impl crate::exec::Sink for Console {
+    fn name(&self) -> &'static str {
+        "console"
+    }
+
+    fn handle(&mut self, event: &RunEvent) {
+        self.show(event);
     }
 }

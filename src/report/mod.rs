@@ -2,11 +2,12 @@
 
 pub mod console;
 pub mod digest;
+pub mod journal;
 pub mod junit;
 pub mod markdown;
 pub mod model;
 
-pub use model::{Report, RunStatus};
+pub use model::{Report, ReportBuilder, RunStatus};
 
 use std::path::Path;
 

@@ -27,6 +27,10 @@ pub struct Report {
     pub sandboxes: Vec<SandboxReport>,
     pub circuit_breakers: Vec<CircuitChange>,
     pub timing: RunTiming,
+    /// Events each lossy sink (the console) dropped because it fell behind; only those that
+    /// did. Not in the digest: it depends on load.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dropped_events: BTreeMap<String, u64>,
     /// sha256 over what makes this run what it is (see `digest.rs`); the same plan, inputs and
     /// seed give the same digest.
     pub digest: String,
@@ -177,10 +181,16 @@ pub fn whole_ms(d: Duration) -> u64 {
     d.as_millis() as u64
 }
 
-impl Report {
-    /// Builds the report from a run's events. Pure: the same events give the same report.
-    pub fn from_events(events: &[RunEvent]) -> Report {
-        let mut report = Report {
+/// Builds a report one event at a time: a lossless sink of the run's events.
+pub struct ReportBuilder {
+    report: Report,
+    interrupted: bool,
+    virtual_end: Duration,
+}
+
+impl Default for ReportBuilder {
+    fn default() -> Self {
+        let report = Report {
             report_version: REPORT_VERSION,
             tool: Tool {
                 name: "hookplan".into(),
@@ -202,12 +212,32 @@ impl Report {
             sandboxes: Vec::new(),
             circuit_breakers: Vec::new(),
             timing: RunTiming::default(),
+            dropped_events: BTreeMap::new(),
             digest: String::new(),
         };
-        let mut interrupted = false;
-        let mut virtual_end = Duration::ZERO;
-        for event in events {
-            virtual_end = virtual_end.max(event.elapsed);
+        Self {
+            report,
+            interrupted: false,
+            virtual_end: Duration::ZERO,
+        }
+    }
+}
+
+impl crate::exec::Sink for ReportBuilder {
+    fn name(&self) -> &'static str {
+        "report"
+    }
+
+    fn handle(&mut self, event: &RunEvent) {
+        self.add(event);
+    }
+}
+
+impl ReportBuilder {
+    pub fn add(&mut self, event: &RunEvent) {
+        let report = &mut self.report;
+        self.virtual_end = self.virtual_end.max(event.elapsed);
+        {
             match &event.kind {
                 EventKind::RunStarted(started) => {
                     report.plan = PlanInfo {
@@ -256,7 +286,7 @@ impl Report {
                     if let Some(s) = report.steps.get_mut(*step) {
                         s.attempts.push(AttemptReport {
                             n: attempt.n,
-                            outcome: attempt.outcome.clone(),
+                            outcome: attempt.outcome.to_string(),
                             scheduled_delay_ms: whole_ms(attempt.scheduled_delay),
                             offset_ms: ms(attempt.offset),
                             duration_ms: ms(attempt.duration),
@@ -300,7 +330,7 @@ impl Report {
                     interrupted: i,
                     real_duration,
                 } => {
-                    interrupted = *i;
+                    self.interrupted = *i;
                     report.timing.real_duration_ms = ms(*real_duration);
                 }
                 EventKind::SandboxStarted { name, url } => report.sandboxes.push(SandboxReport {
@@ -323,7 +353,13 @@ impl Report {
                 }
             }
         }
-        report.timing.virtual_duration_ms = ms(virtual_end);
+    }
+
+    /// The report of every event added. Pure: the same events give the same report.
+    pub fn into_report(self) -> Report {
+        let mut report = self.report;
+        let interrupted = self.interrupted;
+        report.timing.virtual_duration_ms = ms(self.virtual_end);
         report.sandboxes.sort_by(|a, b| a.name.cmp(&b.name));
         let summary = &mut report.summary;
         summary.total = report.steps.len();
@@ -346,6 +382,17 @@ impl Report {
         };
         report.digest = super::digest::digest(&report);
         report
+    }
+}
+
+impl Report {
+    /// Builds the report from a run's events. Pure: the same events give the same report.
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a RunEvent>) -> Report {
+        let mut builder = ReportBuilder::default();
+        for event in events {
+            builder.add(event);
+        }
+        builder.into_report()
     }
 
     /// The step's body, for displays: the text, marked when cut.

@@ -42,6 +42,19 @@ impl AttemptOutcome {
         }
     }
 
+    /// The class as events carry it.
+    pub fn to_class(&self) -> crate::exec::event::OutcomeClass {
+        use crate::exec::event::OutcomeClass;
+        match self {
+            Self::Status(status) => OutcomeClass::Status(*status),
+            Self::Timeout => OutcomeClass::Timeout,
+            Self::Connect => OutcomeClass::Connect,
+            Self::Reset => OutcomeClass::Reset,
+            Self::CircuitOpen => OutcomeClass::CircuitOpen,
+            Self::Other(_) => OutcomeClass::Error,
+        }
+    }
+
     /// A 2xx response.
     pub fn is_success(&self) -> bool {
         matches!(self, Self::Status(200..=299))

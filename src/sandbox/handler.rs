@@ -23,8 +23,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
 
-/// Tells a client how much scheduled delay the sandbox injected, so that its virtual clock
-/// can count the full amount when the sandbox runs at a time scale.
+/// Tells people how much scheduled delay the sandbox injected (a sandbox outside any run). A
+/// plan's sandbox sends [`crate::run_link::SIGNED_DELAY_HEADER`] instead, the only one a run
+/// believes.
 pub const SCHEDULED_DELAY_HEADER: &str = "x-hookplan-scheduled-delay-ms";
 /// A slow body trickles out over this much scheduled time unless the answer names a delay.
 pub const SLOW_BODY_DEFAULT: Duration = Duration::from_secs(4);
@@ -62,6 +63,7 @@ pub(crate) struct Shared {
     pub counts: Mutex<Counts>,
     pub arrivals: AtomicU64,
     pub observer: Option<Observer>,
+    pub link: Option<crate::run_link::RunLink>,
     pub shutdown: CancellationToken,
 }
 
@@ -195,7 +197,13 @@ pub(crate) async fn handle(
         }
     }
 
-    let fingerprint = faults::fingerprint(parts.method.as_str(), parts.uri.path(), &body);
+    let fingerprint = match &shared.link {
+        Some(link) => {
+            let (path, body) = link.masked(parts.uri.path(), &body);
+            faults::fingerprint(parts.method.as_str(), &path, &body)
+        }
+        None => faults::fingerprint(parts.method.as_str(), parts.uri.path(), &body),
+    };
     // The record holds copies. Held across the waits below, the body and the parsed head
     // (whose headers are slices of it) would pin hyper's read buffer and make it allocate a
     // new one for every request.
@@ -276,7 +284,7 @@ async fn slow_body(
     };
     let (bytes, content_type) = body.unwrap_or_else(|| standard_body(status, &record));
     record.scheduled_delay_ms = millis(total);
-    let response_headers = response_headers(&record, content_type, &headers, total);
+    let response_headers = response_headers(&shared, &record, content_type, &headers, total);
     record.response = Some(recorded_response(status, &response_headers, &bytes));
     write(&shared, &record).await.map_err(|_| Dropped::Close)?;
 
@@ -318,7 +326,7 @@ async fn finish(
     delay: Duration,
 ) -> Result<Response<ResponseBody>, Dropped> {
     let (bytes, content_type) = body;
-    let response_headers = response_headers(&record, content_type, extra, delay);
+    let response_headers = response_headers(shared, &record, content_type, extra, delay);
     record.response = Some(recorded_response(status, &response_headers, &bytes));
     if let Err(error) = write(shared, &record).await {
         tracing::error!(%error, "could not record a request; answering 500");
@@ -343,6 +351,7 @@ async fn finish(
 /// The headers sent: the content type (unless the answer names its own), the answer's
 /// headers, the request id, and the scheduled delay if any.
 fn response_headers(
+    shared: &Shared,
     record: &RecordedRequest,
     content_type: HeaderValue,
     extra: &[(HeaderName, HeaderValue)],
@@ -357,10 +366,20 @@ fn response_headers(
         headers.push((HeaderName::from_static("x-request-id"), id));
     }
     if !delay.is_zero() {
-        headers.push((
-            HeaderName::from_static(SCHEDULED_DELAY_HEADER),
-            HeaderValue::from(millis(delay)),
-        ));
+        match &shared.link {
+            Some(link) => {
+                if let Ok(value) = HeaderValue::from_str(&link.sign_delay(delay, &record.id)) {
+                    headers.push((
+                        HeaderName::from_static(crate::run_link::SIGNED_DELAY_HEADER),
+                        value,
+                    ));
+                }
+            }
+            None => headers.push((
+                HeaderName::from_static(SCHEDULED_DELAY_HEADER),
+                HeaderValue::from(millis(delay)),
+            )),
+        }
     }
     headers
 }

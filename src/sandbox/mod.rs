@@ -51,6 +51,8 @@ pub struct Sandbox {
     /// Injected delays sleep `scale × scheduled` on it.
     pub clock: Clock,
     pub observer: Option<Observer>,
+    /// Set for a plan's sandbox: the run's secrets and its key for signed delay reports.
+    pub link: Option<crate::run_link::RunLink>,
 }
 
 impl Sandbox {
@@ -63,7 +65,15 @@ impl Sandbox {
             dir,
             clock: Clock::default(),
             observer: None,
+            link: None,
         }
+    }
+
+    /// Ties the sandbox to a run: fingerprints mask the run's secrets, and delays are reported
+    /// signed with the run's key (and only so).
+    pub fn with_link(mut self, link: crate::run_link::RunLink) -> Self {
+        self.link = Some(link);
+        self
     }
 
     pub fn with_clock(mut self, clock: Clock) -> Self {

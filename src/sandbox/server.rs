@@ -53,6 +53,7 @@ impl Server {
             dir,
             clock,
             observer,
+            link,
         } = sandbox;
         config.validate().map_err(SandboxError::Config)?;
         let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
@@ -100,6 +101,7 @@ impl Server {
             counts: Mutex::new(Counts::default()),
             arrivals: AtomicU64::new(0),
             observer,
+            link,
             shutdown: CancellationToken::new(),
         });
         let mut http = http1::Builder::new();

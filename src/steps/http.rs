@@ -18,9 +18,6 @@ use tokio_util::sync::CancellationToken;
 /// Responses larger than this are read only this far (assertions see the cut body).
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
-/// Header a sandbox adds when it injected a delay, so the virtual clock can count it in full.
-pub const SCHEDULED_DELAY_HEADER: &str = "x-hookplan-scheduled-delay-ms";
-
 /// A request ready to send (templates resolved).
 pub struct Prepared {
     pub method: reqwest::Method,
@@ -29,6 +26,18 @@ pub struct Prepared {
     pub body: Option<Vec<u8>>,
     /// Signed afresh for each attempt, as webhook senders do (a new timestamp, the same id).
     pub sign: Option<Signing>,
+    /// The request as it may be shown, when it was built from templates: what secrets filled
+    /// in is masked and nothing else. Without it (a replayed request) values are masked by
+    /// what they are.
+    pub shown: Option<ShownRequest>,
+}
+
+/// A request rendered for display from its templates.
+pub struct ShownRequest {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    /// `None` when the body came from a file.
+    pub body: Option<String>,
 }
 
 pub struct Signing {
@@ -73,7 +82,7 @@ fn start(call: StepCall<'_>) -> KindFuture<'_> {
 async fn run(call: StepCall<'_>) -> StepOutcome {
     let http = match call.action::<HttpAction>() {
         Ok(http) => http,
-        Err(outcome) => return outcome,
+        Err(outcome) => return *outcome,
     };
     let StepCall {
         ctx,
@@ -121,16 +130,19 @@ pub async fn execute(
     }
     let policy = step.retry.as_ref();
     let attempt_timeout = step.attempt_timeout.unwrap_or(ctx.plan.attempt_timeout);
+    // The lines are the tool's own words around values already masked (the shown URL, the
+    // target): masking them again would turn `(attempt 1/3)` into `(attempt ***/3)` for a
+    // secret `1`.
     let log = |timeline: &Timeline, message: String| {
         ctx.events.emit(
             timeline,
             EventKind::StepLog {
                 step: index,
-                message: ctx.redact(&message),
+                message,
             },
         )
     };
-    let shown_url = ctx.redact(prepared.url.as_str());
+    let shown_url = request.url.clone();
     let method = prepared.method.as_str();
     match policy {
         Some(p) => log(
@@ -140,6 +152,7 @@ pub async fn execute(
         None => log(&timeline, format!("{method} request to {shown_url}")),
     }
     let target = target_of(&prepared.url).unwrap_or_default();
+    let shown_target = ctx.redact(&target);
     let breaker = policy.and_then(|p| p.circuit_breaker.as_ref());
     let backoff = policy.map(|p| Backoff::new(p, ctx.random.seed(), &step.name));
 
@@ -159,16 +172,20 @@ pub async fn execute(
         if let Some(breaker) = breaker {
             let (admission, transition) = ctx.breakers.admit(&target, breaker, timeline.now());
             if let Some(t) = transition {
-                circuit_changed(ctx, index, &timeline, &target, &t);
+                circuit_changed(ctx, index, &timeline, &shown_target, &t);
             }
             match admission {
                 Admission::Admitted(t) => ticket = Some(t),
                 Admission::Rejected { retry_in } => {
-                    log(&timeline, wording::circuit_open_line(&target, retry_in));
+                    log(
+                        &timeline,
+                        wording::circuit_open_line(&shown_target, retry_in),
+                    );
                     break_attempt(
                         ctx,
                         index,
                         &timeline,
+                        &request,
                         n,
                         offset,
                         scheduled,
@@ -179,7 +196,7 @@ pub async fn execute(
                     outcomes.push(AttemptOutcome::CircuitOpen);
                     break Reply::Failed {
                         outcome: AttemptOutcome::CircuitOpen,
-                        error: format!("circuit open for {target}"),
+                        error: format!("circuit open for {shown_target}"),
                     };
                 }
             }
@@ -200,7 +217,7 @@ pub async fn execute(
         };
         let took = sent.elapsed();
         if let Reply::Response { headers, .. } = &reply
-            && let Some(delay) = scheduled_delay(headers)
+            && let Some(delay) = ctx.link.verified_delay(headers)
         {
             timeline.credit(delay, ctx.clock.scaled(delay).min(took));
         }
@@ -210,14 +227,14 @@ pub async fn execute(
                 .breakers
                 .record(&target, ticket, &outcome, timeline.now())
         {
-            circuit_changed(ctx, index, &timeline, &target, &t);
+            circuit_changed(ctx, index, &timeline, &shown_target, &t);
         }
         let error = match &reply {
             Reply::Failed { error, .. } => Some(ctx.redact(error)),
             Reply::Response { .. } => None,
         };
         break_attempt(
-            ctx, index, &timeline, n, offset, scheduled, &outcome, took, error,
+            ctx, index, &timeline, &request, n, offset, scheduled, &outcome, took, error,
         );
         outcomes.push(outcome.clone());
         let (Some(policy), Some(backoff)) = (policy, &backoff) else {
@@ -402,6 +419,7 @@ fn break_attempt(
     ctx: &RunContext,
     step: usize,
     timeline: &Timeline,
+    request: &RequestSummary,
     n: u32,
     offset: Duration,
     scheduled_delay: Duration,
@@ -411,9 +429,11 @@ fn break_attempt(
 ) {
     let attempt = Attempt {
         n,
+        method: request.method.clone(),
+        url: request.url.clone(),
         offset,
         scheduled_delay,
-        outcome: outcome.class().into_owned(),
+        outcome: outcome.to_class(),
         duration,
         error,
     };
@@ -453,30 +473,33 @@ fn interrupted(request: RequestSummary, timeline: &Timeline, started: Instant) -
     outcome
 }
 
-fn scheduled_delay(headers: &[(String, String)]) -> Option<Duration> {
-    headers
-        .iter()
-        .find(|(k, _)| k == SCHEDULED_DELAY_HEADER)
-        .and_then(|(_, v)| v.parse::<u64>().ok())
-        .map(Duration::from_millis)
-}
-
-/// Resolves the step's templates into a request.
+/// Resolves the step's templates into a request, and into the request as it may be shown.
 fn prepare(ctx: &RunContext, step: &Step, http: &HttpAction) -> Result<Prepared, String> {
     let url_text = ctx.render(&http.url)?;
+    let shown_url_text = ctx.render_shown(&http.url)?;
     let mut url = url::Url::parse(&url_text)
-        .map_err(|e| format!("the URL \"{url_text}\" is not valid: {e}"))?;
+        .map_err(|e| format!("the URL \"{shown_url_text}\" is not valid: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("the URL \"{url_text}\" is not http(s)"));
+        return Err(format!("the URL \"{shown_url_text}\" is not http(s)"));
     }
+    let mut shown_url = url::Url::parse(&shown_url_text).ok();
     if !http.query.is_empty() {
         let mut pairs = url.query_pairs_mut();
         for (name, value) in &http.query {
             pairs.append_pair(name, &ctx.render(value)?);
         }
+        drop(pairs);
+        if let Some(shown) = &mut shown_url {
+            let mut pairs = shown.query_pairs_mut();
+            for (name, value) in &http.query {
+                pairs.append_pair(name, &ctx.render_shown(value)?);
+            }
+        }
     }
     let mut headers = Vec::new();
+    let mut shown_headers = Vec::new();
     for (name, value) in &http.headers {
+        let shown = ctx.render_shown(value)?;
         let value = ctx.render(value)?;
         if reqwest::header::HeaderValue::from_str(&value).is_err() {
             return Err(format!(
@@ -484,21 +507,28 @@ fn prepare(ctx: &RunContext, step: &Step, http: &HttpAction) -> Result<Prepared,
             ));
         }
         headers.push((name.clone(), value));
+        shown_headers.push((name.clone(), shown));
     }
     let has = |headers: &[(String, String)], name: &str| {
         headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
     };
+    let mut shown_body = None;
     let body = match &http.body {
         None => None,
-        Some(Body::Text(t)) => Some(ctx.render(t)?.into_bytes()),
+        Some(Body::Text(t)) => {
+            shown_body = Some(ctx.render_shown(t)?);
+            Some(ctx.render(t)?.into_bytes())
+        }
         Some(Body::Json(t)) => {
-            let text = render_json(ctx, t)?;
+            let text = render_json(t, |r| ctx.lookup(r))?;
             serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
                 format!("the JSON body is not valid JSON once its templates are filled in: {e}")
             })?;
             if !has(&headers, "content-type") {
                 headers.push(("content-type".into(), "application/json".into()));
+                shown_headers.push(("content-type".into(), "application/json".into()));
             }
+            shown_body = Some(render_json(t, |r| ctx.lookup_shown(r))?);
             Some(text.into_bytes())
         }
         Some(Body::File(path)) => {
@@ -522,12 +552,19 @@ fn prepare(ctx: &RunContext, step: &Step, http: &HttpAction) -> Result<Prepared,
             id: message_id(ctx, step, body.as_deref().unwrap_or_default()),
         }),
     };
+    let shown = ShownRequest {
+        // A URL whose host a secret filled in may not parse once masked: shown as written.
+        url: shown_url.map_or(shown_url_text, |u| u.to_string()),
+        headers: shown_headers,
+        body: shown_body,
+    };
     Ok(Prepared {
         method,
         url,
         headers,
         body,
         sign,
+        shown: Some(shown),
     })
 }
 
@@ -546,7 +583,10 @@ fn message_id(ctx: &RunContext, step: &Step, body: &[u8]) -> String {
 /// Renders a JSON body: a value inserted inside a JSON string is escaped for it, so a secret
 /// holding a quote cannot break (or inject into) the document; outside strings it goes in as
 /// written (`{"amount": ${vars.amount}}`).
-fn render_json(ctx: &RunContext, template: &crate::model::Template) -> Result<String, String> {
+fn render_json(
+    template: &crate::model::Template,
+    lookup: impl Fn(&crate::model::Reference) -> Result<String, String>,
+) -> Result<String, String> {
     use crate::model::Part;
     let mut out = String::new();
     let mut in_string = false;
@@ -564,12 +604,9 @@ fn render_json(ctx: &RunContext, template: &crate::model::Template) -> Result<St
                 }
                 out.push_str(text);
             }
-            Part::Ref { .. } => {
-                let single = crate::model::Template {
-                    parts: vec![part.clone()],
-                    span: template.span,
-                };
-                let value = ctx.render(&single)?;
+            Part::Ref { reference, .. } => {
+                let value =
+                    lookup(reference).map_err(|missing| format!("cannot resolve {missing}"))?;
                 if in_string {
                     let quoted = serde_json::to_string(&value).expect("a string serializes");
                     out.push_str(&quoted[1..quoted.len() - 1]);
@@ -582,9 +619,29 @@ fn render_json(ctx: &RunContext, template: &crate::model::Template) -> Result<St
     Ok(out)
 }
 
-/// The request as reports show it: credentials masked, secrets masked, body capped.
+/// The request as reports show it: what secrets filled in masked, credential headers shown
+/// as their scheme and a short prefix, the body capped.
 fn summarize(ctx: &RunContext, prepared: &Prepared) -> RequestSummary {
-    let mut headers = prepared.headers.clone();
+    let (url, mut headers, body) = match &prepared.shown {
+        Some(shown) => (
+            shown.url.clone(),
+            shown.headers.clone(),
+            match (&shown.body, &prepared.body) {
+                (Some(text), _) => Some(ReportBody::capture(text.as_bytes())),
+                (None, Some(bytes)) => Some(redacted_body(ctx, bytes)),
+                (None, None) => None,
+            },
+        ),
+        None => (
+            ctx.redact(prepared.url.as_str()),
+            prepared
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), ctx.redact(v)))
+                .collect(),
+            prepared.body.as_ref().map(|b| redacted_body(ctx, b)),
+        ),
+    };
     if let Some(signing) = &prepared.sign {
         // The signature is made afresh for each attempt; the report says so instead.
         match signing.scheme {
@@ -603,9 +660,19 @@ fn summarize(ctx: &RunContext, prepared: &Prepared) -> RequestSummary {
     }
     RequestSummary {
         method: prepared.method.to_string(),
-        url: ctx.redact(prepared.url.as_str()),
-        headers: shown_headers(ctx, &headers),
-        body: prepared.body.as_ref().map(|b| redacted_body(ctx, b)),
+        url,
+        headers: headers
+            .into_iter()
+            .map(|(k, v)| {
+                let shown = if is_credential_name(&k) && !v.contains("(signed when sent)") {
+                    mask_credential(&v)
+                } else {
+                    v
+                };
+                (k, shown)
+            })
+            .collect(),
+        body,
     }
 }
 
@@ -625,9 +692,11 @@ fn shown_headers(ctx: &RunContext, headers: &[(String, String)]) -> Vec<(String,
         .collect()
 }
 
+/// A body masked by value: inside JSON string values, else as text.
 fn redacted_body(ctx: &RunContext, body: &[u8]) -> ReportBody {
-    let mut captured = ReportBody::capture(body);
-    captured.text = ctx.redact(&captured.text);
+    let masked = ctx.redactor().redact_body(body).into_owned();
+    let mut captured = ReportBody::capture(&masked);
+    captured.size = body.len();
     captured
 }
 

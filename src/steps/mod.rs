@@ -46,15 +46,15 @@ pub struct StepCall<'a> {
 impl<'a> StepCall<'a> {
     /// The step's action as the kind's model type. A mismatch (a table line pointing at the
     /// wrong runner) fails the step instead of the run.
-    pub fn action<T: 'static>(&self) -> Result<&'a T, StepOutcome> {
+    pub fn action<T: 'static>(&self) -> Result<&'a T, Box<StepOutcome>> {
         self.step.action.get::<T>().ok_or_else(|| {
-            StepOutcome::errored(
+            Box::new(StepOutcome::errored(
                 format!(
                     "the `{}` runner cannot run this action (this is a bug in hookplan)",
                     self.step.action.kind()
                 ),
                 self.timeline.elapsed(),
-            )
+            ))
         })
     }
 }

@@ -34,7 +34,7 @@ fn start(call: StepCall<'_>) -> KindFuture<'_> {
 async fn run(call: StepCall<'_>) -> StepOutcome {
     let spec = match call.action::<ReplayAction>() {
         Ok(spec) => spec,
-        Err(outcome) => return outcome,
+        Err(outcome) => return *outcome,
     };
     let StepCall {
         ctx,
@@ -92,6 +92,7 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
             .collect(),
         body: (!body.is_empty()).then_some(body),
         sign: None,
+        shown: None,
     };
     let mut outcome = http::execute(ctx, index, step, prepared, timeline, cancel).await;
     // Ids, names and paths are the tool's own facts: never masked.

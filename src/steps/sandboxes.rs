@@ -8,8 +8,12 @@ use std::collections::HashMap;
 use tokio::sync::Mutex;
 
 /// What a sandbox recorded: counts per endpoint, fault and status, and the multiset the digest
-/// holds.
-pub fn summarize(name: &str, recordings: &[RecordedRequest]) -> SandboxSummary {
+/// holds. Paths are shown with the run's secrets masked (fingerprints were taken so already).
+pub fn summarize(
+    name: &str,
+    recordings: &[RecordedRequest],
+    secrets: &crate::observe::Redactor,
+) -> SandboxSummary {
     let mut summary = SandboxSummary {
         name: name.to_string(),
         requests: recordings.len(),
@@ -25,7 +29,7 @@ pub fn summarize(name: &str, recordings: &[RecordedRequest]) -> SandboxSummary {
         summary.recordings.push([
             endpoint,
             r.method.clone(),
-            r.path.clone(),
+            secrets.redact(&r.path).into_owned(),
             r.fingerprint.clone().unwrap_or_default(),
             r.occurrence.unwrap_or(0).to_string(),
             fault.to_string(),
@@ -146,7 +150,7 @@ impl Sandboxes {
             };
             let recordings = handle.recordings().unwrap_or_default();
             let _ = handle.shutdown().await;
-            let summary = summarize(name, &recordings);
+            let summary = summarize(name, &recordings, &ctx.redactor());
             ctx.events.emit_at(
                 ctx.clock.real_elapsed(),
                 EventKind::SandboxStopped {
@@ -204,7 +208,9 @@ fn start(ctx: &RunContext, name: &str) -> Result<SandboxHandle, String> {
     let mut resolve = |t: &crate::model::Template| ctx.render(t);
     let config =
         SandboxConfig::from_decl_with(decl, &ctx.plan.base_dir, ctx.random.seed(), &mut resolve)?;
-    let sandbox = Sandbox::new(config, &ctx.run_dir).with_clock(ctx.clock.clone());
+    let sandbox = Sandbox::new(config, &ctx.run_dir)
+        .with_clock(ctx.clock.clone())
+        .with_link(ctx.link.clone());
     let handle = SandboxHandle::spawn(sandbox).map_err(|e| {
         let hint = if e.is_address_in_use() {
             "; choose another `port`, or `port 0` for any free one"
