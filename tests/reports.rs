@@ -93,6 +93,61 @@ fn report_json_follows_its_schema() {
     assert!(errors.is_empty(), "{errors:#?}");
 }
 
+/// Every line of the events journal follows its schema, for every kind of outcome, and also
+/// for a plan with sandboxes, faults, expectations on arrivals and a replay.
+#[test]
+fn the_events_journal_follows_its_schema() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("schemas/events.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema is valid");
+    let server = server();
+    let (scratch, _) = run_report(&server);
+    let quickstart = Scratch::new();
+    let plan = repo().join("plans/quickstart.kdl");
+    let ran = quickstart.run(&["run", plan.to_str().unwrap(), "--time-scale", "0"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let mut events = std::collections::BTreeSet::new();
+    let mut lines = 0;
+    for (path, text) in scratch
+        .all_files()
+        .into_iter()
+        .chain(quickstart.all_files())
+    {
+        if !path.ends_with("events.jsonl") {
+            continue;
+        }
+        for line in text.lines() {
+            let event: serde_json::Value = serde_json::from_str(line).unwrap();
+            let errors: Vec<String> = validator
+                .iter_errors(&event)
+                .map(|e| format!("{} at {}", e, e.instance_path()))
+                .collect();
+            assert!(errors.is_empty(), "{line}\n{errors:#?}");
+            events.insert(event["event"].as_str().unwrap().to_string());
+            lines += 1;
+        }
+    }
+    assert!(lines > 20, "{lines} lines");
+    // The schema is strict: a field it does not know is refused.
+    let doctored = serde_json::json!({"at": "2026-01-01T00:00:00.000Z", "elapsed_ms": 0.0, "event": "step-started", "step": 0, "extra": 1});
+    assert!(!validator.is_valid(&doctored));
+    for kind in [
+        "run-started",
+        "sandbox-started",
+        "sandbox-stopped",
+        "step-started",
+        "step-log",
+        "attempt-finished",
+        "step-finished",
+        "step-skipped",
+        "run-finished",
+    ] {
+        assert!(events.contains(kind), "no {kind} event in {events:?}");
+    }
+}
+
 /// The report with every timing, port and version replaced, so the rest can be pinned.
 fn stable(mut report: serde_json::Value, url: &str) -> String {
     fn walk(value: &mut serde_json::Value) {

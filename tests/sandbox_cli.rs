@@ -337,8 +337,30 @@ fn a_recorded_request_replays_to_a_second_sandbox() {
     );
     assert!(replayed.status.success(), "{}", stderr(&replayed));
     let out = stdout(&replayed);
-    assert!(out.contains("Response: 200 OK"), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!(
+            "Replaying {id} POST to {}/webhook/order?source=test",
+            second.url()
+        )
+    );
+    assert!(lines[1].starts_with("Response: 200 OK ("), "{out}");
+    assert!(lines[2].starts_with("Request ID: POST_"), "{out}");
     assert!(!out.contains(CANARY));
+    // One engine: the direct command ran the plan's `replay` step and left its report.
+    let runs: Vec<_> = std::fs::read_dir(state.path().join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with("-sandbox-replay"))
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(runs[0].join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["steps"][0]["kind"], "replay");
+    assert_eq!(report["steps"][0]["status"], "passed");
+    assert_eq!(report["steps"][0]["details"]["replayed"], id.as_str());
 
     let records = json_records(&hookplan(
         state.path(),

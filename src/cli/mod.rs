@@ -1,6 +1,7 @@
 //! The command line: arguments, commands, and the one place errors are printed.
 
 mod check;
+mod direct;
 mod error;
 mod fmt;
 mod graph;

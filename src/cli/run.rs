@@ -245,7 +245,7 @@ async fn execute(
 }
 
 /// `.hookplan/runs/<time>-<plan>/`, owner-only: recordings and journals may hold raw values.
-fn run_folder(state_dir: &Path, plan: &str) -> Result<PathBuf, CliError> {
+pub(super) fn run_folder(state_dir: &Path, plan: &str) -> Result<PathBuf, CliError> {
     let runs = state_dir.join("runs");
     crate::atomic_write::private_dir(state_dir).map_err(|e| {
         CliError::io(

@@ -224,7 +224,9 @@ pub fn run(args: SandboxArgs, state_dir: &Path) -> Result<ExitCode, CliError> {
         SandboxCommand::Start(start_args) => start(start_args, &args.name, state_dir),
         SandboxCommand::ListRequests(list_args) => list(list_args, &dir, &args.name),
         SandboxCommand::Show(show_args) => show(show_args, &dir, &args.name),
-        SandboxCommand::Replay(replay_args) => replay_request(replay_args, &dir, &args.name),
+        SandboxCommand::Replay(replay_args) => {
+            replay_request(replay_args, &dir, &args.name, state_dir)
+        }
         SandboxCommand::ConfigureEndpoint(configure_args) => {
             configure(*configure_args, &dir, &args.name)
         }
@@ -462,7 +464,13 @@ fn show(args: ShowArgs, dir: &Path, name: &str) -> Result<ExitCode, CliError> {
 
 // ------------------------------------------------------------------ replay
 
-fn replay_request(args: ReplayArgs, dir: &Path, name: &str) -> Result<ExitCode, CliError> {
+fn replay_request(
+    args: ReplayArgs,
+    dir: &Path,
+    name: &str,
+    state_dir: &Path,
+) -> Result<ExitCode, CliError> {
+    use crate::model::{Action, Plan, ReplayAction, Span, Spanned, Step, Template};
     let record = find(dir, name, &args.id)?;
     let base = match &args.url {
         Some(url) => url.clone(),
@@ -482,48 +490,62 @@ fn replay_request(args: ReplayArgs, dir: &Path, name: &str) -> Result<ExitCode, 
             "--timeout must be a positive number of seconds",
         ));
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::io("cannot start the async runtime", &e))?;
+    // One step: the same `replay` runner a plan uses, reading this sandbox's folder.
+    let action = ReplayAction {
+        sandbox: Spanned::new(name.to_string(), Span::default()),
+        folder: Some(dir.to_path_buf()),
+        path: None,
+        index: -1,
+        id: Some(args.id.clone()),
+        to: Template::literal(&base, Span::default()),
+    };
+    let mut step = Step::new("replay", Action::new(action, Span::default()));
+    step.attempt_timeout = Some(Duration::from_secs_f64(args.timeout));
+    let plan = Plan::one_step("sandbox-replay", step, PathBuf::from("."));
     print_now(&format!(
         "Replaying {} {} to {}\n",
         record.id,
         record.method,
         replay::display_url(&target)
     ));
-    let replayed = runtime
-        .block_on(replay::replay(
-            &record,
-            &target,
-            Duration::from_secs_f64(args.timeout),
+    let report = super::direct::run(plan, Default::default(), state_dir)?;
+    let step = &report.steps[0];
+    let Some(response) = &step.response else {
+        let why = step.message.as_deref().unwrap_or("no response");
+        let why = why.strip_prefix("no response: ").unwrap_or(why);
+        return Err(CliError::failed(format!(
+            "could not replay to {}: {why}",
+            replay::display_url(&target)
         ))
-        .map_err(|e| {
-            CliError::failed(e.to_string())
-                .with_help("check that the target is running, or give another with --url")
-        })?;
+        .with_help("check that the target is running, or give another with --url"));
+    };
+    let took = step.attempts.last().map_or(0.0, |a| a.duration_ms);
     let mut text = format!(
         "Response: {} ({} ms)\n",
-        console::status_text(replayed.status),
-        replayed.elapsed.as_millis()
+        console::status_text(response.status),
+        took.round() as u64
     );
-    if let Some((_, id)) = replayed
+    if let Some((_, id)) = response
         .headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("x-request-id"))
     {
         text.push_str(&format!("Request ID: {id}\n"));
     }
-    let content_type = replayed
+    let content_type = response
         .headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
         .map(|(_, v)| v.as_str());
-    if let Some(body) = console::body_text(&replayed.body, content_type) {
+    if let Some(body) = response
+        .body
+        .as_ref()
+        .and_then(|b| console::body_text(b.text.as_bytes(), content_type))
+    {
         text.push_str(&format!("Body: {body}\n"));
     }
     print_now(&text);
-    Ok(if (200..300).contains(&replayed.status) {
+    Ok(if (200..300).contains(&response.status) {
         ExitCode::Success
     } else {
         ExitCode::Failed

@@ -4,14 +4,51 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-/// Something that happened during a run.
+/// Something that happened during a run. As a journal line: `at` (RFC 3339, UTC),
+/// `elapsed_ms`, and the event's own fields beside its `event` name.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunEvent {
     /// Wall-clock time (for logs only, never for decisions or digests).
+    #[serde(with = "rfc3339")]
     pub at: SystemTime,
     /// Virtual time since the run started.
+    #[serde(rename = "elapsed_ms", with = "millis")]
     pub elapsed: Duration,
+    #[serde(flatten)]
     pub kind: EventKind,
+}
+
+/// Durations as milliseconds (a float: sub-millisecond precision is kept).
+pub mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64((d.as_secs_f64() * 1_000_000.0).round() / 1000.0)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let ms = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(ms / 1000.0).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Wall-clock times as RFC 3339 text, UTC, to the millisecond.
+pub mod rfc3339 {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::SystemTime;
+
+    pub fn serialize<S: Serializer>(at: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        let at = chrono::DateTime::<chrono::Utc>::from(*at);
+        s.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        let text = String::deserialize(d)?;
+        chrono::DateTime::parse_from_rfc3339(&text)
+            .map(SystemTime::from)
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,6 +91,7 @@ pub enum EventKind {
     },
     RunFinished {
         interrupted: bool,
+        #[serde(rename = "real_duration_ms", with = "millis")]
         real_duration: Duration,
     },
 }
@@ -92,11 +130,14 @@ pub struct Attempt {
     /// The URL, with what secrets filled in masked.
     pub url: String,
     /// Virtual time from the step's start to this request.
+    #[serde(rename = "offset_ms", with = "millis")]
     pub offset: Duration,
     /// The wait scheduled before this request (zero for the first).
+    #[serde(rename = "scheduled_delay_ms", with = "millis")]
     pub scheduled_delay: Duration,
     pub outcome: OutcomeClass,
     /// Real time the request took.
+    #[serde(rename = "duration_ms", with = "millis")]
     pub duration: Duration,
     /// What went wrong when there was no response, in words.
     pub error: Option<String>,
@@ -170,8 +211,10 @@ pub struct StepOutcome {
     pub request: Option<RequestSummary>,
     pub response: Option<ResponseSummary>,
     /// Virtual time the step took (attempts and waits).
+    #[serde(rename = "duration_ms", with = "millis")]
     pub duration: Duration,
     /// Real time the step took.
+    #[serde(rename = "real_duration_ms", with = "millis")]
     pub real_duration: Duration,
     /// What the step did in detail, for step kinds with more to say (a sandbox's recordings).
     pub details: Option<serde_json::Value>,

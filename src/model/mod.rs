@@ -52,6 +52,26 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A plan of one step, as a direct command builds it (`hookplan sandbox replay`, …): no
+    /// variables, policies or sandboxes of its own, seed 0, relative paths from `base_dir`.
+    pub fn one_step(name: &str, step: Step, base_dir: PathBuf) -> Self {
+        Self {
+            name: name.to_string(),
+            description: None,
+            seed: 0,
+            jobs: Some(1),
+            timeout: None,
+            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+            vars: Vec::new(),
+            retry_policies: Vec::new(),
+            sandboxes: Vec::new(),
+            steps: vec![step],
+            path: PathBuf::from(format!("({name})")),
+            base_dir,
+            canonical_hash: String::new(),
+        }
+    }
+
     pub fn step(&self, name: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.name == name)
     }
@@ -379,6 +399,25 @@ pub struct Step {
 }
 
 impl Step {
+    /// A step that does `action` with every setting at its default.
+    pub fn new(name: &str, action: Action) -> Self {
+        Self {
+            name: name.to_string(),
+            span: Span::default(),
+            description: None,
+            needs: Vec::new(),
+            action,
+            retry: None,
+            timeout: None,
+            attempt_timeout: None,
+            expect: Expectations::default(),
+            captures: Vec::new(),
+            continue_on_error: false,
+            always: false,
+            tags: Vec::new(),
+        }
+    }
+
     /// Sandboxes this step uses, directly or through templates: it depends on them implicitly.
     pub fn sandboxes_used(&self) -> BTreeSet<String> {
         let mut names = BTreeSet::new();

@@ -1,42 +1,14 @@
-//! Sending a recorded request again: same method, headers (raw, credentials included) and
-//! body, to the sandbox it came from or to another URL.
+//! Where a recorded request is sent again, and how that address is shown. The sending itself
+//! is the `replay` step (`steps::replay`), for plans and `hookplan sandbox replay` alike.
 
 use super::masking;
 use super::recording::RecordedRequest;
-use std::time::{Duration, Instant};
 use url::Url;
-
-/// Headers that describe one hop or are recomputed by the client, never copied.
-const NOT_REPLAYED: &[&str] = &[
-    "host",
-    "content-length",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "te",
-    "trailer",
-    "upgrade",
-    "expect",
-    "accept-encoding",
-];
-
-/// The answer to a replayed request.
-#[derive(Debug, Clone)]
-pub struct Replayed {
-    pub url: Url,
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-    pub elapsed: Duration,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     #[error("\"{0}\" is not an http(s) URL")]
     BadUrl(String),
-    #[error("could not replay to {url}: {reason}")]
-    Send { url: String, reason: String },
 }
 
 /// Where a replay goes. A URL with a path is used as it is (`--url https://api.example.com/hook`);
@@ -63,76 +35,6 @@ pub fn display_url(url: &Url) -> String {
         shown.set_query(Some(&masking::query(query)));
     }
     shown.to_string()
-}
-
-/// Sends the recorded request to `url` and returns the answer (whatever its status).
-pub async fn replay(
-    record: &RecordedRequest,
-    url: &Url,
-    timeout: Duration,
-) -> Result<Replayed, ReplayError> {
-    let send_error = |reason: String| ReplayError::Send {
-        url: display_url(url),
-        reason,
-    };
-    let client = crate::http_client::builder()
-        .timeout(timeout)
-        .build()
-        .map_err(|e| send_error(describe(&e)))?;
-    let method = reqwest::Method::from_bytes(record.method.as_bytes())
-        .map_err(|_| send_error(format!("\"{}\" is not an HTTP method", record.method)))?;
-    let mut request = client.request(method, url.clone());
-    for (name, value) in &record.headers {
-        if !NOT_REPLAYED.contains(&name.to_ascii_lowercase().as_str()) {
-            request = request.header(name.as_str(), value.as_str());
-        }
-    }
-    let body = record.body_bytes();
-    if !body.is_empty() {
-        request = request.body(body);
-    }
-    let started = Instant::now();
-    let response = request.send().await.map_err(|e| send_error(describe(&e)))?;
-    let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(n, v)| {
-            (
-                n.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| send_error(describe(&e)))?
-        .to_vec();
-    Ok(Replayed {
-        url: url.clone(),
-        status,
-        headers,
-        body,
-        elapsed: started.elapsed(),
-    })
-}
-
-/// The reason in words, without the URL (which may hold credentials).
-fn describe(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        return "it timed out".into();
-    }
-    if error.is_connect() {
-        return "could not connect (is anything listening there?)".into();
-    }
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(inner) = source {
-        text = inner.to_string();
-        source = inner.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -1,0 +1,85 @@
+//! Direct commands (`sandbox replay`, and later `call`, `migrate`, …) are one-step plans: built
+//! in memory, run through the same engine and step modules as a plan file, with a report and an
+//! events journal in the state folder like any run. Each command keeps the spec's console
+//! wording by printing from the step's outcome.
+
+use super::CliError;
+use crate::engine::{self, RunSetup};
+use crate::exec::{Sinks, values::Values};
+use crate::graph::StepGraph;
+use crate::model::Plan;
+use crate::report::journal::Journal;
+use crate::report::{self, Report};
+use std::path::Path;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Runs a plan built in memory to its end; Ctrl-C interrupts it like a plan run.
+pub fn run(plan: Plan, values: Values, state_dir: &Path) -> Result<Report, CliError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::io("cannot start the async runtime", &e))?;
+    let report = runtime.block_on(execute(plan, values, state_dir))?;
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    Ok(report)
+}
+
+async fn execute(plan: Plan, values: Values, state_dir: &Path) -> Result<Report, CliError> {
+    let run_dir = super::run::run_folder(state_dir, &plan.name)?;
+    let journal_path = run_dir.join("events.jsonl");
+    let journal = Journal::create(&journal_path).map_err(|e| {
+        CliError::io(
+            format!(
+                "cannot create the events journal {}",
+                journal_path.display()
+            ),
+            &e,
+        )
+    })?;
+    let http = crate::http_client::builder()
+        .build()
+        .map_err(|e| CliError::failed(format!("cannot set up the HTTP client: {e}")))?;
+    let graph = StepGraph::new(&plan);
+    let abort = CancellationToken::new();
+    let interrupt = abort.child_token();
+    let listener = {
+        let interrupt = interrupt.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                interrupt.cancel();
+            }
+        })
+    };
+    let setup = RunSetup {
+        shown_path: plan.path.display().to_string(),
+        jobs: 1,
+        time_scale: 1.0,
+        dry_run: false,
+        fail_fast: false,
+        selected: None,
+        run_dir: run_dir.clone(),
+        http,
+        interrupt,
+        abort,
+        stages: Vec::new(),
+    };
+    let result = engine::run(
+        Arc::new(plan),
+        graph,
+        values,
+        setup,
+        Sinks::default().lossless(journal),
+    )
+    .await;
+    listener.abort();
+    let report = result.map_err(|e| CliError::failed(e.to_string()))?.report;
+    report::write_all(&report, &run_dir).map_err(|e| {
+        CliError::io(
+            format!("cannot write the report into {}", run_dir.display()),
+            &e,
+        )
+    })?;
+    Ok(report)
+}
