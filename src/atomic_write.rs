@@ -1,9 +1,9 @@
 //! Writes that must never be half-done: a temporary file in the same folder, synced, renamed
-//! over the target, then the folder synced.
+//! over the target, then the folder synced. Folders hookplan creates are owner-only.
 
-use std::fs::{self, File};
+use std::fs::{self, DirBuilder, File};
 use std::io::{self, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
 
 /// Who may read the file.
@@ -55,14 +55,16 @@ fn write_with(
     File::open(dir)?.sync_all()
 }
 
-/// Creates a folder (and its parents) that only the owner may enter; an existing folder is
-/// left as it is.
+/// Creates a folder and every missing parent, each owner-only (0700); folders that already
+/// exist are left as they are.
 pub fn private_dir(path: &Path) -> io::Result<()> {
-    if path.is_dir() {
-        return Ok(());
-    }
-    fs::create_dir_all(path)?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+    DirBuilder::new().recursive(true).mode(0o700).create(path)
+}
+
+/// Creates one new owner-only folder (0700) whose parent exists; fails with
+/// [`io::ErrorKind::AlreadyExists`] if something is already there.
+pub fn new_private_dir(path: &Path) -> io::Result<()> {
+    DirBuilder::new().mode(0o700).create(path)
 }
 
 #[cfg(test)]
@@ -158,5 +160,47 @@ mod tests {
                 "no temporary file is left behind"
             );
         }
+    }
+
+    fn mode_of(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn private_dir_makes_every_missing_folder_owner_only() {
+        let root = tempfile::tempdir().unwrap();
+        let existing = root.path().join("existing");
+        DirBuilder::new().mode(0o755).create(&existing).unwrap();
+        fs::set_permissions(&existing, fs::Permissions::from_mode(0o755)).unwrap();
+        let leaf = existing.join("a").join("b").join("c");
+        private_dir(&leaf).unwrap();
+        assert_eq!(
+            mode_of(&existing),
+            0o755,
+            "an existing folder is not changed"
+        );
+        for made in [
+            existing.join("a"),
+            existing.join("a").join("b"),
+            leaf.clone(),
+        ] {
+            assert_eq!(mode_of(&made), 0o700, "{}", made.display());
+        }
+        // Again, on folders that now exist (one of them opened up by its owner): no change.
+        fs::set_permissions(&leaf, fs::Permissions::from_mode(0o755)).unwrap();
+        private_dir(&leaf).unwrap();
+        assert_eq!(mode_of(&leaf), 0o755);
+        assert_eq!(mode_of(&existing.join("a")), 0o700);
+    }
+
+    #[test]
+    fn new_private_dir_makes_one_new_folder() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("run");
+        new_private_dir(&dir).unwrap();
+        assert_eq!(mode_of(&dir), 0o700);
+        let again = new_private_dir(&dir).unwrap_err();
+        assert_eq!(again.kind(), io::ErrorKind::AlreadyExists);
+        assert!(new_private_dir(&root.path().join("no").join("parent")).is_err());
     }
 }
