@@ -47,7 +47,7 @@ fn graph(format: &str) -> String {
 fn graph_as_text() {
     assert_eq!(
         graph("text"),
-        r#"plan "graph "demo"": 3 step(s)
+        r#"plan "graph \"demo\"": 3 step(s)
   deliver [http] (uses sandbox hooks)
     verify-arrival [expect-requests] ← deliver (uses sandbox hooks)
       teardown [http] ← deliver, verify-arrival {always}
