@@ -1,9 +1,9 @@
 //! Writes that must never be half-done: a temporary file in the same folder, synced, renamed
-//! over the target, then the folder synced.
+//! over the target, then the folder synced. Folders hookplan creates are owner-only.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, DirBuilder, File};
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
 
 /// Who may read the file.
@@ -16,6 +16,16 @@ pub enum Access {
 }
 
 pub fn write(path: &Path, contents: &[u8], access: Access) -> io::Result<()> {
+    write_with(path, access, |file| file.write_all(contents))
+}
+
+/// [`write`] with the data written by `fill`: whatever `fill` or any later step fails on, the
+/// target is left as it was and the temporary file is removed.
+fn write_with(
+    path: &Path,
+    access: Access,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+) -> io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -29,40 +39,32 @@ pub fn write(path: &Path, contents: &[u8], access: Access) -> io::Result<()> {
             .map(|m| m.permissions().mode() & 0o7777)
             .unwrap_or(0o644),
     };
-    let temp = dir.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&temp)?;
-        // The umask may have narrowed the mode; a kept mode is restored exactly.
-        if access == Access::Keep {
-            file.set_permissions(fs::Permissions::from_mode(mode))?;
-        }
-        file.write_all(contents)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)?;
-        File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
+    // A name of its own for every writer (so two writers of one target never share a
+    // temporary file), created 0600; dropped on any error below, which removes it.
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let mut temp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    // The mode is final before a byte is written; set exactly, whatever the umask.
+    temp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))?;
+    fill(temp.as_file_mut())?;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|e| e.error)?;
+    File::open(dir)?.sync_all()
 }
 
-/// Creates a folder (and its parents) that only the owner may enter; an existing folder is
-/// left as it is.
+/// Creates a folder and every missing parent, each owner-only (0700); folders that already
+/// exist are left as they are.
 pub fn private_dir(path: &Path) -> io::Result<()> {
-    if path.is_dir() {
-        return Ok(());
-    }
-    fs::create_dir_all(path)?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+    DirBuilder::new().recursive(true).mode(0o700).create(path)
+}
+
+/// Creates one new owner-only folder (0700) whose parent exists; fails with
+/// [`io::ErrorKind::AlreadyExists`] if something is already there.
+pub fn new_private_dir(path: &Path) -> io::Result<()> {
+    DirBuilder::new().mode(0o700).create(path)
 }
 
 #[cfg(test)]
@@ -95,7 +97,110 @@ mod tests {
     #[test]
     fn a_failed_write_leaves_the_target_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("missing-folder").join("a.json");
-        assert!(write(&path, b"x", Access::Keep).is_err());
+        let path = dir.path().join("a.json");
+        write(&path, b"old", Access::Keep).unwrap();
+        // Fails after part of the new contents is written, as a full disk would.
+        let result = write_with(&path, Access::Keep, |file| {
+            file.write_all(b"half of the ne")?;
+            Err(io::Error::other("no space left"))
+        });
+        assert_eq!(result.unwrap_err().to_string(), "no space left");
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["a.json"], "no temporary file is left behind");
+        // A write into a folder that does not exist fails without creating anything.
+        let elsewhere = dir.path().join("missing-folder").join("a.json");
+        assert!(write(&elsewhere, b"x", Access::Keep).is_err());
+        assert!(!dir.path().join("missing-folder").exists());
+    }
+
+    #[test]
+    fn writers_of_one_target_at_once_all_succeed() {
+        const WRITERS: usize = 8;
+        const ROUNDS: usize = 10;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("status.json");
+        let contents: Vec<Vec<u8>> = (0..WRITERS)
+            .map(|n| vec![b'a' + n as u8; 64 * 1024])
+            .collect();
+        for _ in 0..ROUNDS {
+            let start = std::sync::Barrier::new(WRITERS);
+            let results: Vec<io::Result<()>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = contents
+                    .iter()
+                    .map(|data| {
+                        let (start, path) = (&start, &path);
+                        scope.spawn(move || {
+                            start.wait();
+                            write(path, data, Access::Private)
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            for result in results {
+                result.expect("every writer succeeds");
+            }
+            let written = fs::read(&path).unwrap();
+            assert!(
+                contents.contains(&written),
+                "the file is one whole write, not a mix ({} bytes)",
+                written.len()
+            );
+            assert_eq!(
+                fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+            assert_eq!(
+                fs::read_dir(dir.path()).unwrap().count(),
+                1,
+                "no temporary file is left behind"
+            );
+        }
+    }
+
+    fn mode_of(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn private_dir_makes_every_missing_folder_owner_only() {
+        let root = tempfile::tempdir().unwrap();
+        let existing = root.path().join("existing");
+        DirBuilder::new().mode(0o755).create(&existing).unwrap();
+        fs::set_permissions(&existing, fs::Permissions::from_mode(0o755)).unwrap();
+        let leaf = existing.join("a").join("b").join("c");
+        private_dir(&leaf).unwrap();
+        assert_eq!(
+            mode_of(&existing),
+            0o755,
+            "an existing folder is not changed"
+        );
+        for made in [
+            existing.join("a"),
+            existing.join("a").join("b"),
+            leaf.clone(),
+        ] {
+            assert_eq!(mode_of(&made), 0o700, "{}", made.display());
+        }
+        // Again, on folders that now exist (one of them opened up by its owner): no change.
+        fs::set_permissions(&leaf, fs::Permissions::from_mode(0o755)).unwrap();
+        private_dir(&leaf).unwrap();
+        assert_eq!(mode_of(&leaf), 0o755);
+        assert_eq!(mode_of(&existing.join("a")), 0o700);
+    }
+
+    #[test]
+    fn new_private_dir_makes_one_new_folder() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("run");
+        new_private_dir(&dir).unwrap();
+        assert_eq!(mode_of(&dir), 0o700);
+        let again = new_private_dir(&dir).unwrap_err();
+        assert_eq!(again.kind(), io::ErrorKind::AlreadyExists);
+        assert!(new_private_dir(&root.path().join("no").join("parent")).is_err());
     }
 }

@@ -186,8 +186,23 @@ mod tests {
 
     #[test]
     fn credit_accounts_for_waits_done_elsewhere() {
-        let mut timeline = Clock::new(0.0).timeline(Duration::ZERO);
-        timeline.credit(Duration::from_secs(3), Duration::ZERO);
-        assert!(timeline.elapsed() >= Duration::from_secs(3));
+        let secs = Duration::from_secs;
+        let mut timeline = Clock::new(0.0).timeline(secs(10));
+        // 3 s scheduled of which 1 s really passed: the virtual clock gains the other 2 s.
+        timeline.credit(secs(3), secs(1));
+        assert_eq!(timeline.credit, secs(2));
+        // More real time than scheduled (a slow machine): nothing is taken back.
+        timeline.credit(secs(1), secs(3));
+        assert_eq!(timeline.credit, secs(2));
+        timeline.credit(Duration::from_millis(500), Duration::ZERO);
+        let credit = Duration::from_millis(2500);
+        assert_eq!(timeline.credit, credit);
+        // Virtual time = real time since the start + the credit, bounded on both sides.
+        let before = timeline.started.elapsed();
+        let elapsed = timeline.elapsed();
+        let now = timeline.now();
+        let after = timeline.started.elapsed();
+        assert!(before + credit <= elapsed && elapsed <= after + credit);
+        assert!(secs(10) + before + credit <= now && now <= secs(10) + after + credit);
     }
 }

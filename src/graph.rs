@@ -177,7 +177,12 @@ pub fn render(plan: &Plan, graph: &StepGraph, format: GraphFormat) -> String {
     match format {
         GraphFormat::Text => {
             let levels = graph.levels();
-            let _ = writeln!(out, "plan \"{}\": {} step(s)", plan.name, plan.steps.len());
+            let _ = writeln!(
+                out,
+                "plan {}: {} step(s)",
+                quote_dot(&plan.name),
+                plan.steps.len()
+            );
             for &step in &graph.order {
                 let s = &plan.steps[step];
                 let _ = write!(

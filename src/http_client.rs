@@ -13,12 +13,15 @@ pub fn install_crypto() {
 }
 
 /// A client builder with hookplan's defaults: no redirects followed silently beyond 5,
-/// a user agent naming the tool, TLS verification on.
+/// a user agent naming the tool, TLS verification on, and no retries of its own: reqwest
+/// would otherwise resend a request an HTTP/2 server refused (REFUSED_STREAM, a graceful
+/// GOAWAY) out of sight of the retry policy, and every request sent must be an attempt.
 pub fn builder() -> reqwest::ClientBuilder {
     install_crypto();
     reqwest::Client::builder()
         .user_agent(concat!("hookplan/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::limited(5))
+        .retry(reqwest::retry::never())
 }
 
 /// Adds the certificates of a PEM bundle as trusted roots (for servers with a private CA).
@@ -55,5 +58,51 @@ pub fn status_text(status: u16) -> String {
     {
         Some(reason) => format!("{status} {reason}"),
         None => status.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// An HTTP/2 server (cleartext, prior knowledge) that refuses every stream it is sent.
+    async fn refusing_server() -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let streams = Arc::new(AtomicUsize::new(0));
+        let counted = streams.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let counted = counted.clone();
+                tokio::spawn(async move {
+                    let Ok(mut connection) = h2::server::handshake(socket).await else {
+                        return;
+                    };
+                    while let Some(Ok((_request, mut respond))) = connection.accept().await {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        respond.send_reset(h2::Reason::REFUSED_STREAM);
+                    }
+                });
+            }
+        });
+        (url, streams)
+    }
+
+    #[tokio::test]
+    async fn a_refused_http2_request_is_sent_once() {
+        let (url, streams) = refusing_server().await;
+        let client = builder().http2_prior_knowledge().build().unwrap();
+        let result = client.get(&url).send().await;
+        assert!(result.is_err(), "a refused stream is an error: {result:?}");
+        assert_eq!(
+            streams.load(Ordering::SeqCst),
+            1,
+            "the client resent the request on its own"
+        );
     }
 }

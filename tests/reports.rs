@@ -19,7 +19,8 @@ fn run_report(server: &TestServer) -> (Scratch, serde_json::Value) {
         ],
         &[("BASE", &server.url)],
     );
-    assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
+    // "broken" gets a 404 and nothing allows it to fail: the run fails.
+    assert_eq!(run.code, 1, "{}", run.stderr);
     let report = serde_json::from_str(&scratch.read("out/report.json")).unwrap();
     (scratch, report)
 }

@@ -3,7 +3,7 @@
 //! (an abort). Bulk inputs run in-process through the same library calls the CLI makes, and
 //! are rendered as the CLI renders them; the pathological ones run the real binary.
 
-use hookplan::plan::{self, FileDiagnostics, SourceFile};
+use hookplan::plan::{self, FileDiagnostics};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -24,18 +24,22 @@ impl Rng {
     }
 }
 
-/// Checks text as `hookplan check` does and renders every diagnostic, checking what each
-/// diagnostic must have. Panics (failing the test) where the CLI would have crashed.
-fn check_text(name: &str, text: &str) -> Result<(), usize> {
-    let file = SourceFile::new(name, text);
-    match plan::check(file, Path::new(name)) {
+/// Checks text as `hookplan check` does — written to a file in `dir`, then read and checked by
+/// the calls the CLI makes — and renders every diagnostic, checking what each diagnostic must
+/// have. Panics (failing the test) where the CLI would have crashed.
+fn check_text(dir: &Path, name: &str, text: &str) -> Result<(), usize> {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    let config = plan::ProjectConfig::find(None, dir).expect("no project config here");
+    match plan::load_with(&path, &config) {
         Ok(_) => Ok(()),
-        Err(errors) => {
+        Err(plan::LoadError::Plan(errors)) => {
             for file in &errors.files {
                 assert_rendered(file);
             }
             Err(errors.error_count())
         }
+        Err(plan::LoadError::Source(error)) => panic!("{name} cannot be read: {error}"),
     }
 }
 
@@ -124,6 +128,7 @@ fn byte_soup_never_crashes() {
         "#true", "${", "}", "\u{2028}", "\u{85}", "\u{0}", "\u{feff}", "é", "r#\"", "\\u{", "0x",
         "[",
     ];
+    let dir = tempfile::tempdir().unwrap();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for round in 0..1500 {
         let mut text = String::new();
@@ -135,13 +140,14 @@ fn byte_soup_never_crashes() {
                 text.push_str(ALPHABET[rng.below(ALPHABET.len())]);
             }
         }
-        let result = std::panic::catch_unwind(|| check_text("soup.kdl", &text));
+        let result = std::panic::catch_unwind(|| check_text(dir.path(), "soup.kdl", &text));
         assert!(result.is_ok(), "round {round} panicked on {text:?}");
     }
 }
 
 #[test]
 fn truncated_plans_never_crash() {
+    let dir = tempfile::tempdir().unwrap();
     for path in plans() {
         let text = std::fs::read(&path).unwrap();
         // Every byte of the example plans; every few bytes of the broken ones.
@@ -153,7 +159,7 @@ fn truncated_plans_never_crash() {
         };
         for cut in (0..text.len()).step_by(step) {
             let prefix = String::from_utf8_lossy(&text[..cut]);
-            let result = std::panic::catch_unwind(|| check_text("cut.kdl", &prefix));
+            let result = std::panic::catch_unwind(|| check_text(dir.path(), "cut.kdl", &prefix));
             assert!(
                 result.is_ok(),
                 "{} cut at byte {cut} panicked",

@@ -284,13 +284,6 @@ fn lower_first(message: &str) -> String {
     }
 }
 
-/// Refuses nesting deeper than [`MAX_NESTING`] before the recursive parser sees it.
-#[cfg(test)]
-fn check_nesting(text: &str) -> Option<Diagnostic> {
-    let (at, what) = scan(text).too_deep?;
-    Some(too_deep(at, what))
-}
-
 fn too_deep(at: usize, what: &str) -> Diagnostic {
     Diagnostic::error(
         "hookplan::too-deep",
@@ -447,13 +440,29 @@ mod tests {
         let text = format!(
             "a \"{braces}\" #\"{braces}\"# \"\"\"\n{braces}\n\"\"\"\n// {braces}\n/* {braces} /* */ */\nb {{ c {{ }} }}\n"
         );
-        assert!(check_nesting(&text).is_none());
+        let (_, nodes) = parse(&text).unwrap_or_else(|e| panic!("{:?}", e[0].message));
+        assert_eq!(nodes.len(), 2);
+        // 33 levels of real blocks are refused, in the same text.
+        let deep = format!(
+            "{text}{}{}",
+            "c {".repeat(MAX_NESTING + 1),
+            "}".repeat(MAX_NESTING + 1)
+        );
+        assert_eq!(parse(&deep).unwrap_err()[0].code, "hookplan::too-deep");
     }
 
     #[test]
     fn deeply_nested_comments_are_refused() {
         let text = "/*".repeat(10_000) + &"*/".repeat(10_000);
-        assert!(check_nesting(&text).is_some());
+        let errors = parse(&text).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].code, "hookplan::too-deep");
+        assert_eq!(
+            errors[0].message,
+            format!("comments are nested more than {MAX_NESTING} levels deep")
+        );
+        // The comment that holds the too-deep nesting.
+        assert_eq!(errors[0].span, Span::new(0, 2));
     }
 
     #[test]
@@ -488,7 +497,19 @@ mod tests {
             "r#\"",
             "a {{{",
         ] {
-            let _ = parse(text);
+            let errors = parse(text)
+                .err()
+                .unwrap_or_else(|| panic!("{text:?} parsed"));
+            assert!(!errors.is_empty(), "{text:?}: an error with no diagnostic");
+            for error in &errors {
+                assert!(error.is_error(), "{text:?}: {error:?}");
+                assert!(!error.message.is_empty(), "{text:?}: {error:?}");
+                assert!(error.help.is_some(), "{text:?}: no help: {error:?}");
+                assert!(
+                    error.span.end() <= text.len() && text.is_char_boundary(error.span.start),
+                    "{text:?}: the span is not in the text: {error:?}"
+                );
+            }
         }
     }
 }
