@@ -589,3 +589,48 @@ fn an_unusable_report_folder_is_refused_before_anything_runs() {
         config.stderr
     );
 }
+
+/// Only the run's own sandboxes may report scheduled delays: a server that claims a day of
+/// injected delay, plainly or with a made-up signature, moves no clock.
+#[test]
+fn a_foreign_server_cannot_move_the_virtual_clock() {
+    let server = TestServer::start(&[(
+        "/claims",
+        vec![
+            Answer::json(200, "{}")
+                .header("x-hookplan-scheduled-delay-ms", "86400000")
+                .header(
+                    "x-hookplan-scheduled-delay",
+                    "86400000;00112233445566778899aabbccddeeff",
+                )
+                .header("x-request-id", "POST_1"),
+        ],
+    )]);
+    let scratch = Scratch::new();
+    scratch.write(
+        "plan.kdl",
+        r#"plan "clock" { }
+step "ask" {
+    http "GET" "${env.BASE}/claims"
+    expect { status 200; duration-below "10s"; }
+}
+step "after" {
+    needs "ask"
+    http "GET" "${env.BASE}/claims"
+}
+"#,
+    );
+    let run = scratch.run_env(
+        &["run", "plan.kdl", "--report-dir", "out"],
+        &[("BASE", &server.url)],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&scratch.read("out/report.json")).unwrap();
+    assert_eq!(report["steps"][0]["status"], "passed");
+    assert_eq!(report["steps"][1]["status"], "passed");
+    let virtual_ms = report["timing"]["virtual_duration_ms"].as_f64().unwrap();
+    assert!(
+        virtual_ms < 10_000.0,
+        "the run lasted {virtual_ms} ms of virtual time"
+    );
+}

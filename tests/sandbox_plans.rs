@@ -406,3 +406,40 @@ step "send" { http "POST" "${sandbox.hooks.url}/webhook/x" }
         "--report-dir receives only the reports"
     );
 }
+
+/// A delay the run's own sandbox injected counts in full on the virtual clock, at any scale:
+/// its report is signed with the run's key (a foreign server's is not believed; see
+/// run_engine.rs).
+#[test]
+fn a_delay_the_runs_sandbox_injected_counts_in_full() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "plan.kdl",
+        r#"plan "slow" { }
+sandbox "hooks" {
+    port 0
+    endpoint "/webhook/slow" { status 200; delay "30s"; }
+}
+step "slow" {
+    http "POST" "${sandbox.hooks.url}/webhook/slow"
+}
+"#,
+    );
+    let run = scratch.run(&[
+        "run",
+        "plan.kdl",
+        "--time-scale",
+        "0",
+        "--report-dir",
+        "out",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&scratch.read("out/report.json")).unwrap();
+    let took = report["steps"][0]["timing"]["duration_ms"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (30_000.0..31_000.0).contains(&took),
+        "the step took {took} ms of virtual time"
+    );
+}

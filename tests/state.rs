@@ -116,10 +116,7 @@ fn a_run_makes_every_folder_owner_only_and_leaves_existing_ones_alone() {
         6,
         "deep, state, runs, the run, sandbox, hooks: {made:?}"
     );
-    // The run's own folder is made by `run_folder` in src/cli/run.rs with a plain
-    // `create_dir`; it sits in the owner-only `runs/`. Drop this exception once that call is
-    // `atomic_write::new_private_dir`.
-    assert_owner_only(&made, std::slice::from_ref(run_folder));
+    assert_owner_only(&made, &[]);
     assert_eq!(mode(&shared), 0o755, "an existing folder is not changed");
 }
 

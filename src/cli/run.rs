@@ -263,7 +263,7 @@ pub(super) fn run_folder(state_dir: &Path, plan: &str) -> Result<PathBuf, CliErr
             format!("{stamp}-{plan}-{n}")
         };
         let dir = runs.join(name);
-        match std::fs::create_dir(&dir) {
+        match crate::atomic_write::new_private_dir(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(CliError::io(format!("cannot create {}", dir.display()), &e)),

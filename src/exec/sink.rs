@@ -71,10 +71,15 @@ impl Sinks {
         for sink in &mut lossless {
             sink.finish();
         }
+        // A lossy sink may still be working through its queue: wait for it off the runtime.
+        let closed = tokio::task::spawn_blocking(move || {
+            lossy.into_iter().map(Lossy::close).collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
         let mut dropped = BTreeMap::new();
         let mut sinks = lossless;
-        for sink in lossy {
-            let (name, count, back) = sink.close();
+        for (name, count, back) in closed {
             if count > 0 {
                 dropped.insert(name.to_string(), count);
             }
@@ -142,5 +147,134 @@ impl Lossy {
         drop(self.sender);
         let back = self.thread.join().ok();
         (self.name, self.dropped.load(Ordering::Relaxed), back)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::exec::Events;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    /// Counts what it sees (also where the test can watch).
+    #[derive(Default)]
+    struct Counter(usize, Vec<String>, Arc<AtomicU64>);
+
+    impl Sink for Counter {
+        fn name(&self) -> &'static str {
+            "counter"
+        }
+        fn handle(&mut self, event: &RunEvent) {
+            self.0 += 1;
+            self.2.fetch_add(1, Ordering::Relaxed);
+            if let EventKind::StepLog { message, .. } = &event.kind {
+                self.1.push(message.clone());
+            }
+        }
+    }
+
+    /// Blocks on its first event until released: a console that cannot keep up.
+    struct Stuck(Arc<Mutex<()>>, usize);
+
+    impl Sink for Stuck {
+        fn name(&self) -> &'static str {
+            "stuck"
+        }
+        fn handle(&mut self, _: &RunEvent) {
+            let _held = self.0.lock().unwrap();
+            self.1 += 1;
+        }
+    }
+
+    fn log(n: usize) -> EventKind {
+        EventKind::StepLog {
+            step: 0,
+            message: format!("line {n}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lossy_sink_that_falls_behind_drops_and_counts_while_lossless_ones_see_everything() {
+        let gate = Arc::new(Mutex::new(()));
+        let held = gate.lock().unwrap();
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let events = Events::new(sender, Clock::default());
+        let total = LOSSY_QUEUE * 3;
+        let seen = Arc::new(AtomicU64::new(0));
+        let sinks = Sinks::default()
+            .lossless(Counter(0, Vec::new(), seen.clone()))
+            .lossy(Stuck(gate.clone(), 0));
+        let fan_out = tokio::spawn(sinks.run(receiver));
+        for n in 0..total {
+            events.emit_at(Duration::ZERO, log(n));
+        }
+        drop(events);
+        // Every event reaches the lossless sink while the lossy one is still stuck on its
+        // first: nothing waits for a sink that falls behind.
+        let all_seen = async {
+            while seen.load(Ordering::Relaxed) < total as u64 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), all_seen)
+            .await
+            .expect("the lossless sink saw every event while the lossy one was stuck");
+        drop(held);
+        let mut finished = fan_out.await.unwrap();
+        let counter = finished.take::<Counter>().unwrap();
+        assert_eq!(counter.0, total, "lossless: every event");
+        let stuck = finished.take::<Stuck>().unwrap();
+        let dropped = finished.dropped["stuck"];
+        assert!(dropped > 0, "the stuck sink dropped events");
+        assert_eq!(
+            stuck.1 as u64 + dropped,
+            total as u64,
+            "each event shown or counted"
+        );
+    }
+
+    /// Derives one event from each step log.
+    struct Echo;
+
+    impl Stage for Echo {
+        fn observe(&mut self, event: &RunEvent) -> Vec<EventKind> {
+            match &event.kind {
+                EventKind::StepLog { message, .. } if message.starts_with("line") => {
+                    vec![EventKind::StepLog {
+                        step: 0,
+                        message: format!("derived from {message}"),
+                    }]
+                }
+                _ => Vec::new(),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn derived_events_follow_their_source_before_anything_sent_after_it() {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let events = Events::new(sender, Clock::default()).with_stages(vec![Box::new(Echo)]);
+        let fan_out = tokio::spawn(Sinks::default().lossless(Counter::default()).run(receiver));
+        let senders: Vec<_> = (0..4)
+            .map(|t| {
+                let events = events.clone();
+                std::thread::spawn(move || {
+                    for n in 0..100 {
+                        events.emit_at(Duration::ZERO, log(t * 1000 + n));
+                    }
+                })
+            })
+            .collect();
+        for s in senders {
+            s.join().unwrap();
+        }
+        drop(events);
+        let seen = fan_out.await.unwrap().take::<Counter>().unwrap().1;
+        assert_eq!(seen.len(), 800);
+        for pair in seen.chunks(2) {
+            assert_eq!(pair[1], format!("derived from {}", pair[0]));
+        }
     }
 }

@@ -33,7 +33,7 @@ pub fn render(report: &Report, format: Format) -> String {
 
 /// Writes `report.json`, `junit.xml` and `summary.md` into a folder, each atomically.
 pub fn write_all(report: &Report, dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    crate::atomic_write::private_dir(dir)?;
     for (name, format) in [
         ("report.json", Format::Json),
         ("junit.xml", Format::Junit),
