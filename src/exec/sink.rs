@@ -155,7 +155,6 @@ mod tests {
     use super::*;
     use crate::clock::Clock;
     use crate::exec::Events;
-    use std::sync::Mutex;
     use std::time::Duration;
 
     /// Counts what it sees (also where the test can watch).
@@ -176,14 +175,15 @@ mod tests {
     }
 
     /// Blocks on its first event until released: a console that cannot keep up.
-    struct Stuck(Arc<Mutex<()>>, usize);
+    struct Stuck(std::sync::mpsc::Receiver<()>, usize);
 
     impl Sink for Stuck {
         fn name(&self) -> &'static str {
             "stuck"
         }
         fn handle(&mut self, _: &RunEvent) {
-            let _held = self.0.lock().unwrap();
+            // Returns once the test drops its end.
+            let _ = self.0.recv();
             self.1 += 1;
         }
     }
@@ -197,15 +197,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_lossy_sink_that_falls_behind_drops_and_counts_while_lossless_ones_see_everything() {
-        let gate = Arc::new(Mutex::new(()));
-        let held = gate.lock().unwrap();
+        let (release, gate) = std::sync::mpsc::channel::<()>();
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         let events = Events::new(sender, Clock::default());
         let total = LOSSY_QUEUE * 3;
         let seen = Arc::new(AtomicU64::new(0));
         let sinks = Sinks::default()
             .lossless(Counter(0, Vec::new(), seen.clone()))
-            .lossy(Stuck(gate.clone(), 0));
+            .lossy(Stuck(gate, 0));
         let fan_out = tokio::spawn(sinks.run(receiver));
         for n in 0..total {
             events.emit_at(Duration::ZERO, log(n));
@@ -221,7 +220,7 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(20), all_seen)
             .await
             .expect("the lossless sink saw every event while the lossy one was stuck");
-        drop(held);
+        drop(release);
         let mut finished = fan_out.await.unwrap();
         let counter = finished.take::<Counter>().unwrap();
         assert_eq!(counter.0, total, "lossless: every event");
