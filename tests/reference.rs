@@ -124,3 +124,38 @@ fn examples_are_valid() {
         }
     }
 }
+
+/// Every step kind has a `details` shape in the report schema, and the schema applies it.
+#[test]
+fn every_step_kind_has_its_details_schema() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/report.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let shapes = &schema["$defs"]["details"]["properties"];
+    let applied: Vec<&str> = schema["$defs"]["step"]["allOf"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter_map(|rule| rule["if"]["properties"]["kind"]["const"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut missing = Vec::new();
+    for kind in hookplan::plan::kinds::names() {
+        if shapes.get(kind).is_none() {
+            missing.push(format!("$defs/details/properties/{kind}"));
+        }
+        if !applied.contains(&kind) {
+            missing.push(format!("an allOf rule for kind {kind:?} in $defs/step"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "schemas/report.schema.json lacks:\n  {}",
+        missing.join("\n  ")
+    );
+}

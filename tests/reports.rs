@@ -131,6 +131,40 @@ fn the_events_journal_follows_its_schema() {
         }
     }
     assert!(lines > 20, "{lines} lines");
+    // The quickstart's report holds every kind's details: they follow the report schema.
+    let report_schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("schemas/report.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let report_validator = jsonschema::validator_for(&report_schema).unwrap();
+    let (_, text) = quickstart
+        .all_files()
+        .into_iter()
+        .find(|(p, _)| p.ends_with("report.json"))
+        .expect("the quickstart's report");
+    let mut report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let errors: Vec<String> = report_validator
+        .iter_errors(&report)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let kinds: std::collections::BTreeSet<&str> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| !s["details"].is_null())
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["expect-requests", "replay"].into_iter().collect());
+    // A kind's details are checked: a field its shape does not know is refused.
+    let replay = report["steps"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|s| s["kind"] == "replay")
+        .unwrap();
+    replay["details"]["leak"] = serde_json::json!("x");
+    assert!(!report_validator.is_valid(&report));
     // The schema is strict: a field it does not know is refused.
     let doctored = serde_json::json!({"at": "2026-01-01T00:00:00.000Z", "elapsed_ms": 0.0, "event": "step-started", "step": 0, "extra": 1});
     assert!(!validator.is_valid(&doctored));
