@@ -746,3 +746,51 @@ fn bad_input_gets_one_line_errors_not_panics() {
     let help = hookplan(state.path(), &["sandbox", "start", "--help"]);
     assert!(stdout(&help).contains("Examples:"), "{}", stdout(&help));
 }
+
+#[test]
+fn concurrent_configure_endpoint_calls_all_land() {
+    let state = tempfile::tempdir().unwrap();
+    // Created first, so that the processes race on the endpoints file, not on the folder.
+    let first = hookplan(
+        state.path(),
+        &[
+            "sandbox",
+            "configure-endpoint",
+            "/webhook/first",
+            "--status",
+            "201",
+        ],
+    );
+    assert!(first.status.success(), "{}", stderr(&first));
+    let children: Vec<Child> = (0..12)
+        .map(|n| {
+            Command::new(HOOKPLAN)
+                .args(["sandbox", "configure-endpoint"])
+                .arg(format!("/webhook/p{n}"))
+                .args(["--status", "202", "--state-dir"])
+                .arg(state.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("hookplan runs")
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let file = state.path().join("sandbox/default/endpoints.json");
+    let endpoints: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let mut paths: Vec<&str> = endpoints["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    paths.sort();
+    let mut expected: Vec<String> = (0..12).map(|n| format!("/webhook/p{n}")).collect();
+    expected.push("/webhook/first".into());
+    expected.sort();
+    assert_eq!(paths, expected, "an update was lost");
+}
