@@ -22,13 +22,37 @@ const TABLE_STYLE: TableStyle = TableStyle::new()
     .content_lines(ContentLineStyle::new('│', '│', '│'))
     .bottom_border(LineStyle::new('└', '─', '┴', '┘'));
 
-/// The URL shown in the banner: `localhost` for loopback and wildcard binds, as the spec.
+/// The URL shown in the banner: `localhost` for loopback, as the spec; the address itself
+/// otherwise, a wildcard (`0.0.0.0`, `::`) included, so that nobody mistakes a sandbox open
+/// to the network for a local one.
 pub fn server_url(addr: SocketAddr) -> String {
-    if addr.ip().is_loopback() || addr.ip().is_unspecified() {
+    if addr.ip().is_loopback() {
         format!("http://localhost:{}", addr.port())
     } else {
-        super::url_for(addr)
+        format!("http://{addr}")
     }
+}
+
+/// The banner's warning for a sandbox that other machines can reach, if it is one.
+pub fn exposure_warning(addr: SocketAddr) -> Option<String> {
+    if addr.ip().is_loopback() {
+        return None;
+    }
+    let reach = if addr.ip().is_unspecified() {
+        format!(
+            "listening on every interface ({}), so other machines can reach it (on this machine: http://localhost:{})",
+            addr.ip(),
+            addr.port()
+        )
+    } else {
+        format!(
+            "listening on {}, an address other machines can reach",
+            addr.ip()
+        )
+    };
+    Some(format!(
+        "Warning: {reach}; its recordings hold the raw credentials they are sent. Bind 127.0.0.1 (the default) to keep it local."
+    ))
 }
 
 /// The banner printed once the sandbox listens.
@@ -36,6 +60,9 @@ pub fn banner(config: &SandboxConfig, addr: SocketAddr, time_scale: f64) -> Stri
     let mut out = String::new();
     let _ = writeln!(out, "Webhook Sandbox Started");
     let _ = writeln!(out, "Server: {}", server_url(addr));
+    if let Some(warning) = exposure_warning(addr) {
+        let _ = writeln!(out, "{warning}");
+    }
     let _ = writeln!(out, "Error rate: {:.1}%", config.error_rate * 100.0);
     let _ = writeln!(out, "Delay: {}", delay_text(config.delay));
     if config.seed != 0 {
@@ -344,6 +371,40 @@ mod tests {
             "Webhook Sandbox Started\nServer: http://localhost:8888\nError rate: 20.0%\nDelay: 0.0s\nAvailable endpoints:\n\
              /webhook/* - Any webhook path\n/test - Test endpoint\n/api/* - API simulation\nPress Ctrl+C to stop\n"
         );
+    }
+
+    #[test]
+    fn a_wildcard_bind_is_shown_as_it_is_with_a_warning() {
+        let config = SandboxConfig::default();
+        for (addr, server) in [
+            ("0.0.0.0:8888", "Server: http://0.0.0.0:8888\n"),
+            ("[::]:8888", "Server: http://[::]:8888\n"),
+            ("192.168.1.20:8888", "Server: http://192.168.1.20:8888\n"),
+        ] {
+            let banner = banner(&config, addr.parse().unwrap(), 1.0);
+            assert!(banner.contains(server), "{banner}");
+            assert!(!banner.contains("localhost:8888\n"), "{banner}");
+            let warning = banner
+                .lines()
+                .find(|l| l.starts_with("Warning: "))
+                .unwrap_or_else(|| panic!("no warning in {banner}"));
+            assert!(
+                warning.contains("other machines can reach") && warning.contains("raw credentials"),
+                "{warning}"
+            );
+        }
+        assert!(
+            banner(&config, "0.0.0.0:8888".parse().unwrap(), 1.0)
+                .contains("on this machine: http://localhost:8888")
+        );
+        for addr in ["127.0.0.1:8888", "[::1]:8888"] {
+            let banner = banner(&config, addr.parse().unwrap(), 1.0);
+            assert!(
+                banner.contains("Server: http://localhost:8888\n"),
+                "{banner}"
+            );
+            assert!(!banner.contains("Warning"), "{banner}");
+        }
     }
 
     #[test]
