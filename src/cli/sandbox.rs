@@ -519,7 +519,8 @@ fn replay_request(args: ReplayArgs, dir: &Path, name: &str) -> Result<ExitCode, 
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
         .map(|(_, v)| v.as_str());
-    if let Some(body) = console::body_text(&replayed.body, content_type) {
+    if let Some(body) = console::body_text(&replayed.body, content_type, &console::masker(&record))
+    {
         text.push_str(&format!("Body: {body}\n"));
     }
     print_now(&text);
