@@ -985,3 +985,65 @@ fn form_multipart_and_echoed_credentials_are_masked_in_every_display() {
     assert!(recorded.contains("password=0&token=true&echo=ss"));
     assert_eq!(sandbox.terminate(), Some(0));
 }
+
+#[test]
+fn a_fast_burst_is_shown_whole_on_the_console() {
+    let state = tempfile::tempdir().unwrap();
+    let mut sandbox = Running::start(state.path(), &[]);
+    let http = Http::new();
+    let url = format!("{}/webhook/burst", sandbox.url());
+    // 200 requests from 8 connections at once, as fast as they are answered.
+    let ids: Vec<String> = http.runtime.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for sender in 0..8 {
+            let (client, url) = (http.client.clone(), url.clone());
+            tasks.spawn(async move {
+                let mut ids = Vec::new();
+                for n in 0..25 {
+                    let response = client
+                        .post(&url)
+                        .body(format!("{{\"sender\":{sender},\"n\":{n}}}"))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status(), 200);
+                    ids.push(
+                        response.headers()["x-request-id"]
+                            .to_str()
+                            .unwrap()
+                            .to_string(),
+                    );
+                }
+                ids
+            });
+        }
+        let mut ids = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            ids.extend(done.unwrap());
+        }
+        ids
+    });
+    assert_eq!(ids.len(), 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let console = loop {
+        let console = sandbox.console();
+        if console.matches("\nResponse: 200 OK\n").count() >= 200 {
+            break console;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not every block was shown:\n{console}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    for id in &ids {
+        assert!(
+            console.contains(&format!("Request ID: {id}\n")),
+            "{id} not shown"
+        );
+    }
+    assert_eq!(sandbox.terminate(), Some(0));
+    let console = sandbox.console();
+    assert!(!console.contains("not shown"), "{console}");
+    assert!(console.ends_with("Sandbox stopped\n"), "{console}");
+}

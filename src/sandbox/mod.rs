@@ -14,6 +14,7 @@ mod handler;
 mod journal;
 mod json_line;
 pub mod masking;
+pub mod printer;
 pub mod recording;
 pub mod replay;
 pub mod request_id;
