@@ -12,7 +12,8 @@ pub mod endpoints;
 mod faults;
 mod handler;
 mod journal;
-mod json_line;
+#[doc(hidden)]
+pub mod json_line;
 pub mod masking;
 pub mod printer;
 pub mod recording;
