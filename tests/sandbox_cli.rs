@@ -86,6 +86,24 @@ impl Running {
         seen.clone()
     }
 
+    /// The console so far, once it shows the whole block of request `id`.
+    fn wait_for_block(&mut self, id: &str) -> String {
+        let start = format!("Request ID: {id}\n");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let console = self.wait_for(&start);
+            let at = console.find(&start).unwrap();
+            if console[at..].contains("\nResponse: ") {
+                return console;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the block of {id} never ended:\n{console}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     fn console(&self) -> String {
         self.console.0.lock().unwrap().clone()
     }
@@ -200,6 +218,27 @@ impl Http {
                 headers,
                 body,
             })
+        })
+    }
+}
+
+impl Http {
+    /// A POST with exactly these headers; returns the request id.
+    fn send(&self, url: &str, headers: &[(&str, &str)], body: &str) -> String {
+        self.runtime.block_on(async {
+            let mut request = self.client.post(url).body(body.to_string());
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            let response = request
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+            assert_eq!(response.status(), 200, "POST {url}");
+            response.headers()["x-request-id"]
+                .to_str()
+                .unwrap()
+                .to_string()
         })
     }
 }
@@ -767,4 +806,266 @@ fn bad_input_gets_one_line_errors_not_panics() {
     }
     let help = hookplan(state.path(), &["sandbox", "start", "--help"]);
     assert!(stdout(&help).contains("Examples:"), "{}", stdout(&help));
+}
+
+#[test]
+fn concurrent_configure_endpoint_calls_all_land() {
+    let state = tempfile::tempdir().unwrap();
+    // Created first, so that the processes race on the endpoints file, not on the folder.
+    let first = hookplan(
+        state.path(),
+        &[
+            "sandbox",
+            "configure-endpoint",
+            "/webhook/first",
+            "--status",
+            "201",
+        ],
+    );
+    assert!(first.status.success(), "{}", stderr(&first));
+    let children: Vec<Child> = (0..12)
+        .map(|n| {
+            Command::new(HOOKPLAN)
+                .args(["sandbox", "configure-endpoint"])
+                .arg(format!("/webhook/p{n}"))
+                .args(["--status", "202", "--state-dir"])
+                .arg(state.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("hookplan runs")
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let file = state.path().join("sandbox/default/endpoints.json");
+    let endpoints: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let mut paths: Vec<&str> = endpoints["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    paths.sort();
+    let mut expected: Vec<String> = (0..12).map(|n| format!("/webhook/p{n}")).collect();
+    expected.push("/webhook/first".into());
+    expected.sort();
+    assert_eq!(paths, expected, "an update was lost");
+}
+
+#[test]
+fn form_multipart_and_echoed_credentials_are_masked_in_every_display() {
+    let state = tempfile::tempdir().unwrap();
+    let mut sandbox = Running::start(state.path(), &[]);
+    let http = Http::new();
+    let bearer = format!("Bearer {CANARY}");
+    // Raw values that must not be shown; every one is long enough to be unmistakable.
+    let secrets = [
+        CANARY,
+        "hunter2hunter2",
+        "cs_live_FORMSECRET42",
+        "qk_QUERYSECRET99",
+        "mp_MULTIPARTSECRET7",
+        "ak_APIKEYVALUE31",
+    ];
+    let form = http.send(
+        &format!(
+            "{}/webhook/oauth?api_key=qk_QUERYSECRET99&x=1",
+            sandbox.url()
+        ),
+        &[
+            ("authorization", &bearer),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        "grant_type=client_credentials&password=hunter2hunter2&client_secret=cs_live_FORMSECRET42",
+    );
+    let echo = http.send(
+        &format!("{}/webhook/echo", sandbox.url()),
+        &[
+            ("authorization", &bearer),
+            ("x-api-key", "ak_APIKEYVALUE31"),
+            ("x-echo", CANARY),
+            ("content-type", "application/json"),
+        ],
+        &format!(r#"{{"echo":"{bearer}","note":"key was ak_APIKEYVALUE31","items":["{CANARY}"]}}"#),
+    );
+    let multipart = http.send(
+        &format!("{}/webhook/upload", sandbox.url()),
+        &[("content-type", "multipart/form-data; boundary=B0undary")],
+        "--B0undary\r\nContent-Disposition: form-data; name=\"user\"\r\n\r\nann\r\n\
+         --B0undary\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\nmp_MULTIPARTSECRET7\r\n\
+         --B0undary--\r\n",
+    );
+    // Short credentials: an API key `ss`, form fields `0` and `true`.
+    let short = http.send(
+        &format!("{}/webhook/short", sandbox.url()),
+        &[
+            ("x-api-key", "ss"),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        "user=ann&password=0&token=true&echo=ss",
+    );
+    let short_json = http.send(
+        &format!("{}/webhook/short-json", sandbox.url()),
+        &[("x-api-key", "0"), ("content-type", "application/json")],
+        r#"{"echo":"0","amount":1000,"count":0}"#,
+    );
+    // The blocks are shown in order: once the last one is complete, all are.
+    let console = sandbox.wait_for_block(&short_json);
+
+    let list_json = stdout(&hookplan(
+        state.path(),
+        &["sandbox", "list-requests", "--json"],
+    ));
+    let table = stdout(&hookplan(state.path(), &["sandbox", "list-requests"]));
+    let mut shown = vec![
+        ("console".to_string(), console.clone()),
+        ("list-requests --json".to_string(), list_json.clone()),
+        ("list-requests".to_string(), table),
+    ];
+    for id in [&form, &echo, &multipart, &short, &short_json] {
+        for json in [false, true] {
+            let mut args = vec!["sandbox", "show", id.as_str()];
+            if json {
+                args.push("--json");
+            }
+            let output = hookplan(state.path(), &args);
+            assert!(output.status.success(), "{}", stderr(&output));
+            shown.push((args.join(" "), stdout(&output)));
+        }
+    }
+    for (what, text) in &shown {
+        for secret in secrets {
+            assert!(!text.contains(secret), "{what} shows {secret}:\n{text}");
+        }
+        assert!(
+            !text.contains("CANARY"),
+            "{what} shows part of the token:\n{text}"
+        );
+        for raw in [
+            "password=0",
+            "token=true",
+            "echo=ss",
+            "\"echo\":\"0\"",
+            "\"echo\": \"0\"",
+            "\"count\":0",
+            "\"count\": 0",
+            "x-api-key: ss",
+            "x-api-key: 0",
+        ] {
+            assert!(!text.contains(raw), "{what} shows {raw}:\n{text}");
+        }
+    }
+    // What is shown instead, in the console block…
+    for expected in [
+        "POST /webhook/oauth?api_key=qk_Q…&x=1\n",
+        "Body: grant_type=client_credentials&password=hun…&client_secret=cs_li…\n",
+        "\"echo\": \"Bearer sk_test_…\"",
+        "\"note\": \"key was ak_A…\"",
+        "name=\"password\"\n\nmp_M…\n",
+        "Body: user=ann&password=…&token=t…&echo=…\n",
+        "\"amount\": 1000,\n  \"count\": \"…\"",
+    ] {
+        assert!(
+            console.contains(expected),
+            "console lacks {expected:?}:\n{console}"
+        );
+    }
+    // …and in the JSON, where the rest of the record is intact.
+    let records: Vec<serde_json::Value> = serde_json::from_str(&list_json).unwrap();
+    assert_eq!(records.len(), 5);
+    assert_eq!(records[0]["query"], "api_key=qk_Q…&x=1");
+    assert_eq!(
+        records[0]["body"],
+        "grant_type=client_credentials&password=hun…&client_secret=cs_li…"
+    );
+    assert_eq!(
+        records[1]["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h[0] == "x-echo")
+            .unwrap()[1],
+        "sk_test_…"
+    );
+    assert_eq!(records[3]["body"], "user=ann&password=…&token=t…&echo=…");
+
+    // The recording keeps every raw value: replay needs them.
+    let dir = state.path().join("sandbox/default");
+    let recorded: String = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".jsonl"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    for secret in secrets {
+        assert!(recorded.contains(secret), "the recording lost {secret}");
+    }
+    assert!(recorded.contains("password=0&token=true&echo=ss"));
+    assert_eq!(sandbox.terminate(), Some(0));
+}
+
+#[test]
+fn a_fast_burst_is_shown_whole_on_the_console() {
+    let state = tempfile::tempdir().unwrap();
+    let mut sandbox = Running::start(state.path(), &[]);
+    let http = Http::new();
+    let url = format!("{}/webhook/burst", sandbox.url());
+    // 200 requests from 8 connections at once, as fast as they are answered.
+    let ids: Vec<String> = http.runtime.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for sender in 0..8 {
+            let (client, url) = (http.client.clone(), url.clone());
+            tasks.spawn(async move {
+                let mut ids = Vec::new();
+                for n in 0..25 {
+                    let response = client
+                        .post(&url)
+                        .body(format!("{{\"sender\":{sender},\"n\":{n}}}"))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status(), 200);
+                    ids.push(
+                        response.headers()["x-request-id"]
+                            .to_str()
+                            .unwrap()
+                            .to_string(),
+                    );
+                }
+                ids
+            });
+        }
+        let mut ids = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            ids.extend(done.unwrap());
+        }
+        ids
+    });
+    assert_eq!(ids.len(), 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let console = loop {
+        let console = sandbox.console();
+        if console.matches("\nResponse: 200 OK\n").count() >= 200 {
+            break console;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not every block was shown:\n{console}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    for id in &ids {
+        assert!(
+            console.contains(&format!("Request ID: {id}\n")),
+            "{id} not shown"
+        );
+    }
+    assert_eq!(sandbox.terminate(), Some(0));
+    let console = sandbox.console();
+    assert!(!console.contains("not shown"), "{console}");
+    assert!(console.ends_with("Sandbox stopped\n"), "{console}");
 }

@@ -9,16 +9,14 @@ use crate::sandbox::config::{
     self as sandbox_config, BodyConfig, ConnectionFault, Delay, EndpointConfig, Every,
     ResponseConfig, SandboxConfig, SequenceEntry,
 };
+use crate::sandbox::printer::{self, RequestPrinter};
 use crate::sandbox::{
-    self, Observer, RecordedRequest, Sandbox, Selection, console, endpoints, recording, replay,
-    state,
+    self, RecordedRequest, Sandbox, Selection, console, endpoints, recording, replay, state,
 };
 use clap::Subcommand;
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
@@ -253,7 +251,8 @@ fn start(args: StartArgs, name: &str, state_dir: &Path) -> Result<ExitCode, CliE
         .enable_all()
         .build()
         .map_err(|e| CliError::io("cannot start the async runtime", &e))?;
-    let printer = (!args.quiet).then(RequestPrinter::spawn);
+    let printer = (!args.quiet)
+        .then(|| RequestPrinter::spawn(std::io::stdout(), printer::Settings::default()));
     let mut sandbox =
         Sandbox::new(config.clone(), state_dir).with_clock(Clock::new(args.time_scale));
     if let Some(printer) = &printer {
@@ -279,6 +278,7 @@ fn start(args: StartArgs, name: &str, state_dir: &Path) -> Result<ExitCode, CliE
     // is left in its backlog and ends.
     drop(runtime);
     if let Some(printer) = printer {
+        // It printed the count of requests it did not show, if any.
         printer.finish();
     }
     served?;
@@ -331,57 +331,6 @@ fn print_now(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
-}
-
-/// Prints request blocks on a thread of its own, so a slow terminal never holds up answers.
-/// If it falls far behind, requests are counted instead of shown.
-struct RequestPrinter {
-    sender: std::sync::mpsc::SyncSender<RecordedRequest>,
-    skipped: Arc<AtomicU64>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl RequestPrinter {
-    const BACKLOG: usize = 10_000;
-
-    fn spawn() -> Self {
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<RecordedRequest>(Self::BACKLOG);
-        let skipped = Arc::new(AtomicU64::new(0));
-        let counter = skipped.clone();
-        let thread = std::thread::spawn(move || {
-            for record in receiver {
-                let mut text = String::new();
-                let skipped = counter.swap(0, Ordering::Relaxed);
-                if skipped > 0 {
-                    text.push_str(&format!("… {skipped} requests not shown (the console fell behind; see list-requests)\n\n"));
-                }
-                text.push_str(&console::request_block(&record));
-                text.push('\n');
-                print_now(&text);
-            }
-        });
-        Self {
-            sender,
-            skipped,
-            thread,
-        }
-    }
-
-    fn observer(&self) -> Observer {
-        let sender = self.sender.clone();
-        let skipped = self.skipped.clone();
-        Arc::new(move |record: &RecordedRequest| {
-            if sender.try_send(record.clone()).is_err() {
-                skipped.fetch_add(1, Ordering::Relaxed);
-            }
-        })
-    }
-
-    fn finish(self) {
-        drop(self.sender);
-        // The observer's senders went away with the sandbox; the thread ends once drained.
-        let _ = self.thread.join();
-    }
 }
 
 // ------------------------------------------------------------------ list, show
@@ -537,10 +486,11 @@ fn replay_request(
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
         .map(|(_, v)| v.as_str());
-    if let Some(body) = response
-        .body
-        .as_ref()
-        .and_then(|b| console::body_text(b.text.as_bytes(), content_type))
+    // The report's body was masked by the run's secrets; the recorded request's own
+    // credentials are masked here too, as in every sandbox display.
+    if let Some(body) = response.body.as_ref().and_then(|b| {
+        console::body_text(b.text.as_bytes(), content_type, &console::masker(&record))
+    })
     {
         text.push_str(&format!("Body: {body}\n"));
     }

@@ -3,7 +3,7 @@
 
 use super::config::{Delay, SandboxConfig};
 use super::masking;
-use super::recording::{Answer, Fault, RecordedRequest};
+use super::recording::{self, Answer, Fault, RecordedRequest};
 use super::routes::DEFAULT_ROUTES;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, TableStyle};
 use comfy_table::{ContentLineStyle, LineStyle};
@@ -22,13 +22,37 @@ const TABLE_STYLE: TableStyle = TableStyle::new()
     .content_lines(ContentLineStyle::new('│', '│', '│'))
     .bottom_border(LineStyle::new('└', '─', '┴', '┘'));
 
-/// The URL shown in the banner: `localhost` for loopback and wildcard binds, as the spec.
+/// The URL shown in the banner: `localhost` for loopback, as the spec; the address itself
+/// otherwise, a wildcard (`0.0.0.0`, `::`) included, so that nobody mistakes a sandbox open
+/// to the network for a local one.
 pub fn server_url(addr: SocketAddr) -> String {
-    if addr.ip().is_loopback() || addr.ip().is_unspecified() {
+    if addr.ip().is_loopback() {
         format!("http://localhost:{}", addr.port())
     } else {
-        super::url_for(addr)
+        format!("http://{addr}")
     }
+}
+
+/// The banner's warning for a sandbox that other machines can reach, if it is one.
+pub fn exposure_warning(addr: SocketAddr) -> Option<String> {
+    if addr.ip().is_loopback() {
+        return None;
+    }
+    let reach = if addr.ip().is_unspecified() {
+        format!(
+            "listening on every interface ({}), so other machines can reach it (on this machine: http://localhost:{})",
+            addr.ip(),
+            addr.port()
+        )
+    } else {
+        format!(
+            "listening on {}, an address other machines can reach",
+            addr.ip()
+        )
+    };
+    Some(format!(
+        "Warning: {reach}; its recordings hold the raw credentials they are sent. Bind 127.0.0.1 (the default) to keep it local."
+    ))
 }
 
 /// The banner printed once the sandbox listens.
@@ -36,6 +60,9 @@ pub fn banner(config: &SandboxConfig, addr: SocketAddr, time_scale: f64) -> Stri
     let mut out = String::new();
     let _ = writeln!(out, "Webhook Sandbox Started");
     let _ = writeln!(out, "Server: {}", server_url(addr));
+    if let Some(warning) = exposure_warning(addr) {
+        let _ = writeln!(out, "{warning}");
+    }
     let _ = writeln!(out, "Error rate: {:.1}%", config.error_rate * 100.0);
     let _ = writeln!(out, "Delay: {}", delay_text(config.delay));
     if config.seed != 0 {
@@ -91,18 +118,19 @@ pub use crate::http_client::status_text;
 
 /// The console block for one request.
 pub fn request_block(record: &RecordedRequest) -> String {
+    let masker = masker(record);
     let mut out = String::new();
     let _ = writeln!(
         out,
         "{} {}",
         record.method,
-        masking::path_and_query(&record.path, record.query.as_deref())
+        masker.path_and_query(&record.path, record.query.as_deref())
     );
     let _ = writeln!(out, "Request ID: {}", record.id);
     if let Some(auth) = record.header("authorization") {
         let _ = writeln!(out, "Auth: {}", masking::mask(auth));
     }
-    if let Some(body) = body_text(&record.body_bytes(), record.header("content-type")) {
+    if let Some(body) = body_text(&record.body_bytes(), record.header("content-type"), &masker) {
         let _ = writeln!(out, "Body: {body}");
     }
     if let Answer::Rejected { reason } = &record.answered_by {
@@ -140,20 +168,30 @@ fn response_text(record: &RecordedRequest) -> String {
     }
 }
 
-/// A body as displayed: pretty JSON (credential fields masked), text, or a size for binary;
-/// `None` when empty.
-pub fn body_text(bytes: &[u8], content_type: Option<&str>) -> Option<String> {
+/// What displays of this request must mask (its credentials, wherever they turn up).
+pub fn masker(record: &RecordedRequest) -> masking::Masker {
+    masking::Masker::for_request(&record.headers, record.query.as_deref())
+}
+
+/// A body as displayed: pretty JSON, form or multipart text, other text, or a size for
+/// binary, with credential fields and `masker`'s secrets masked; `None` when empty.
+pub fn body_text(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    masker: &masking::Masker,
+) -> Option<String> {
     if bytes.is_empty() {
         return None;
     }
     let looks_json = content_type.is_some_and(|c| c.contains("json"))
         || matches!(bytes.first(), Some(b'{' | b'['));
     if looks_json && let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) {
-        masking::json(&mut value);
+        masker.json(&mut value);
         let pretty = serde_json::to_string_pretty(&value).unwrap_or_default();
         return Some(cut(&pretty));
     }
-    match std::str::from_utf8(bytes) {
+    let bytes = masker.body(bytes, content_type);
+    match std::str::from_utf8(&bytes) {
         Ok(text) => Some(cut(text)),
         Err(_) => Some(format!("({} bytes, binary)", bytes.len())),
     }
@@ -189,10 +227,7 @@ pub fn requests_table(records: &[RecordedRequest]) -> String {
             Cell::new(&record.id),
             Cell::new(local_time(&record.timestamp)),
             Cell::new(&record.method),
-            Cell::new(masking::path_and_query(
-                &record.path,
-                record.query.as_deref(),
-            )),
+            Cell::new(masker(record).path_and_query(&record.path, record.query.as_deref())),
             Cell::new(record.body_size).set_alignment(CellAlignment::Right),
         ]);
     }
@@ -212,12 +247,13 @@ pub fn local_time(rfc3339: &str) -> String {
 
 /// Everything about one request, credentials masked.
 pub fn details(record: &RecordedRequest) -> String {
+    let masker = masker(record);
     let mut out = String::new();
     let _ = writeln!(
         out,
         "{} {}",
         record.method,
-        masking::path_and_query(&record.path, record.query.as_deref())
+        masker.path_and_query(&record.path, record.query.as_deref())
     );
     let _ = writeln!(out, "Request ID: {}", record.id);
     let _ = writeln!(out, "Session: {}", record.session);
@@ -252,23 +288,23 @@ pub fn details(record: &RecordedRequest) -> String {
     }
     let _ = writeln!(out, "Headers:");
     for (name, value) in &record.headers {
-        let _ = writeln!(out, "  {name}: {}", masking::header_value(name, value));
+        let _ = writeln!(out, "  {name}: {}", masker.header_value(name, value));
     }
     let _ = writeln!(out, "Body ({} bytes):", record.body_size);
-    if let Some(body) = body_text(&record.body_bytes(), record.header("content-type")) {
+    if let Some(body) = body_text(&record.body_bytes(), record.header("content-type"), &masker) {
         let _ = writeln!(out, "{body}");
     }
     let _ = writeln!(out, "Response: {}", response_text(record));
     if let Some(response) = &record.response {
         for (name, value) in &response.headers {
-            let _ = writeln!(out, "  {name}: {}", masking::header_value(name, value));
+            let _ = writeln!(out, "  {name}: {}", masker.header_value(name, value));
         }
         let content_type = response
             .headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
             .map(|(_, v)| v.as_str());
-        if let Some(body) = body_text(&response.body_bytes(), content_type) {
+        if let Some(body) = body_text(&response.body_bytes(), content_type, &masker) {
             let _ = writeln!(out, "{body}");
         }
     }
@@ -286,44 +322,65 @@ fn answer_text(answer: &Answer) -> String {
     }
 }
 
-/// A record as JSON for `--json`: complete, but with credential headers, query values and
-/// JSON body fields masked.
+/// A record as JSON for `--json`: complete, but with credential headers, query values, form,
+/// multipart and JSON body fields, and the request's own credentials wherever they turn up
+/// again, masked.
 pub fn masked_json(record: &RecordedRequest) -> serde_json::Value {
+    let masker = masker(record);
     let mut shown = record.clone();
-    shown.query = shown
-        .query
-        .as_deref()
-        .map(|q| masking::query(q).into_owned());
+    shown.path = masker.text(&shown.path).into_owned();
+    shown.query = shown.query.as_deref().map(|q| masker.query(q));
     for (name, value) in shown.headers.iter_mut() {
-        *value = masking::header_value(name, value).into_owned();
+        *value = masker.header_value(name, value).into_owned();
     }
-    if !shown.body_base64 {
-        shown.body = masked_body_text(&shown.body);
-    }
+    let content_type = record.header("content-type");
+    (shown.body, shown.body_base64) =
+        masked_body(&record.body, record.body_base64, content_type, &masker);
     if let Some(response) = shown.response.as_mut() {
         for (name, value) in response.headers.iter_mut() {
-            *value = masking::header_value(name, value).into_owned();
+            *value = masker.header_value(name, value).into_owned();
         }
-        if !response.body_base64 {
-            response.body = masked_body_text(&response.body);
-        }
+        let content_type = response
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.clone());
+        (response.body, response.body_base64) = masked_body(
+            &response.body,
+            response.body_base64,
+            content_type.as_deref(),
+            &masker,
+        );
     }
     serde_json::to_value(&shown).unwrap_or_default()
 }
 
-/// A JSON body with credential fields masked, kept compact; other text as it is.
-fn masked_body_text(body: &str) -> String {
-    match serde_json::from_str::<serde_json::Value>(body) {
-        Ok(mut value) if value.is_object() || value.is_array() => {
-            let before = value.clone();
-            masking::json(&mut value);
-            if value == before {
-                body.to_string()
-            } else {
-                value.to_string()
-            }
-        }
-        _ => body.to_string(),
+/// A recorded body (text, or base64) with its credentials masked, in the same form; a JSON
+/// body stays compact, and as it was if nothing in it is a credential.
+fn masked_body(
+    body: &str,
+    base64: bool,
+    content_type: Option<&str>,
+    masker: &masking::Masker,
+) -> (String, bool) {
+    if !base64
+        && let Ok(mut value) = serde_json::from_str::<serde_json::Value>(body)
+        && (value.is_object() || value.is_array())
+    {
+        let before = value.clone();
+        masker.json(&mut value);
+        return if value == before {
+            (body.to_string(), false)
+        } else {
+            (value.to_string(), false)
+        };
+    }
+    let Ok(bytes) = recording::decode_body(body, base64) else {
+        return (body.to_string(), base64);
+    };
+    match masker.body(&bytes, content_type) {
+        std::borrow::Cow::Borrowed(_) => (body.to_string(), base64),
+        std::borrow::Cow::Owned(masked) => recording::encode_body(&masked),
     }
 }
 
@@ -344,6 +401,40 @@ mod tests {
             "Webhook Sandbox Started\nServer: http://localhost:8888\nError rate: 20.0%\nDelay: 0.0s\nAvailable endpoints:\n\
              /webhook/* - Any webhook path\n/test - Test endpoint\n/api/* - API simulation\nPress Ctrl+C to stop\n"
         );
+    }
+
+    #[test]
+    fn a_wildcard_bind_is_shown_as_it_is_with_a_warning() {
+        let config = SandboxConfig::default();
+        for (addr, server) in [
+            ("0.0.0.0:8888", "Server: http://0.0.0.0:8888\n"),
+            ("[::]:8888", "Server: http://[::]:8888\n"),
+            ("192.168.1.20:8888", "Server: http://192.168.1.20:8888\n"),
+        ] {
+            let banner = banner(&config, addr.parse().unwrap(), 1.0);
+            assert!(banner.contains(server), "{banner}");
+            assert!(!banner.contains("localhost:8888\n"), "{banner}");
+            let warning = banner
+                .lines()
+                .find(|l| l.starts_with("Warning: "))
+                .unwrap_or_else(|| panic!("no warning in {banner}"));
+            assert!(
+                warning.contains("other machines can reach") && warning.contains("raw credentials"),
+                "{warning}"
+            );
+        }
+        assert!(
+            banner(&config, "0.0.0.0:8888".parse().unwrap(), 1.0)
+                .contains("on this machine: http://localhost:8888")
+        );
+        for addr in ["127.0.0.1:8888", "[::1]:8888"] {
+            let banner = banner(&config, addr.parse().unwrap(), 1.0);
+            assert!(
+                banner.contains("Server: http://localhost:8888\n"),
+                "{banner}"
+            );
+            assert!(!banner.contains("Warning"), "{banner}");
+        }
     }
 
     #[test]
@@ -413,5 +504,54 @@ mod tests {
             assert!(!text.contains("0123456789abcdef"), "{text}");
         }
         assert!(details.contains("x-api-key: key_0…"), "{details}");
+    }
+
+    #[test]
+    fn form_multipart_and_echoed_credentials_are_masked_in_blocks_details_and_json() {
+        let mut record = sample(1, "s");
+        record.query = Some("api_key=0123456789abcdef".into());
+        record.headers.push((
+            "content-type".into(),
+            "application/x-www-form-urlencoded".into(),
+        ));
+        record
+            .headers
+            .push(("x-echo".into(), "sk_test_0123456789abcdefghijklmn".into()));
+        record.body =
+            "password=hunter2hunter2&client_secret=ss&echo=sk_test_0123456789abcdefghijklmn".into();
+        let block = request_block(&record);
+        assert!(
+            block.contains("Body: password=hun…&client_secret=…&echo=sk_test_…\n"),
+            "{block}"
+        );
+        let details = details(&record);
+        assert!(details.contains("x-echo: sk_test_…\n"), "{details}");
+        let json = masked_json(&record);
+        assert_eq!(json["body"], "password=hun…&client_secret=…&echo=sk_test_…");
+        for text in [&block, &details, &json.to_string()] {
+            for secret in ["hunter2", "client_secret=ss", "0123456789abcdef"] {
+                assert!(!text.contains(secret), "{secret} in {text}");
+            }
+        }
+
+        // A multipart body that is not UTF-8 is recorded as base64; its JSON is masked too.
+        let mut body =
+            b"--b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n\xff\xfe\r\n".to_vec();
+        body.extend_from_slice(
+            b"--b\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\ntok_0123456789abcdef\r\n--b--\r\n",
+        );
+        let mut record = sample(2, "s");
+        record.headers = vec![(
+            "content-type".into(),
+            "multipart/form-data; boundary=b".into(),
+        )];
+        (record.body, record.body_base64) = recording::encode_body(&body);
+        assert!(record.body_base64);
+        let json = masked_json(&record);
+        let shown = recording::decode_body(json["body"].as_str().unwrap(), true).unwrap();
+        let shown = String::from_utf8_lossy(&shown);
+        assert!(shown.contains("\r\n\r\ntok_0…\r\n--b--"), "{shown}");
+        assert!(!shown.contains("tok_0123456789abcdef"), "{shown}");
+        assert!(super::details(&record).contains("binary"));
     }
 }

@@ -4,7 +4,7 @@
 
 use super::config::EndpointConfig;
 use super::routes::Routes;
-use super::state::ENDPOINTS_FILE;
+use super::state::{ENDPOINTS_FILE, ENDPOINTS_LOCK_FILE};
 use crate::atomic_write::{self, Access};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -41,14 +41,10 @@ pub fn load(dir: &Path) -> Result<Vec<EndpointConfig>, String> {
 }
 
 /// Adds an endpoint, replacing one with the same path and method. Nothing changes if the
-/// endpoint is invalid or the file cannot be written.
+/// endpoint is invalid or the file cannot be written. Concurrent calls (threads or processes)
+/// take turns, so none loses another's update.
 pub fn configure(dir: &Path, endpoint: EndpointConfig) -> Result<(), String> {
     endpoint.validate()?;
-    let mut endpoints = load(dir)?;
-    endpoints.retain(|e| !(e.path == endpoint.path && e.method == endpoint.method));
-    endpoints.push(endpoint);
-    // Compiling checks everything a running sandbox will check before it is written.
-    Routes::compile(&endpoints)?;
     atomic_write::private_dir(dir).map_err(|e| {
         format!(
             "cannot create {}: {}",
@@ -56,6 +52,12 @@ pub fn configure(dir: &Path, endpoint: EndpointConfig) -> Result<(), String> {
             crate::io_error::describe(&e)
         )
     })?;
+    let _turn = lock(dir)?;
+    let mut endpoints = load(dir)?;
+    endpoints.retain(|e| !(e.path == endpoint.path && e.method == endpoint.method));
+    endpoints.push(endpoint);
+    // Compiling checks everything a running sandbox will check before it is written.
+    Routes::compile(&endpoints)?;
     let json =
         serde_json::to_vec_pretty(&EndpointsFile { endpoints }).map_err(|e| e.to_string())?;
     let path = dir.join(ENDPOINTS_FILE);
@@ -71,6 +73,10 @@ pub fn configure(dir: &Path, endpoint: EndpointConfig) -> Result<(), String> {
 
 /// Removes every configured endpoint; returns how many there were.
 pub fn remove_all(dir: &Path) -> Result<usize, String> {
+    if !dir.is_dir() {
+        return Ok(0);
+    }
+    let _turn = lock(dir)?;
     let count = load(dir)?.len();
     match std::fs::remove_file(dir.join(ENDPOINTS_FILE)) {
         Ok(()) => Ok(count),
@@ -81,6 +87,30 @@ pub fn remove_all(dir: &Path) -> Result<usize, String> {
             crate::io_error::describe(&e)
         )),
     }
+}
+
+/// An exclusive lock on the folder's endpoints, held until dropped: the read, change and
+/// replace of the endpoints file is one step for every writer (an advisory `flock` on a
+/// lock file of its own, since the endpoints file itself is replaced on every write).
+fn lock(dir: &Path) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(ENDPOINTS_LOCK_FILE);
+    let describe = |e: std::io::Error| {
+        format!(
+            "cannot lock {}: {}",
+            path.display(),
+            crate::io_error::describe(&e)
+        )
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(describe)?;
+    file.lock().map_err(describe)?;
+    Ok(file)
 }
 
 /// The routes a running sandbox answers with: its own endpoints, then the folder's.
@@ -202,6 +232,38 @@ mod tests {
         assert_eq!(remove_all(dir.path()).unwrap(), 2);
         assert!(live.refresh().unwrap());
         assert_eq!(status_of(&live, "/webhook/test"), None);
+    }
+
+    #[test]
+    fn concurrent_configures_all_land() {
+        let dir = tempfile::tempdir().unwrap();
+        const THREADS: usize = 8;
+        const EACH: usize = 6;
+        let start = std::sync::Barrier::new(THREADS);
+        std::thread::scope(|scope| {
+            for t in 0..THREADS {
+                let (dir, start) = (dir.path(), &start);
+                scope.spawn(move || {
+                    start.wait();
+                    for n in 0..EACH {
+                        configure(dir, endpoint(&format!("/webhook/t{t}-{n}"), 200)).unwrap();
+                    }
+                });
+            }
+        });
+        let mut paths: Vec<String> = load(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        paths.sort();
+        let mut expected: Vec<String> = (0..THREADS)
+            .flat_map(|t| (0..EACH).map(move |n| format!("/webhook/t{t}-{n}")))
+            .collect();
+        expected.sort();
+        assert_eq!(paths, expected);
+        assert_eq!(remove_all(dir.path()).unwrap(), THREADS * EACH);
+        assert_eq!(remove_all(&dir.path().join("missing")).unwrap(), 0);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use super::recording::{RecordedRequest, RecordedResponse};
 
 /// Appends `record` as JSON and a newline.
-pub(crate) fn write(out: &mut Vec<u8>, record: &RecordedRequest) {
+pub fn write(out: &mut Vec<u8>, record: &RecordedRequest) {
     out.extend_from_slice(b"{\"id\":");
     string(out, &record.id);
     out.extend_from_slice(b",\"session\":");
@@ -103,21 +103,30 @@ fn number(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&digits[at..]);
 }
 
-/// A JSON string: quoted, with `"`, `\` and control characters escaped.
+/// A JSON string: quoted, with `"`, `\\` and control characters escaped.
 fn string(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut plain_from = 0;
     let mut at = 0;
-    while at < bytes.len() {
+    loop {
+        // Eight bytes at a time to the next byte that needs escaping, found exactly from the
+        // word's flags (the lowest flag is never a false one).
         while let Some(word) = bytes.get(at..at + 8) {
-            if needs_escape(u64::from_le_bytes(word.try_into().expect("eight bytes"))) {
+            let flags = escape_flags(u64::from_le_bytes(word.try_into().expect("eight bytes")));
+            if flags != 0 {
+                at += (flags.trailing_zeros() / 8) as usize;
                 break;
             }
             at += 8;
         }
         let Some(&byte) = bytes.get(at) else { break };
+        if !needs_escape_byte(byte) {
+            at += 1;
+            continue;
+        }
+        out.extend_from_slice(&bytes[plain_from..at]);
         let escaped: &[u8] = match byte {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -126,8 +135,7 @@ fn string(out: &mut Vec<u8>, text: &str) {
             b'\t' => b"\\t",
             0x08 => b"\\b",
             0x0c => b"\\f",
-            0x00..=0x1f => {
-                out.extend_from_slice(&bytes[plain_from..at]);
+            _ => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 out.extend_from_slice(&[
                     b'\\',
@@ -141,12 +149,7 @@ fn string(out: &mut Vec<u8>, text: &str) {
                 plain_from = at;
                 continue;
             }
-            _ => {
-                at += 1;
-                continue;
-            }
         };
-        out.extend_from_slice(&bytes[plain_from..at]);
         out.extend_from_slice(escaped);
         at += 1;
         plain_from = at;
@@ -155,9 +158,14 @@ fn string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
-/// Whether any of eight bytes is `"`, `\` or below 0x20. It may say yes for a word that holds
-/// none (the caller then looks byte by byte); it never says no for one that does.
-fn needs_escape(word: u64) -> bool {
+fn needs_escape_byte(byte: u8) -> bool {
+    byte < 0x20 || byte == b'"' || byte == b'\\'
+}
+
+/// The high bit of each of eight bytes set where the byte may be `"`, `\\` or below 0x20.
+/// A flag may be false only above a true one (a borrow runs upwards), so the lowest flag,
+/// if any, marks the first byte that needs escaping.
+fn escape_flags(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
@@ -165,7 +173,7 @@ fn needs_escape(word: u64) -> bool {
     let quote = quote.wrapping_sub(ONES) & !quote & HIGH;
     let backslash = word ^ (ONES * u64::from(b'\\'));
     let backslash = backslash.wrapping_sub(ONES) & !backslash & HIGH;
-    below_space | quote | backslash != 0
+    below_space | quote | backslash
 }
 
 #[cfg(test)]
@@ -260,16 +268,33 @@ mod tests {
             for position in 0..8 {
                 let mut word = *b"abcdefgh";
                 word[position] = special;
-                assert!(
-                    needs_escape(u64::from_le_bytes(word)),
+                let flags = escape_flags(u64::from_le_bytes(word));
+                assert_eq!(
+                    flags.trailing_zeros() / 8,
+                    position as u32,
                     "{special:#x} at {position}"
                 );
             }
         }
-        assert!(!needs_escape(u64::from_le_bytes(*b"abc def~")));
-        assert!(!needs_escape(u64::from_le_bytes([
-            0xc3, 0xbc, 0xe2, 0x9c, 0x93, 0x7f, 0x20, 0x21
-        ])));
+        assert_eq!(escape_flags(u64::from_le_bytes(*b"abc def~")), 0);
+        assert_eq!(
+            escape_flags(u64::from_le_bytes([
+                0xc3, 0xbc, 0xe2, 0x9c, 0x93, 0x7f, 0x20, 0x21
+            ])),
+            0
+        );
+        // The lowest flag is exact even where a borrow flags the bytes above it.
+        for first in [0u8, 0x1f, b'"', b'\\'] {
+            for position in 0..8 {
+                let mut word = [0x21u8; 8];
+                word[position] = first;
+                for above in position + 1..8 {
+                    word[above] = [0x20, 0x21, 0x01, b'#', b']'][above % 5];
+                }
+                let flags = escape_flags(u64::from_le_bytes(word));
+                assert_eq!(flags.trailing_zeros() / 8, position as u32, "{word:?}");
+            }
+        }
     }
 
     #[test]

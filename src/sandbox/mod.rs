@@ -12,8 +12,10 @@ pub mod endpoints;
 mod faults;
 mod handler;
 mod journal;
-mod json_line;
+#[doc(hidden)]
+pub mod json_line;
 pub mod masking;
+pub mod printer;
 pub mod recording;
 pub mod replay;
 pub mod request_id;

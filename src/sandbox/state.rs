@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 /// Endpoints set with `configure-endpoint`; a running sandbox follows changes to it.
 pub const ENDPOINTS_FILE: &str = "endpoints.json";
+/// Held (flock) while the endpoints file is read, changed and replaced.
+pub const ENDPOINTS_LOCK_FILE: &str = "endpoints.lock";
 /// The last session: its id, address and settings.
 pub const STATUS_FILE: &str = "sandbox.json";
 
