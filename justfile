@@ -18,7 +18,7 @@ bench: bench-engine bench-check bench-sandbox bench-time-scale
 
 # Executor overhead per step, the retry layer, an http step against a bare reqwest call.
 bench-engine:
-    cargo bench --bench executor
+    cargo bench --bench executor 2>/dev/null
     cargo bench --bench retry_policy
     cargo bench --bench http_overhead
 

@@ -117,10 +117,15 @@ fn run(bencher: Bencher, deep: bool, sinks: bool) {
                     let journal =
                         Journal::create(&journal_dir.path().join("events.jsonl")).unwrap();
                     let console = Console::new(false, false, Verbosity::Normal);
-                    let sinks = Sinks::default()
-                        .lossless(journal)
-                        .lossless(ReportBuilder::default())
-                        .lossy(console);
+                    // SINKS=journal,console (the default: both) picks the sinks beside the report.
+                    let only = std::env::var("SINKS").unwrap_or_else(|_| "journal,console".into());
+                    let mut sinks = Sinks::default().lossless(ReportBuilder::default());
+                    if only.contains("journal") {
+                        sinks = sinks.lossless(journal);
+                    }
+                    if only.contains("console") {
+                        sinks = sinks.lossy(console);
+                    }
                     tokio::spawn(async move {
                         let mut finished = sinks.run(receiver).await;
                         let report = finished.take::<ReportBuilder>().unwrap().into_report();

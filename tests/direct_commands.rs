@@ -26,7 +26,10 @@ fn record_one(state: &std::path::Path) -> String {
             .send()
             .await
             .unwrap();
-        let id = response.headers()["x-request-id"].to_str().unwrap().to_string();
+        let id = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_string();
         sandbox.shutdown().await.unwrap();
         id
     })
@@ -45,8 +48,19 @@ fn a_replay_reads_a_bounded_response() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.starts_with(&format!("Replaying {id} POST to {}/webhook/order\n", server.url)), "{stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with(&format!(
+            "Replaying {id} POST to {}/webhook/order\n",
+            server.url
+        )),
+        "{stdout}"
+    );
     assert!(stdout.contains("Response: 200 OK ("), "{stdout}");
     let run = std::fs::read_dir(state.path().join("runs"))
         .unwrap()
@@ -57,7 +71,11 @@ fn a_replay_reads_a_bounded_response() {
         serde_json::from_str(&std::fs::read_to_string(run.join("report.json")).unwrap()).unwrap();
     let body = &report["steps"][0]["response"]["body"];
     assert_eq!(body["truncated"], true);
-    assert_eq!(body["size"], 16 * 1024 * 1024, "read up to the limit, not the 24 MiB sent");
+    assert_eq!(
+        body["size"],
+        16 * 1024 * 1024,
+        "read up to the limit, not the 24 MiB sent"
+    );
 }
 
 /// An unreachable target is one clear line naming it, with what to do; exit 1.
@@ -70,7 +88,13 @@ fn a_replay_to_nowhere_says_so_in_one_line() {
     drop(listener);
     let out = hookplan()
         .args(["--state-dir", state.path().to_str().unwrap()])
-        .args(["sandbox", "replay", &id, "--url", &format!("http://127.0.0.1:{port}")])
+        .args([
+            "sandbox",
+            "replay",
+            &id,
+            "--url",
+            &format!("http://127.0.0.1:{port}"),
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -81,5 +105,8 @@ fn a_replay_to_nowhere_says_so_in_one_line() {
         )),
         "{stderr}"
     );
-    assert!(stderr.contains("check that the target is running"), "{stderr}");
+    assert!(
+        stderr.contains("check that the target is running"),
+        "{stderr}"
+    );
 }

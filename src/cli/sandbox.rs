@@ -490,8 +490,7 @@ fn replay_request(
     // credentials are masked here too, as in every sandbox display.
     if let Some(body) = response.body.as_ref().and_then(|b| {
         console::body_text(b.text.as_bytes(), content_type, &console::masker(&record))
-    })
-    {
+    }) {
         text.push_str(&format!("Body: {body}\n"));
     }
     print_now(&text);

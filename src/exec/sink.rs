@@ -12,7 +12,7 @@ use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::mpsc::TryRecvError;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// A consumer of the run's events.
@@ -21,6 +21,10 @@ pub trait Sink: Any + Send {
     fn name(&self) -> &'static str;
 
     fn handle(&mut self, event: &RunEvent);
+
+    /// When a lossy sink has caught up with every event sent so far (a console writes out
+    /// what it gathered).
+    fn idle(&mut self) {}
 
     /// After the last event.
     fn finish(&mut self) {}
@@ -33,6 +37,9 @@ pub trait Stage: Send + 'static {
 
 /// How many events a lossy sink may fall behind before its events are dropped.
 pub const LOSSY_QUEUE: usize = 4096;
+
+/// Events handed on at once, at most.
+const BATCH: usize = 256;
 
 /// The sinks of one run.
 #[derive(Default)]
@@ -57,15 +64,21 @@ impl Sinks {
     pub async fn run(self, mut events: UnboundedReceiver<RunEvent>) -> Finished {
         let mut lossless = self.lossless;
         let lossy: Vec<Lossy> = self.lossy.into_iter().map(Lossy::spawn).collect();
-        while let Some(event) = events.recv().await {
-            for sink in &mut lossless {
-                sink.handle(&event);
-            }
-            if !lossy.is_empty() {
-                let event = Arc::new(event);
-                for sink in &lossy {
-                    sink.offer(&event);
+        // Events are taken as they queued up: a burst costs one wake-up of each lossy sink.
+        let mut batch = Vec::with_capacity(BATCH);
+        while events.recv_many(&mut batch, BATCH).await > 0 {
+            for event in &batch {
+                for sink in &mut lossless {
+                    sink.handle(event);
                 }
+            }
+            if lossy.is_empty() {
+                batch.clear();
+                continue;
+            }
+            let shared: Arc<[RunEvent]> = batch.drain(..).collect();
+            for sink in &lossy {
+                sink.offer(&shared);
             }
         }
         for sink in &mut lossless {
@@ -110,7 +123,9 @@ impl Finished {
 /// A lossy sink on a thread of its own behind a bounded queue.
 struct Lossy {
     name: &'static str,
-    sender: SyncSender<Arc<RunEvent>>,
+    sender: std::sync::mpsc::Sender<Arc<[RunEvent]>>,
+    /// Events queued and not yet handled; never more than [`LOSSY_QUEUE`].
+    pending: Arc<AtomicU64>,
     dropped: Arc<AtomicU64>,
     thread: std::thread::JoinHandle<Box<dyn Sink>>,
 }
@@ -118,10 +133,26 @@ struct Lossy {
 impl Lossy {
     fn spawn(mut sink: Box<dyn Sink>) -> Self {
         let name = sink.name();
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<Arc<RunEvent>>(LOSSY_QUEUE);
+        let (sender, receiver) = std::sync::mpsc::channel::<Arc<[RunEvent]>>();
+        let pending = Arc::new(AtomicU64::new(0));
+        let handled = pending.clone();
         let thread = std::thread::spawn(move || {
-            for event in receiver {
-                sink.handle(&event);
+            loop {
+                let batch = match receiver.try_recv() {
+                    Ok(batch) => batch,
+                    Err(TryRecvError::Empty) => {
+                        sink.idle();
+                        match receiver.recv() {
+                            Ok(batch) => batch,
+                            Err(_) => break,
+                        }
+                    }
+                    Err(TryRecvError::Disconnected) => break,
+                };
+                for event in batch.iter() {
+                    sink.handle(event);
+                }
+                handled.fetch_sub(batch.len() as u64, Ordering::Relaxed);
             }
             sink.finish();
             sink
@@ -129,17 +160,20 @@ impl Lossy {
         Self {
             name,
             sender,
+            pending,
             dropped: Arc::new(AtomicU64::new(0)),
             thread,
         }
     }
 
-    fn offer(&self, event: &Arc<RunEvent>) {
-        match self.sender.try_send(event.clone()) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+    /// Queues a batch, or counts it dropped when the sink is too far behind.
+    fn offer(&self, batch: &Arc<[RunEvent]>) {
+        let n = batch.len() as u64;
+        // Counted before it is sent, so the sink's thread never takes away more than was added.
+        let queued = self.pending.fetch_add(n, Ordering::Relaxed);
+        if queued + n > LOSSY_QUEUE as u64 || self.sender.send(batch.clone()).is_err() {
+            self.pending.fetch_sub(n, Ordering::Relaxed);
+            self.dropped.fetch_add(n, Ordering::Relaxed);
         }
     }
 

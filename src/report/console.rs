@@ -24,6 +24,8 @@ pub struct Console {
     color: bool,
     live: Option<Live>,
     names: Vec<String>,
+    /// Plain lines not written yet.
+    pending: std::cell::RefCell<String>,
 }
 
 struct Live {
@@ -57,6 +59,7 @@ impl Console {
             color,
             live,
             names: Vec::new(),
+            pending: std::cell::RefCell::new(String::new()),
         }
     }
 
@@ -65,12 +68,29 @@ impl Console {
         self.live.as_ref().map(|l| l.multi.clone())
     }
 
+    /// A line; plain lines are gathered and written when the console has caught up
+    /// ([`Console::flush`]), so a burst of events costs one write, not one per line.
     fn line(&self, text: &str) {
         match &self.live {
             Some(live) => live.multi.suspend(|| eprintln!("{text}")),
             None => {
-                let _ = writeln!(std::io::stderr().lock(), "{text}");
+                let mut pending = self.pending.borrow_mut();
+                pending.push_str(text);
+                pending.push('\n');
+                if pending.len() >= 64 * 1024 {
+                    drop(pending);
+                    self.flush();
+                }
             }
+        }
+    }
+
+    /// Writes the lines gathered so far.
+    pub fn flush(&self) {
+        let mut pending = self.pending.borrow_mut();
+        if !pending.is_empty() {
+            let _ = std::io::stderr().lock().write_all(pending.as_bytes());
+            pending.clear();
         }
     }
 
@@ -276,6 +296,7 @@ impl Console {
 
     /// The closing summary.
     pub fn finish(&self, report: &Report, written: &[String]) {
+        self.flush();
         let parts = report.summary.parts();
         let status = match report.status {
             RunStatus::Passed => self.paint("1;32", "PASSED"),
@@ -303,6 +324,7 @@ impl Console {
             text.push_str(&format!("\nreport: {path}"));
         }
         self.line(&text);
+        self.flush();
     }
 }
 
@@ -313,5 +335,13 @@ impl crate::exec::Sink for Console {
 
     fn handle(&mut self, event: &RunEvent) {
         self.show(event);
+    }
+
+    fn idle(&mut self) {
+        self.flush();
+    }
+
+    fn finish(&mut self) {
+        self.flush();
     }
 }

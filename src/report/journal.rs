@@ -6,9 +6,14 @@ use crate::exec::{RunEvent, Sink};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+/// A finished step reaches the OS within this much wall time (and everything at the end),
+/// without a write for each event.
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
 pub struct Journal {
     path: PathBuf,
     file: Option<BufWriter<std::fs::File>>,
+    flushed: std::time::Instant,
     /// The first write error, reported once the run is over.
     error: Option<std::io::Error>,
 }
@@ -24,7 +29,8 @@ impl Journal {
             .open(path)?;
         Ok(Self {
             path: path.to_path_buf(),
-            file: Some(BufWriter::new(file)),
+            file: Some(BufWriter::with_capacity(64 * 1024, file)),
+            flushed: std::time::Instant::now(),
             error: None,
         })
     }
@@ -44,13 +50,15 @@ impl Journal {
         };
         serde_json::to_writer(&mut *file, event)?;
         file.write_all(b"\n")?;
-        // A finished step is on disk before the next one can depend on it.
-        if matches!(
-            event.kind,
-            crate::exec::EventKind::StepFinished { .. }
-                | crate::exec::EventKind::RunFinished { .. }
-        ) {
+        // A finished step reaches the OS soon, without a write for every event.
+        let due = match event.kind {
+            crate::exec::EventKind::RunFinished { .. } => true,
+            crate::exec::EventKind::StepFinished { .. } => self.flushed.elapsed() >= FLUSH_EVERY,
+            _ => false,
+        };
+        if due {
             file.flush()?;
+            self.flushed = std::time::Instant::now();
         }
         Ok(())
     }
