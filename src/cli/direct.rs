@@ -26,18 +26,20 @@ pub fn run(plan: Plan, values: Values, state_dir: &Path) -> Result<Report, CliEr
     Ok(report)
 }
 
-async fn execute(plan: Plan, values: Values, state_dir: &Path) -> Result<Report, CliError> {
-    let run_dir = super::run::run_folder(state_dir, &plan.name)?;
-    let journal_path = run_dir.join("events.jsonl");
-    let journal = Journal::create(&journal_path).map_err(|e| {
+/// The events journal of a run, in its folder.
+pub(super) fn journal(run_dir: &Path) -> Result<Journal, CliError> {
+    let path = run_dir.join("events.jsonl");
+    Journal::create(&path).map_err(|e| {
         CliError::io(
-            format!(
-                "cannot create the events journal {}",
-                journal_path.display()
-            ),
+            format!("cannot create the events journal {}", path.display()),
             &e,
         )
-    })?;
+    })
+}
+
+async fn execute(plan: Plan, values: Values, state_dir: &Path) -> Result<Report, CliError> {
+    let run_dir = super::run::run_folder(state_dir, &plan.name)?;
+    let journal = journal(&run_dir)?;
     let http = crate::http_client::builder()
         .build()
         .map_err(|e| CliError::failed(format!("cannot set up the HTTP client: {e}")))?;

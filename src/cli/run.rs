@@ -165,17 +165,9 @@ async fn execute(
         && verbosity != Verbosity::Quiet;
     let console = Console::new(live, render::use_color(), verbosity);
     crate::observe::logging::set_progress(console.multi());
-    let journal_path = run_dir.join("events.jsonl");
-    let journal = Journal::create(&journal_path).map_err(|e| {
-        CliError::io(
-            format!(
-                "cannot create the events journal {}",
-                journal_path.display()
-            ),
-            &e,
-        )
-    })?;
-    let sinks = exec::Sinks::default().lossless(journal).lossy(console);
+    let sinks = exec::Sinks::default()
+        .lossless(super::direct::journal(&run_dir)?)
+        .lossy(console);
 
     let abort = CancellationToken::new();
     let interrupt = abort.child_token();

@@ -6,9 +6,7 @@ use super::super::kinds;
 use super::super::raw::RawNode;
 use super::super::reader::{self, NodeReader, once};
 use super::{check_name, check_pointer, expect, retry};
-use crate::model::{
-    Action, Capture, CaptureSource, Expectations, RetryPolicy, Span, Spanned, Step, Undecoded,
-};
+use crate::model::{Action, Capture, CaptureSource, RetryPolicy, Span, Spanned, Step, Undecoded};
 
 /// A step before its retry policy name is looked up.
 #[derive(Debug)]
@@ -38,19 +36,8 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<DecodedStep> {
     let mut action: Option<Action> = None;
     let mut step = DecodedStep {
         step: Step {
-            name: name.value.clone(),
             span: name.span,
-            description: None,
-            needs: Vec::new(),
-            action: Action::new(Undecoded, name.span),
-            retry: None,
-            timeout: None,
-            attempt_timeout: None,
-            expect: Expectations::default(),
-            captures: Vec::new(),
-            continue_on_error: false,
-            always: false,
-            tags: Vec::new(),
+            ..Step::new(&name.value, Action::new(Undecoded, name.span))
         },
         retry: None,
         expect_spans: Vec::new(),
