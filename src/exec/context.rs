@@ -69,11 +69,13 @@ impl RunContext {
             .into_owned()
     }
 
-    pub fn redact_json(&self, value: &mut serde_json::Value) {
+    /// A body with every secret of the run masked (inside JSON string values, else as text).
+    pub fn redact_body(&self, body: &[u8]) -> Vec<u8> {
         self.redactor
             .read()
             .expect("redactor lock")
-            .redact_json(value);
+            .redact_body(body)
+            .into_owned()
     }
 
     /// A value that must be masked from now on (a captured token).
@@ -83,11 +85,6 @@ impl RunContext {
 
     pub fn redactor(&self) -> Redactor {
         self.redactor.read().expect("redactor lock").clone()
-    }
-
-    /// The redactor itself, for sinks that outlive a step (it grows as secrets are captured).
-    pub fn shared_redactor(&self) -> Arc<RwLock<Redactor>> {
-        self.redactor.clone()
     }
 
     pub fn set_captures(&self, step: &str, values: HashMap<String, String>) {

@@ -694,7 +694,7 @@ fn shown_headers(ctx: &RunContext, headers: &[(String, String)]) -> Vec<(String,
 
 /// A body masked by value: inside JSON string values, else as text.
 fn redacted_body(ctx: &RunContext, body: &[u8]) -> ReportBody {
-    let masked = ctx.redactor().redact_body(body).into_owned();
+    let masked = ctx.redact_body(body);
     let mut captured = ReportBody::capture(&masked);
     captured.size = body.len();
     captured
