@@ -246,7 +246,7 @@ fn check_warns_about_an_injected_delay_near_the_request_timeout() {
     for text in [
         "hookplan::delay-near-timeout",
         "⚠ an injected delay of 8s is close to the request timeout of 10s",
-        "╭─[near.kdl:4:5]",
+        "╭─[near.kdl:4:47]",
         "delay near the timeout",
         "delays are scaled by --time-scale but request timeouts are not",
     ] {
@@ -350,4 +350,22 @@ fn rust_log_adds_structured_log_lines_on_stderr() {
         );
         assert!(stderr.contains("[deliver] Response: 200 OK"), "{stderr}");
     }
+}
+
+/// A name is quoted in messages as it would be written in the plan.
+#[test]
+fn a_bad_name_is_quoted_as_written() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "bad.kdl",
+        "plan \"p\"\nstep \"check \\\"it\\\"\" { http \"GET\" \"https://x.test/\" }\n",
+    );
+    let run = scratch.run(&["check", "bad.kdl"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(r#"step "check \"it\"" is not a valid name"#),
+        "{}",
+        run.stderr
+    );
 }

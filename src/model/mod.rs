@@ -261,6 +261,8 @@ pub struct SandboxDecl {
     pub error_rate: f64,
     pub error_status: u16,
     pub delay: Option<DelaySpec>,
+    /// Where the delay was written (warnings point at it).
+    pub delay_span: Option<Span>,
     pub endpoints: Vec<EndpointDecl>,
 }
 
@@ -293,6 +295,8 @@ pub struct ResponseDecl {
     pub body: Option<BodyDecl>,
     pub headers: Vec<(String, String)>,
     pub delay: Option<DelaySpec>,
+    /// Where the delay was written (warnings point at it).
+    pub delay_span: Option<Span>,
     pub fault: Option<ConnectionFault>,
 }
 

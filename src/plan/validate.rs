@@ -594,14 +594,16 @@ fn warn_delays_near_timeouts(
             Some(DelaySpec::Fixed(d)) | Some(DelaySpec::Range(_, d)) => *d,
             None => std::time::Duration::ZERO,
         };
-        let delays = std::iter::once((longest(&sandbox.delay), sandbox.span)).chain(
-            sandbox.endpoints.iter().flat_map(|e| {
-                std::iter::once(&e.response)
-                    .chain(e.sequence.iter().map(|r| &r.response))
-                    .chain(e.every.iter().map(|(_, r)| r))
-                    .map(move |r| (longest(&r.delay), e.span))
-            }),
-        );
+        let delays = std::iter::once((
+            longest(&sandbox.delay),
+            sandbox.delay_span.unwrap_or(sandbox.span),
+        ))
+        .chain(sandbox.endpoints.iter().flat_map(|e| {
+            std::iter::once(&e.response)
+                .chain(e.sequence.iter().map(|r| &r.response))
+                .chain(e.every.iter().map(|(_, r)| r))
+                .map(move |r| (longest(&r.delay), r.delay_span.unwrap_or(e.span)))
+        }));
         for (delay, span) in delays {
             if delay >= timeout / 2 && delay < timeout * 2 {
                 diags.push(

@@ -600,6 +600,7 @@ mod tests {
                 Duration::from_millis(100),
                 Duration::from_millis(300),
             )),
+            delay_span: None,
             endpoints: vec![
                 EndpointDecl {
                     path: "/webhook/payment".into(),

@@ -104,7 +104,10 @@ fn check_name(name: &Spanned<String>, what: &str, diags: &mut Diagnostics) -> bo
         diags.push(
             Diagnostic::error(
                 "hookplan::bad-name",
-                format!("{what} \"{}\" is not a valid name", name.value),
+                format!(
+                    "{what} {} is not a valid name",
+                    super::format::quoted(&name.value)
+                ),
                 name.span,
                 "invalid name",
             )

@@ -25,6 +25,7 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<SandboxDecl> {
         error_rate: 0.0,
         error_status: 503,
         delay: None,
+        delay_span: None,
         endpoints: Vec::new(),
     };
     let mut seen = Vec::new();
@@ -87,7 +88,12 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<SandboxDecl> {
                     sandbox.error_status = s.value as u16;
                 }
             }
-            "delay" => sandbox.delay = delay_node(&mut c),
+            "delay" => {
+                if let Some((delay, span)) = delay_node(&mut c) {
+                    sandbox.delay = Some(delay);
+                    sandbox.delay_span = Some(span);
+                }
+            }
             "endpoint" => {
                 drop(c);
                 if let Some(endpoint) = endpoint(child, diags) {
@@ -106,8 +112,8 @@ fn error_rate(entry: &RawEntry, diags: &mut Diagnostics) -> Option<f64> {
     reader::float(entry, "`error-rate`", 0.0, 1.0, "error-rate 0.2", diags).map(|r| r.value)
 }
 
-/// `delay "100ms"` or a range `delay "100ms" "300ms"`.
-fn delay_node(c: &mut NodeReader) -> Option<DelaySpec> {
+/// `delay "100ms"` or a range `delay "100ms" "300ms"`, and where its longest value stands.
+fn delay_node(c: &mut NodeReader) -> Option<(DelaySpec, crate::model::Span)> {
     c.no_children();
     let example = "delay \"100ms\" (or a range: delay \"100ms\" \"300ms\")";
     let low = c
@@ -116,7 +122,9 @@ fn delay_node(c: &mut NodeReader) -> Option<DelaySpec> {
     let high = c
         .opt_arg(1)
         .and_then(|e| reader::duration(e, "`delay`", "\"300ms\"", c.diags));
-    range(low?.value, high.map(|h| (h.value, h.span)), c.diags)
+    let low = low?;
+    let span = high.as_ref().map_or(low.span, |h| h.span);
+    range(low.value, high.map(|h| (h.value, h.span)), c.diags).map(|d| (d, span))
 }
 
 fn range(
@@ -207,7 +215,12 @@ fn endpoint(node: &RawNode, diags: &mut Diagnostics) -> Option<EndpointDecl> {
                     response.headers.push((n.value, v.value));
                 }
             }
-            "delay" => response.delay = delay_node(&mut c),
+            "delay" => {
+                if let Some((delay, span)) = delay_node(&mut c) {
+                    response.delay = Some(delay);
+                    response.delay_span = Some(span);
+                }
+            }
             "fault" => {
                 if let Some(f) = c.value("fault \"reset\"").and_then(|v| fault(v, c.diags)) {
                     response.fault = Some(f);
@@ -330,6 +343,7 @@ fn response_props(c: &mut NodeReader) -> ResponseDecl {
         .and_then(|p| reader::duration(&p.entry, "`delay`", "\"100ms\"", c.diags))
     {
         response.delay = Some(DelaySpec::Fixed(d.value));
+        response.delay_span = Some(d.span);
     }
     if let Some(p) = c.prop("fault") {
         response.fault = fault(&p.entry, c.diags);
