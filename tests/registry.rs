@@ -515,3 +515,84 @@ async fn postgres_registry() {
     );
     assert!(!err.to_string().contains("Wrong-pass"));
 }
+
+// ---------------------------------------------------------------- the `database` node
+
+fn check_plan(text: &str) -> Result<hookplan::plan::LoadedPlan, Vec<String>> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("fixtures")).unwrap();
+    std::fs::write(dir.path().join("fixtures/webhooks.sql"), "SELECT 1;").unwrap();
+    let path = dir.path().join("plan.kdl");
+    let file = hookplan::plan::SourceFile::new("plan.kdl", text);
+    hookplan::plan::check(file, &path).map_err(|e| {
+        e.files
+            .iter()
+            .flat_map(|f| f.diagnostics.iter().map(|d| d.message.clone()))
+            .collect()
+    })
+}
+
+const STEP: &str = "step \"ping\" { http \"GET\" \"https://example.com\" }\n";
+
+#[test]
+fn the_database_node_is_decoded_without_connecting() {
+    // An unreachable server: `check` must not try it.
+    let plan = format!(
+        "plan \"p\"\ndatabase \"registry\" url=\"${{env.DATABASE_URL:-postgres://u:pw@127.0.0.1:1/x}}\" {{\n    table \"def_webhook\"\n    columns code=\"Webhookcode\" url=\"Baseurl\" signing-secret=\"Secret\"\n    seed-sql \"fixtures/webhooks.sql\"\n    auth-header \"X-Hook-Key\"\n}}\ndatabase \"own\"\n{STEP}"
+    );
+    let loaded = check_plan(&plan).unwrap();
+    let db = loaded.plan.database("registry").unwrap();
+    assert_eq!(db.table.as_ref().unwrap().value, "def_webhook");
+    let config = db.config("sqlite://x.db".into());
+    assert_eq!(
+        config.columns.entries,
+        [
+            (Field::Code, "Webhookcode".to_string()),
+            (Field::Url, "Baseurl".to_string()),
+            (Field::SigningSecret, "Secret".to_string())
+        ]
+    );
+    assert_eq!(config.auth_header(), "X-Hook-Key");
+    assert_eq!(
+        db.seed_sql.as_ref().unwrap().value,
+        Path::new("fixtures/webhooks.sql")
+    );
+    let own = loaded.plan.database("own").unwrap();
+    assert!(own.url.is_none() && own.table.is_none());
+    assert_eq!(own.config("u".into()).auth_header(), "X-API-Key");
+}
+
+#[test]
+fn database_mistakes_are_diagnostics() {
+    for (body, expected) in [
+        (
+            "database \"r\" { table \"t\"; columns url=\"Baseurl\" }",
+            "table \"t\" needs its code column in `columns`",
+        ),
+        (
+            "database \"r\" { columns code=\"c\" }",
+            "`columns` maps a legacy table, but no `table` is named",
+        ),
+        (
+            "database \"r\" { seed-sql \"fixtures/none.sql\" }",
+            "file \"fixtures/none.sql\" not found",
+        ),
+        (
+            "database \"r\" { tabel \"t\" }",
+            "unknown node `tabel` in database \"r\"",
+        ),
+        (
+            "database \"r\"\ndatabase \"r\"",
+            "database `r` is defined twice",
+        ),
+        ("database \"r\" url=\"${steps.ping.status}\"", ""),
+    ] {
+        let errors = check_plan(&format!("plan \"p\"\n{body}\n{STEP}"))
+            .err()
+            .unwrap_or_else(|| panic!("{body} checked"));
+        assert!(
+            expected.is_empty() || errors.iter().any(|e| e == expected),
+            "{body}: {errors:?}"
+        );
+    }
+}
