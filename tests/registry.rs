@@ -113,6 +113,32 @@ async fn legacy_table_is_read_and_written(url: &str) {
     );
     registry.remove("NEW_HOOK").await.unwrap();
     assert_eq!(registry.get("NEW_HOOK").await.unwrap(), None);
+    assert_eq!(
+        registry
+            .credential_locations("STRIPE_PAYMENT")
+            .await
+            .unwrap(),
+        []
+    );
+    registry
+        .set_credential_location("STRIPE_PAYMENT", Field::Key, "db")
+        .await
+        .unwrap();
+    registry
+        .set_credential_location(
+            "STRIPE_PAYMENT",
+            Field::Key,
+            "infisical:/webhooks/STRIPE_PAYMENT",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        registry
+            .credential_locations("STRIPE_PAYMENT")
+            .await
+            .unwrap(),
+        [(Field::Key, "infisical:/webhooks/STRIPE_PAYMENT".to_string())]
+    );
 
     // The first write created hookplan's bookkeeping, not its own table, and left the legacy
     // table's schema alone.
@@ -151,6 +177,7 @@ async fn own_table_is_created_by_the_first_write(url: &str) {
     assert_eq!(registry.list().await.unwrap(), []);
     assert_eq!(registry.get("X").await.unwrap(), None);
     assert_eq!(registry.registry_id().await.unwrap(), None);
+    assert_eq!(registry.credential_locations("PAY").await.unwrap(), []);
     assert_eq!(
         registry.tables().await.unwrap(),
         Vec::<String>::new(),

@@ -518,6 +518,78 @@ impl Registry {
             .next())
     }
 
+    /// Records where a webhook's credential (`user`, `key`, `password`, `signing-secret`)
+    /// lives now, e.g. `db` or `infisical:/webhooks/STRIPE_PAYMENT`. A write.
+    pub async fn set_credential_location(
+        &self,
+        code: &str,
+        field: Field,
+        location: &str,
+    ) -> Result<(), RegistryError> {
+        let mut guard = self.conn.lock().await;
+        let (conn, _) = self.writable(&mut guard).await?;
+        let what = "recording a credential's location";
+        let mut tx = conn.begin().await.map_err(|e| self.query_error(what, &e))?;
+        let mut delete = Statement::new(self.backend);
+        delete
+            .push("DELETE FROM hookplan_credentials WHERE code = ")
+            .bind(Some(code.to_string()))
+            .push(" AND field = ")
+            .bind(Some(field.name().to_string()));
+        let mut insert = Statement::new(self.backend);
+        insert
+            .push("INSERT INTO hookplan_credentials (code, field, location, updated_at) VALUES (")
+            .bind(Some(code.to_string()))
+            .push(", ")
+            .bind(Some(field.name().to_string()))
+            .push(", ")
+            .bind(Some(location.to_string()))
+            .push(", ")
+            .bind(Some(now()))
+            .push(")");
+        for s in [&delete, &insert] {
+            bound(s)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.query_error(what, &e))?;
+        }
+        tx.commit().await.map_err(|e| self.query_error(what, &e))
+    }
+
+    /// Where each recorded credential of a webhook lives: (field, location), by field.
+    /// Creates nothing; empty before the first write.
+    pub async fn credential_locations(
+        &self,
+        code: &str,
+    ) -> Result<Vec<(Field, String)>, RegistryError> {
+        let mut guard = self.conn.lock().await;
+        self.connect(&mut guard, false).await?;
+        let Some(conn) = guard.as_mut() else {
+            return Ok(Vec::new());
+        };
+        if !self.has_table(conn, "hookplan_credentials").await? {
+            return Ok(Vec::new());
+        }
+        let what = "reading credential locations";
+        let mut s = Statement::new(self.backend);
+        s.push("SELECT field, location FROM hookplan_credentials WHERE code = ")
+            .bind(Some(code.to_string()))
+            .push(" ORDER BY field");
+        let rows = bound(&s)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| self.query_error(what, &e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let field: String = row.try_get(0).map_err(|e| self.query_error(what, &e))?;
+            let location: String = row.try_get(1).map_err(|e| self.query_error(what, &e))?;
+            if let Some(field) = Field::parse(&field) {
+                out.push((field, location));
+            }
+        }
+        Ok(out)
+    }
+
     /// The tables of the database, as the catalog spells them. Creates nothing.
     pub async fn tables(&self) -> Result<Vec<String>, RegistryError> {
         let mut guard = self.conn.lock().await;
