@@ -90,6 +90,7 @@ fn plan(deep: bool) -> Plan {
         vars: Vec::new(),
         retry_policies: Vec::new(),
         sandboxes: Vec::new(),
+        databases: Vec::new(),
         steps,
         path: "bench.kdl".into(),
         base_dir: ".".into(),

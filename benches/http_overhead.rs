@@ -134,6 +134,7 @@ fn http_step_with_retry_policy(bencher: Bencher) {
         vars: Vec::new(),
         retry_policies: Vec::new(),
         sandboxes: Vec::new(),
+        databases: Vec::new(),
         steps: vec![step.clone()],
         path: "bench.kdl".into(),
         base_dir: ".".into(),

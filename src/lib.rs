@@ -15,6 +15,7 @@ pub mod model;
 pub mod observe;
 pub mod plan;
 pub mod random;
+pub mod registry;
 pub mod report;
 pub mod retry;
 pub mod run_link;

@@ -14,12 +14,14 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
     Sandbox,
+    Database,
 }
 
 impl Resource {
     pub fn as_str(self) -> &'static str {
         match self {
             Resource::Sandbox => "sandbox",
+            Resource::Database => "database",
         }
     }
 }

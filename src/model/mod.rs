@@ -4,6 +4,7 @@
 //! point back at (templates, names), so `run` can report a missing variable at its place.
 
 mod action;
+mod database;
 mod duration;
 mod http;
 mod replay;
@@ -13,6 +14,7 @@ pub mod suggest;
 mod template;
 
 pub use action::{Action, ActionSpec, Resource, Undecoded};
+pub use database::DatabaseDecl;
 pub use duration::{DurationError, HumanDuration, parse_duration};
 pub use http::{Body, HttpAction, SignSpec};
 pub use replay::ReplayAction;
@@ -43,6 +45,8 @@ pub struct Plan {
     pub vars: Vec<Var>,
     pub retry_policies: Vec<RetryPolicy>,
     pub sandboxes: Vec<SandboxDecl>,
+    /// Webhook registries, by name (`check` connects to none of them).
+    pub databases: Vec<DatabaseDecl>,
     pub steps: Vec<Step>,
     /// The plan file, and the folder its relative paths are read from.
     pub path: PathBuf,
@@ -65,6 +69,7 @@ impl Plan {
             vars: Vec::new(),
             retry_policies: Vec::new(),
             sandboxes: Vec::new(),
+            databases: Vec::new(),
             steps: vec![step],
             path: PathBuf::from(format!("({name})")),
             base_dir,
@@ -74,6 +79,10 @@ impl Plan {
 
     pub fn step(&self, name: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.name == name)
+    }
+
+    pub fn database(&self, name: &str) -> Option<&DatabaseDecl> {
+        self.databases.iter().find(|d| d.name == name)
     }
 
     pub fn sandbox(&self, name: &str) -> Option<&SandboxDecl> {

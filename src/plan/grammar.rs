@@ -8,7 +8,10 @@ use std::sync::LazyLock;
 /// (where, the nodes it holds), for every place but a step and its actions. `*` stands for any
 /// name (a variable).
 const FIXED: &[(&str, &[&str])] = &[
-    ("top", &["plan", "vars", "retry", "sandbox", "step"]),
+    (
+        "top",
+        &["plan", "vars", "retry", "sandbox", "database", "step"],
+    ),
     (
         "plan",
         &["description", "seed", "jobs", "timeout", "attempt-timeout"],
@@ -66,6 +69,7 @@ const FIXED: &[(&str, &[&str])] = &[
             "require-signature",
         ],
     ),
+    ("database", &["table", "columns", "seed-sql", "auth-header"]),
     ("respond", &["header"]),
     ("every", &["header"]),
 ];

@@ -27,6 +27,7 @@ pub fn validate(
         vars,
         retry_policies,
         sandboxes,
+        databases,
         steps,
     } = decoded;
     SUGGESTIONS_LEFT.set(SUGGESTION_BUDGET);
@@ -96,6 +97,11 @@ pub fn validate(
         diags,
     );
     duplicates(
+        "database",
+        databases.iter().map(|d| (d.name.as_str(), d.span)),
+        diags,
+    );
+    duplicates(
         "step",
         steps.iter().map(|s| (s.step.name.as_str(), s.step.span)),
         diags,
@@ -109,6 +115,7 @@ pub fn validate(
     let var_set: HashSet<&str> = var_names.iter().copied().collect();
     let sandbox_names: Vec<&str> = sandboxes.iter().map(|s| s.name.as_str()).collect();
     let sandbox_set: HashSet<&str> = sandbox_names.iter().copied().collect();
+    let database_names: Vec<&str> = databases.iter().map(|d| d.name.as_str()).collect();
 
     // needs: every name known; then no cycles.
     let mut edges = Vec::new();
@@ -208,6 +215,17 @@ pub fn validate(
         }
     }
 
+    // Databases: the URL may read env, secrets and vars; a seed file must exist. Nothing
+    // connects here.
+    for db in &databases {
+        if let Some(url) = &db.url {
+            check_static_template(url, &var_names, diags);
+        }
+        if let Some(seed) = &db.seed_sql {
+            check_file(base_dir, seed, seed.span, diags);
+        }
+    }
+
     let mut out_steps = Vec::with_capacity(steps.len());
     for (i, decoded) in steps.into_iter().enumerate() {
         let mut step: Step = decoded.step;
@@ -276,6 +294,16 @@ pub fn validate(
                     ));
                 }
                 Resource::Sandbox => {}
+                Resource::Database if !database_names.contains(&name.as_str()) => {
+                    diags.push(unknown(
+                        "database",
+                        &name.value,
+                        name.span,
+                        &database_names,
+                        "declare it with `database \"registry\" url=\"sqlite://registry.db\"`",
+                    ));
+                }
+                Resource::Database => {}
             }
         }
         for path in step.action.spec().files() {
@@ -371,6 +399,7 @@ pub fn validate(
         vars,
         retry_policies,
         sandboxes,
+        databases,
         steps: out_steps,
         path: plan_path.to_path_buf(),
         base_dir: base_dir.to_path_buf(),

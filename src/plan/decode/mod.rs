@@ -1,5 +1,6 @@
 //! Raw nodes to the model: one decoder per node kind, all diagnostics collected in one pass.
 
+mod database;
 mod expect;
 pub(super) mod expect_requests;
 pub(super) mod http;
@@ -14,7 +15,7 @@ use super::diagnostic::{Diagnostic, Diagnostics};
 use super::grammar;
 use super::raw::{RawEntry, RawNode, RawValue};
 use super::reader::{self, unknown_node};
-use crate::model::{RetryPolicy, SandboxDecl, Spanned, Template, Var};
+use crate::model::{DatabaseDecl, RetryPolicy, SandboxDecl, Spanned, Template, Var};
 
 pub use plan_node::PlanSettings;
 pub use step::{DecodedStep, RetryChoice};
@@ -29,6 +30,7 @@ pub struct Decoded {
     pub vars: Vec<Var>,
     pub retry_policies: Vec<RetryPolicy>,
     pub sandboxes: Vec<SandboxDecl>,
+    pub databases: Vec<DatabaseDecl>,
     pub steps: Vec<DecodedStep>,
 }
 
@@ -55,6 +57,11 @@ pub fn decode(nodes: &[RawNode], diags: &mut Diagnostics) -> Decoded {
             "sandbox" => {
                 if let Some(sandbox) = sandbox::decode(node, diags) {
                     decoded.sandboxes.push(sandbox);
+                }
+            }
+            "database" => {
+                if let Some(db) = database::decode(node, diags) {
+                    decoded.databases.push(db);
                 }
             }
             "step" => {

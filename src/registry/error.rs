@@ -1,0 +1,83 @@
+//! What can go wrong with a registry, in one line each: every message names the `database`
+//! node and shows its URL with the password masked. No driver's dump reaches the user.
+
+/// A registry error. `db` is the `database` node's name, `url` the masked URL.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RegistryError {
+    #[error("database \"{db}\": {url} is not a database URL: {reason}")]
+    BadUrl {
+        db: String,
+        url: String,
+        reason: String,
+    },
+    #[error("database \"{db}\": cannot reach {url}: {reason}")]
+    Unreachable {
+        db: String,
+        url: String,
+        reason: String,
+    },
+    #[error("database \"{db}\": {url} refused the login: wrong user or password")]
+    Login { db: String, url: String },
+    #[error("database \"{db}\": table \"{table}\" does not exist in {url}")]
+    MissingTable {
+        db: String,
+        url: String,
+        table: String,
+    },
+    #[error(
+        "database \"{db}\": table \"{table}\" has no column \"{column}\" (mapped to `{field}`); its columns: {columns}"
+    )]
+    MissingColumn {
+        db: String,
+        table: String,
+        column: String,
+        field: String,
+        columns: String,
+    },
+    #[error("database \"{db}\": table \"{table}\" needs a `code` column in `columns`")]
+    NoCodeColumn { db: String, table: String },
+    #[error("database \"{db}\": `{field}` is not mapped in `columns`, so it cannot be written")]
+    Unmapped { db: String, field: String },
+    #[error(
+        "database \"{db}\": webhook \"{code}\" has {field} \"{value}\", expected one of: {expected}"
+    )]
+    BadValue {
+        db: String,
+        code: String,
+        field: String,
+        value: String,
+        expected: String,
+    },
+    #[error("database \"{db}\": no webhook \"{code}\"")]
+    NotFound { db: String, code: String },
+    #[error("database \"{db}\": webhook \"{code}\" already exists")]
+    Duplicate { db: String, code: String },
+    #[error("database \"{db}\": seed file {path}: {reason}")]
+    Seed {
+        db: String,
+        path: String,
+        reason: String,
+    },
+    #[error("database \"{db}\": {what} failed: {reason}")]
+    Query {
+        db: String,
+        what: String,
+        reason: String,
+    },
+}
+
+/// A driver error's own short text: the server's message for a database error, else the
+/// error's display, on one line, with `secret` (the URL's password) masked.
+pub(crate) fn reason(error: &sqlx::Error, secret: Option<&str>) -> String {
+    let text = match error {
+        sqlx::Error::Database(e) => e.message().to_string(),
+        sqlx::Error::Io(e) => e.to_string(),
+        sqlx::Error::PoolTimedOut => "timed out".to_string(),
+        other => other.to_string(),
+    };
+    let line = text.lines().next().unwrap_or("").trim().to_string();
+    match secret {
+        Some(s) if !s.is_empty() => line.replace(s, "***"),
+        _ => line,
+    }
+}

@@ -1,0 +1,69 @@
+//! The one place that knows how the backends differ in SQL text: placeholders (`?` for
+//! SQLite, `$1` for PostgreSQL) and quoted identifiers.
+
+use super::url::Backend;
+
+/// The placeholder for the `n`-th bound value (1-based).
+pub fn placeholder(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => "?".to_string(),
+        Backend::Postgres => format!("${n}"),
+    }
+}
+
+/// An identifier quoted as written (both backends take `"…"`, with `"` doubled).
+pub fn quote(identifier: &str) -> String {
+    format!("\"{}\"", identifier.replace('"', "\"\""))
+}
+
+/// SQL text with its values, its placeholders numbered as the values are pushed.
+pub struct Statement {
+    backend: Backend,
+    pub text: String,
+    pub values: Vec<Option<String>>,
+}
+
+impl Statement {
+    pub fn new(backend: Backend) -> Self {
+        Self {
+            backend,
+            text: String::new(),
+            values: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder bound to `value`.
+    pub fn bind(&mut self, value: Option<String>) -> &mut Self {
+        self.values.push(value);
+        let p = placeholder(self.backend, self.values.len());
+        self.text.push_str(&p);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_by_backend() {
+        for (backend, expected) in [
+            (Backend::Sqlite, "SELECT 1 WHERE a = ? AND b = ?"),
+            (Backend::Postgres, "SELECT 1 WHERE a = $1 AND b = $2"),
+        ] {
+            let mut s = Statement::new(backend);
+            s.push("SELECT 1 WHERE a = ")
+                .bind(Some("x".into()))
+                .push(" AND b = ")
+                .bind(None);
+            assert_eq!(s.text, expected);
+            assert_eq!(s.values.len(), 2);
+        }
+        assert_eq!(quote("Web\"hook"), "\"Web\"\"hook\"");
+    }
+}
