@@ -13,7 +13,7 @@ use hookplan::exec::{
     StepOutcome, StepRunner, StepStatus,
 };
 use hookplan::graph::StepGraph;
-use hookplan::model::{Action, Expectations, HttpAction, Plan, Span, Spanned, Step, Template};
+use hookplan::model::{Action, HttpAction, Plan, Span, Spanned, Step, Template};
 use hookplan::report::ReportBuilder;
 use hookplan::report::console::{Console, Verbosity};
 use hookplan::report::journal::Journal;
@@ -50,34 +50,26 @@ impl StepRunner for Trivial {
 fn plan(deep: bool) -> Plan {
     let steps = (0..STEPS)
         .map(|i| Step {
-            name: format!("s{i}"),
-            span: Span::default(),
-            description: None,
             needs: if deep && i > 0 {
                 vec![Spanned::new(format!("s{}", i - 1), Span::default())]
             } else {
                 Vec::new()
             },
-            action: Action::new(
-                HttpAction {
-                    method: "GET".into(),
-                    url: Template::literal("http://127.0.0.1:9/", Span::default()),
-                    headers: Vec::new(),
-                    query: Vec::new(),
-                    body: None,
-                    sign: None,
-                    span: Span::default(),
-                },
-                Span::default(),
-            ),
-            retry: None,
-            timeout: None,
-            attempt_timeout: None,
-            expect: Expectations::default(),
-            captures: Vec::new(),
-            continue_on_error: false,
-            always: false,
-            tags: Vec::new(),
+            ..Step::new(
+                &format!("s{i}"),
+                Action::new(
+                    HttpAction {
+                        method: "GET".into(),
+                        url: Template::literal("http://127.0.0.1:9/", Span::default()),
+                        headers: Vec::new(),
+                        query: Vec::new(),
+                        body: None,
+                        sign: None,
+                        span: Span::default(),
+                    },
+                    Span::default(),
+                ),
+            )
         })
         .collect();
     Plan {

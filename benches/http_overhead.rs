@@ -9,7 +9,7 @@ use divan::Bencher;
 use hookplan::clock::Clock;
 use hookplan::exec::{Events, RunContext};
 use hookplan::model::{
-    Action, CircuitBreakerPolicy, Expectations, HttpAction, Plan, RetryPolicy, Span, Step, Template,
+    Action, CircuitBreakerPolicy, HttpAction, Plan, RetryPolicy, Span, Step, Template,
 };
 use http_body_util::Full;
 use hyper::service::service_fn;
@@ -110,19 +110,8 @@ fn http_step_with_retry_policy(bencher: Bencher) {
         span: Span::default(),
     };
     let step = Step {
-        name: "deliver".into(),
-        span: Span::default(),
-        description: None,
-        needs: Vec::new(),
-        action: Action::new(http.clone(), Span::default()),
         retry: Some(policy),
-        timeout: None,
-        attempt_timeout: None,
-        expect: Expectations::default(),
-        captures: Vec::new(),
-        continue_on_error: false,
-        always: false,
-        tags: Vec::new(),
+        ..Step::new("deliver", Action::new(http.clone(), Span::default()))
     };
     let plan = Arc::new(Plan {
         name: "bench".into(),

@@ -32,11 +32,11 @@ pub fn is_credential_name(name: &str) -> bool {
         || name.split(['-', '_']).any(|part| part == "auth")
 }
 
-/// `Bearer sk_test_0123456789abcdef` → `Bearer sk_test_…`. Short values show less (a quarter
-/// at most), so that a short secret is never shown whole.
-pub fn mask(value: &str) -> String {
+/// An `Authorization`-style value split into its scheme, if it has one, and the credential:
+/// `Bearer sk_…` → (`Bearer`, `sk_…`); `sk_…` → (none, `sk_…`).
+pub fn split_scheme(value: &str) -> (Option<&str>, &str) {
     let value = value.trim();
-    let (scheme, secret) = match value.split_once(' ') {
+    match value.split_once(' ') {
         Some((scheme, rest))
             if !scheme.is_empty()
                 && scheme
@@ -47,7 +47,13 @@ pub fn mask(value: &str) -> String {
             (Some(scheme), rest.trim())
         }
         _ => (None, value),
-    };
+    }
+}
+
+/// `Bearer sk_test_0123456789abcdef` → `Bearer sk_test_…`. Short values show less (a quarter
+/// at most), so that a short secret is never shown whole.
+pub fn mask(value: &str) -> String {
+    let (scheme, secret) = split_scheme(value);
     let length = secret.chars().count();
     let shown: String = secret.chars().take((length / 4).min(8)).collect();
     match scheme {

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 
 // One definition of what a credential is and how it is shown, shared with the plan engine.
-pub use crate::observe::credentials::{is_credential_name, mask};
+pub use crate::observe::credentials::{is_credential_name, mask, split_scheme};
 
 /// A JSON document with the string values of credential fields masked, at any depth.
 pub fn json(value: &mut serde_json::Value) {
@@ -115,7 +115,7 @@ impl Masker {
                     }
                 }
             } else {
-                secrets.push(after_scheme(value).to_string());
+                secrets.push(split_scheme(value).1.to_string());
             }
         }
         for pair in query.unwrap_or("").split('&') {
@@ -236,24 +236,6 @@ impl Masker {
             Cow::Borrowed(bytes) => self.bytes(bytes),
             Cow::Owned(owned) => Cow::Owned(self.bytes(&owned).into_owned()),
         }
-    }
-}
-
-/// The credential of an `Authorization`-style value: what follows the scheme
-/// (`Bearer sk_…` → `sk_…`), or the whole value when it has none.
-fn after_scheme(value: &str) -> &str {
-    let value = value.trim();
-    match value.split_once(' ') {
-        Some((scheme, rest))
-            if !scheme.is_empty()
-                && scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !rest.trim().is_empty() =>
-        {
-            rest.trim()
-        }
-        _ => value,
     }
 }
 
