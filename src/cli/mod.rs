@@ -5,6 +5,7 @@ mod direct;
 mod error;
 mod fmt;
 mod graph;
+mod registry;
 mod render;
 mod report;
 mod run;

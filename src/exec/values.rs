@@ -88,6 +88,7 @@ pub fn resolve(
                 .filter_map(|e| e.signature.as_ref().map(|s| &s.secret)),
         );
     }
+    templates.extend(plan.databases.iter().filter_map(|d| d.url.as_ref()));
     let mut reported = Vec::new();
     for template in templates {
         for (reference, span) in template.references() {
@@ -134,6 +135,31 @@ pub fn resolve(
         values.vars.insert(var.name.clone(), value);
     }
     Ok(values)
+}
+
+/// A template that reads only the environment and secrets (a database URL in the project
+/// config), rendered for a direct command. Also returns the secret values it read, to mask.
+pub fn render_env(
+    template: &Template,
+    env: &dyn Environment,
+) -> Result<(String, Vec<String>), MissingValue> {
+    let mut values = Values::default();
+    for (reference, span) in template.references() {
+        let (what, name, default, secret) = match reference {
+            Reference::Env { name, default } => ("environment variable", name, default, false),
+            Reference::Secret { name, default } => ("secret", name, default, true),
+            _ => continue,
+        };
+        let value = lookup(env, name, default.as_deref())
+            .ok_or_else(|| missing(what, name, span, reference))?;
+        if secret {
+            values.secrets.insert(name.clone(), value);
+        } else {
+            values.env.insert(name.clone(), value);
+        }
+    }
+    let rendered = render_static(template, &values, false);
+    Ok((rendered, values.secrets.into_values().collect()))
 }
 
 /// `${NAME:-default}` semantics: an unset or empty variable takes the default.

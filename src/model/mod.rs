@@ -14,7 +14,7 @@ pub mod suggest;
 mod template;
 
 pub use action::{Action, ActionSpec, Resource, Undecoded};
-pub use database::DatabaseDecl;
+pub use database::{DATABASE_URL_ENV, DEFAULT_DATABASE, DatabaseDecl};
 pub use duration::{DurationError, HumanDuration, parse_duration};
 pub use http::{Body, HttpAction, SignSpec};
 pub use replay::ReplayAction;

@@ -12,13 +12,17 @@
 //!     }
 //! }
 //! retry "patient" { max-retries 8; base-delay "5s" }
+//! database "registry" url="${env.DATABASE_URL:-sqlite://registry.db}" { table "def_webhook"; … }
 //! ```
+//!
+//! A `database` here is the registry `hookplan call` and `hookplan webhooks` use, and one
+//! that any plan may name; a plan's own `database` of the same name wins.
 
-use super::decode::retry;
+use super::decode::{database, retry};
 use super::diagnostic::{Diagnostic, Diagnostics, PlanErrors};
 use super::reader::{self, NodeReader, once, unknown_node};
 use super::{LoadError, syntax};
-use crate::model::RetryPolicy;
+use crate::model::{DatabaseDecl, RetryPolicy};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -35,6 +39,8 @@ pub struct ProjectConfig {
     /// Named policies every plan may use; a plan's own policy of the same name wins. Always
     /// holds `default` (the spec's: 3 retries, 2 s doubling, unless configured).
     pub retry_policies: Vec<RetryPolicy>,
+    /// Registries, in the order written; their `seed-sql` paths are absolute.
+    pub databases: Vec<DatabaseDecl>,
 }
 
 impl Default for ProjectConfig {
@@ -45,11 +51,16 @@ impl Default for ProjectConfig {
                 name: Some(DEFAULT_POLICY.into()),
                 ..RetryPolicy::default()
             }],
+            databases: Vec::new(),
         }
     }
 }
 
 impl ProjectConfig {
+    pub fn database(&self, name: &str) -> Option<&DatabaseDecl> {
+        self.databases.iter().find(|d| d.name == name)
+    }
+
     pub fn policy(&self, name: &str) -> Option<&RetryPolicy> {
         self.retry_policies
             .iter()
@@ -96,10 +107,45 @@ impl ProjectConfig {
                         webhooks(node, &mut config, &mut diags);
                     }
                 }
+                "database" => {
+                    if let Some(mut db) = database::decode(node, &mut diags) {
+                        if let Some(first) = config.database(&db.name) {
+                            diags.push(
+                                Diagnostic::error(
+                                    "hookplan::duplicate-name",
+                                    format!("database \"{}\" is declared twice", db.name),
+                                    db.span,
+                                    "second declaration",
+                                )
+                                .with_related(first.span, "first declaration"),
+                            );
+                            continue;
+                        }
+                        // Seed files are read from the config's folder, whichever plan runs.
+                        let dir = path.parent().unwrap_or(Path::new("."));
+                        if let Some(seed) = &mut db.seed_sql {
+                            seed.value = dir.join(&seed.value);
+                            if !seed.value.is_file() {
+                                diags.push(
+                                    Diagnostic::error(
+                                        "hookplan::missing-file",
+                                        format!("file \"{}\" not found", seed.value.display()),
+                                        seed.span,
+                                        "no such file",
+                                    )
+                                    .with_help(
+                                        "paths in the project config are relative to its folder",
+                                    ),
+                                );
+                            }
+                        }
+                        config.databases.push(db);
+                    }
+                }
                 _ => unknown_node(
                     node,
                     "the project config",
-                    &["retry", "webhooks"],
+                    &["retry", "webhooks", "database"],
                     &mut diags,
                 ),
             }

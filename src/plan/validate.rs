@@ -6,8 +6,8 @@ use super::kinds;
 use crate::graph::find_cycles;
 use crate::model::suggest::did_you_mean;
 use crate::model::{
-    BodyDecl, DEFAULT_ATTEMPT_TIMEOUT, DelaySpec, HumanDuration, Plan, Reference, Resource, Span,
-    Step, Template,
+    BodyDecl, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_DATABASE, DatabaseDecl, DelaySpec, HumanDuration,
+    Plan, Reference, Resource, Span, Step, Template,
 };
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -115,7 +115,27 @@ pub fn validate(
     let var_set: HashSet<&str> = var_names.iter().copied().collect();
     let sandbox_names: Vec<&str> = sandboxes.iter().map(|s| s.name.as_str()).collect();
     let sandbox_set: HashSet<&str> = sandbox_names.iter().copied().collect();
-    let database_names: Vec<&str> = databases.iter().map(|d| d.name.as_str()).collect();
+    // A step may name a registry of the project config, or the implicit default one; those it
+    // names join the plan (after its own, which are the only ones checked against the plan).
+    let own_databases = databases.len();
+    let mut databases = databases;
+    for s in &steps {
+        for (resource, name) in s.step.action.spec().resources() {
+            if resource != Resource::Database || databases.iter().any(|d| d.name == name.value) {
+                continue;
+            }
+            if let Some(db) = config.database(&name.value) {
+                databases.push(db.clone());
+            } else if name.value == DEFAULT_DATABASE {
+                databases.push(DatabaseDecl::implicit());
+            }
+        }
+    }
+    let mut database_names: Vec<&str> = databases.iter().map(|d| d.name.as_str()).collect();
+    database_names.extend(config.databases.iter().map(|d| d.name.as_str()));
+    database_names.push(DEFAULT_DATABASE);
+    database_names.sort_unstable();
+    database_names.dedup();
 
     // needs: every name known; then no cycles.
     let mut edges = Vec::new();
@@ -217,7 +237,7 @@ pub fn validate(
 
     // Databases: the URL may read env, secrets and vars; a seed file must exist. Nothing
     // connects here.
-    for db in &databases {
+    for db in &databases[..own_databases] {
         if let Some(url) = &db.url {
             check_static_template(url, &var_names, diags);
         }

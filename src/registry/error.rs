@@ -66,6 +66,37 @@ pub enum RegistryError {
     },
 }
 
+impl RegistryError {
+    /// What to do about it, when there is something to say.
+    pub fn help(&self) -> Option<String> {
+        Some(match self {
+            RegistryError::BadUrl { .. } => {
+                "write the URL as sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DB".into()
+            }
+            RegistryError::Unreachable { .. } => {
+                "check that the server runs and that host and port are right".into()
+            }
+            RegistryError::Login { .. } => {
+                "check the user and the password in the URL (or in DATABASE_URL)".into()
+            }
+            RegistryError::MissingTable { .. } => {
+                "check `table` in the `database` node, or load the table first".into()
+            }
+            RegistryError::MissingColumn { .. } => {
+                "fix the column's name in `columns`; names match case-insensitively".into()
+            }
+            RegistryError::NoCodeColumn { .. } => {
+                "add `columns code=\"Webhookcode\" …` to the `database` node".into()
+            }
+            RegistryError::Unmapped { field, .. } => {
+                format!("map a column to `{field}` in `columns`, or leave `{field}` out")
+            }
+            RegistryError::NotFound { .. } => "`hookplan webhooks list` shows the codes".into(),
+            _ => return None,
+        })
+    }
+}
+
 /// A driver error's own short text: the server's message for a database error, else the
 /// error's display, on one line, with `secret` (the URL's password) masked.
 pub(crate) fn reason(error: &sqlx::Error, secret: Option<&str>) -> String {
