@@ -4,12 +4,10 @@
 use hookplan::registry::{
     Auth, Direction, Field, Method, Registry, RegistryConfig, RegistryError, Webhook,
 };
-use sqlx::{AnyConnection, Connection};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod support;
 
-const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
-const PG_PASSWORD: &str = "Pg-s3cret";
+use std::path::Path;
+use support::postgres::{Postgres, free_port, run_sql};
 
 /// The spec's legacy table, written unquoted as the spec's application does.
 const LEGACY_DDL: &str = "CREATE TABLE def_webhook (Webhookcode VARCHAR(64) PRIMARY KEY, Direction VARCHAR(3), Baseurl VARCHAR(255), Method VARCHAR(8), Username VARCHAR(64), Apikey VARCHAR(255), Password VARCHAR(255))";
@@ -29,20 +27,6 @@ fn spec_columns() -> Vec<(Field, &'static str)> {
         (Field::Key, "Apikey"),
         (Field::Password, "Password"),
     ]
-}
-
-async fn run_sql(url: &str, statements: &[&str]) {
-    sqlx::any::install_default_drivers();
-    let mut conn = AnyConnection::connect(url)
-        .await
-        .expect("connect for set-up");
-    for s in statements {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(s.to_string()))
-            .execute(&mut conn)
-            .await
-            .unwrap_or_else(|e| panic!("{s}: {e}"));
-    }
-    conn.close().await.ok();
 }
 
 // ---------------------------------------------------------------- scenarios on both backends
@@ -416,108 +400,7 @@ async fn an_unreachable_server_is_one_line() {
 
 // ---------------------------------------------------------------- PostgreSQL
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A throwaway PostgreSQL server, stopped when dropped.
-struct Postgres {
-    dir: PathBuf,
-    _root: tempfile::TempDir,
-    port: u16,
-}
-
-impl Postgres {
-    fn start() -> Self {
-        let initdb = Path::new(PG_BIN).join("initdb");
-        assert!(
-            initdb.exists(),
-            "PostgreSQL 15 is not installed: {} is missing (apt-get install postgresql-15)",
-            initdb.display()
-        );
-        let root = tempfile::tempdir().unwrap();
-        let dir = root.path().join("data");
-        std::fs::create_dir(&dir).unwrap();
-        let pwfile = root.path().join("pw");
-        std::fs::write(&pwfile, PG_PASSWORD).unwrap();
-        for path in [root.path(), dir.as_path(), pwfile.as_path()] {
-            let ok = Command::new("chown")
-                .arg("postgres:postgres")
-                .arg(path)
-                .status()
-                .unwrap();
-            assert!(ok.success(), "chown {}", path.display());
-        }
-        let out = Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(&initdb)
-            .arg("-D")
-            .arg(&dir)
-            .args(["-U", "postgres", "-A", "scram-sha-256", "--no-sync"])
-            .arg(format!("--pwfile={}", pwfile.display()))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "initdb: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let port = free_port();
-        let out = Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(Path::new(PG_BIN).join("pg_ctl"))
-            .arg("-D")
-            .arg(&dir)
-            .args(["-w", "-l"])
-            .arg(root.path().join("log"))
-            .arg("-o")
-            .arg(format!(
-                "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off",
-                dir.display()
-            ))
-            .arg("start")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "pg_ctl start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Self {
-            dir,
-            _root: root,
-            port,
-        }
-    }
-
-    fn url(&self, db: &str) -> String {
-        format!(
-            "postgres://postgres:{PG_PASSWORD}@127.0.0.1:{}/{db}",
-            self.port
-        )
-    }
-
-    async fn create_db(&self, name: &str) -> String {
-        run_sql(&self.url("postgres"), &[&format!("CREATE DATABASE {name}")]).await;
-        self.url(name)
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let _ = Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(Path::new(PG_BIN).join("pg_ctl"))
-            .arg("-D")
-            .arg(&self.dir)
-            .args(["-m", "immediate", "stop"])
-            .output();
-    }
-}
+// ---------------------------------------------------------------- PostgreSQL
 
 #[tokio::test]
 async fn postgres_registry() {
@@ -570,7 +453,7 @@ fn the_database_node_is_decoded_without_connecting() {
     let loaded = check_plan(&plan).unwrap();
     let db = loaded.plan.database("registry").unwrap();
     assert_eq!(db.table.as_ref().unwrap().value, "def_webhook");
-    let config = db.config("sqlite://x.db".into());
+    let config = db.config(Some("sqlite://x.db"), Path::new(".hookplan"));
     assert_eq!(
         config.columns.entries,
         [
@@ -586,7 +469,10 @@ fn the_database_node_is_decoded_without_connecting() {
     );
     let own = loaded.plan.database("own").unwrap();
     assert!(own.url.is_none() && own.table.is_none());
-    assert_eq!(own.config("u".into()).auth_header(), "X-API-Key");
+    assert_eq!(
+        own.config(Some("u"), Path::new(".")).auth_header(),
+        "X-API-Key"
+    );
 }
 
 #[test]
