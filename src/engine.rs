@@ -28,6 +28,8 @@ pub struct RunSetup {
     pub selected: Option<BTreeSet<usize>>,
     /// This run's folder in the state directory.
     pub run_dir: PathBuf,
+    /// The state directory (the embedded registry lives there).
+    pub state_dir: PathBuf,
     pub http: reqwest::Client,
     /// Cancelled on the first Ctrl-C (steps stop, teardown runs).
     pub interrupt: CancellationToken,
@@ -71,6 +73,7 @@ pub async fn run(
             .cancel(setup.interrupt.clone())
             .dry_run(setup.dry_run)
             .run_dir(setup.run_dir)
+            .state_dir(setup.state_dir)
             .events(events.clone())
             .build()
             .map_err(EngineError::Setup)?,

@@ -14,14 +14,20 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-/// Runs a plan built in memory to its end; Ctrl-C interrupts it like a plan run.
-pub fn run(plan: Plan, values: Values, state_dir: &Path) -> Result<Report, CliError> {
+/// Runs a plan built in memory to its end; Ctrl-C interrupts it like a plan run. `sinks` are
+/// the command's own (its live lines); the events journal is added to them.
+pub fn run(
+    plan: Plan,
+    values: Values,
+    state_dir: &Path,
+    sinks: Sinks,
+) -> Result<Report, CliError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| CliError::io("cannot start the async runtime", &e))?;
-    let report = runtime.block_on(execute(plan, values, state_dir))?;
+    let report = runtime.block_on(execute(plan, values, state_dir, sinks))?;
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     Ok(report)
 }
@@ -37,7 +43,12 @@ pub(super) fn journal(run_dir: &Path) -> Result<Journal, CliError> {
     })
 }
 
-async fn execute(plan: Plan, values: Values, state_dir: &Path) -> Result<Report, CliError> {
+async fn execute(
+    plan: Plan,
+    values: Values,
+    state_dir: &Path,
+    sinks: Sinks,
+) -> Result<Report, CliError> {
     let run_dir = super::run::run_folder(state_dir, &plan.name)?;
     let journal = journal(&run_dir)?;
     let http = crate::http_client::builder()
@@ -62,6 +73,7 @@ async fn execute(plan: Plan, values: Values, state_dir: &Path) -> Result<Report,
         fail_fast: false,
         selected: None,
         run_dir: run_dir.clone(),
+        state_dir: state_dir.to_path_buf(),
         http,
         interrupt,
         abort,
@@ -72,7 +84,7 @@ async fn execute(plan: Plan, values: Values, state_dir: &Path) -> Result<Report,
         graph,
         values,
         setup,
-        Sinks::default().lossless(journal),
+        sinks.lossless(journal),
     )
     .await;
     listener.abort();

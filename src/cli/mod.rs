@@ -1,5 +1,6 @@
 //! The command line: arguments, commands, and the one place errors are printed.
 
+mod call;
 mod check;
 mod direct;
 mod error;
@@ -106,6 +107,13 @@ pub enum Command {
   hookplan sandbox configure-endpoint /webhook/payment --status 201 --file response.json")]
     Sandbox(sandbox::SandboxArgs),
 
+    /// Call a webhook of the registry for an event, with its credentials and retry
+    #[command(after_help = "Examples:
+  hookplan call TEST_WEBHOOK DONE
+  hookplan call TEST_WEBHOOK DONE --url http://127.0.0.1:8888/webhook/test
+  hookplan call STRIPE_PAYMENT DONE --payload order.json --database legacy")]
+    Call(call::CallArgs),
+
     /// Print a shell completion script
     #[command(
         after_help = "Example:\n  hookplan completions bash > ~/.local/share/bash-completion/completions/hookplan"
@@ -156,6 +164,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Graph(args) => graph::run(args, &config()?),
         Command::Fmt(args) => fmt::run(args),
         Command::Sandbox(args) => sandbox::run(args, &cli.state_dir),
+        Command::Call(args) => call::run(args, &cli.state_dir, &config()?),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -193,6 +193,7 @@ async fn execute(
         fail_fast: args.fail_fast,
         selected,
         run_dir: run_dir.clone(),
+        state_dir: state_dir.to_path_buf(),
         http,
         interrupt,
         abort,

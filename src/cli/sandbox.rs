@@ -457,7 +457,7 @@ fn replay_request(
         record.method,
         replay::display_url(&target)
     ));
-    let report = super::direct::run(plan, Default::default(), state_dir)?;
+    let report = super::direct::run(plan, Default::default(), state_dir, Default::default())?;
     let step = &report.steps[0];
     let Some(response) = &step.response else {
         let why = step.message.as_deref().unwrap_or("no response");

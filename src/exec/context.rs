@@ -35,6 +35,8 @@ pub struct RunContext {
     pub dry_run: bool,
     /// This run's folder in the state directory.
     pub run_dir: PathBuf,
+    /// The state directory (the embedded registry lives there).
+    pub state_dir: PathBuf,
     pub events: Events,
     /// What only this run and its sandboxes share: its secrets, its key for delay reports.
     pub link: crate::run_link::RunLink,
@@ -56,6 +58,7 @@ impl RunContext {
             cancel: CancellationToken::new(),
             dry_run: false,
             run_dir: PathBuf::from("."),
+            state_dir: PathBuf::from(".hookplan"),
             events: None,
         }
     }
@@ -246,6 +249,7 @@ pub struct RunContextBuilder {
     cancel: CancellationToken,
     dry_run: bool,
     run_dir: PathBuf,
+    state_dir: PathBuf,
     events: Option<Events>,
 }
 
@@ -279,6 +283,12 @@ impl RunContextBuilder {
         self
     }
 
+    /// The state directory (`.hookplan` by default).
+    pub fn state_dir(mut self, state_dir: PathBuf) -> Self {
+        self.state_dir = state_dir;
+        self
+    }
+
     /// Where events go; without it they are dropped.
     pub fn events(mut self, events: Events) -> Self {
         self.events = Some(events);
@@ -308,6 +318,7 @@ impl RunContextBuilder {
             cancel: self.cancel,
             dry_run: self.dry_run,
             run_dir: self.run_dir,
+            state_dir: self.state_dir,
             events,
             breakers: crate::retry::Breakers::new(),
             captures: Mutex::new(HashMap::new()),

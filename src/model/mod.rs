@@ -4,6 +4,7 @@
 //! point back at (templates, names), so `run` can report a missing variable at its place.
 
 mod action;
+mod call;
 mod database;
 mod duration;
 mod http;
@@ -14,6 +15,7 @@ pub mod suggest;
 mod template;
 
 pub use action::{Action, ActionSpec, Resource, Undecoded};
+pub use call::CallAction;
 pub use database::{DATABASE_URL_ENV, DEFAULT_DATABASE, DatabaseDecl};
 pub use duration::{DurationError, HumanDuration, parse_duration};
 pub use http::{Body, HttpAction, SignSpec};

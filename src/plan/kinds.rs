@@ -17,6 +17,9 @@ pub struct StepKind {
     pub responds: bool,
     /// Values it publishes as `${steps.STEP.NAME}`, which `check` accepts without a `capture`.
     pub publishes: &'static [&'static str],
+    /// Whether its steps retry with the `default` policy unless they name one (`call`: the
+    /// spec's "retry is on for every webhook"); `retry "none"` turns it off.
+    pub default_retry: bool,
     /// Decodes the node into the kind's model value; every fault is a diagnostic.
     pub(crate) decode: fn(&RawNode, &mut Diagnostics) -> Option<Action>,
 }
@@ -26,6 +29,7 @@ pub const STEP_KINDS: &[StepKind] = &[
     decode::http::KIND,
     decode::expect_requests::KIND,
     decode::replay::KIND,
+    decode::call::KIND,
 ];
 
 /// The kind of this name.

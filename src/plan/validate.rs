@@ -2,6 +2,7 @@
 
 use super::decode::{Decoded, RetryChoice};
 use super::diagnostic::{Diagnostic, Diagnostics};
+use super::config::DEFAULT_POLICY;
 use super::kinds;
 use crate::graph::find_cycles;
 use crate::model::suggest::did_you_mean;
@@ -249,9 +250,23 @@ pub fn validate(
     let mut out_steps = Vec::with_capacity(steps.len());
     for (i, decoded) in steps.into_iter().enumerate() {
         let mut step: Step = decoded.step;
+        let find_policy = |name: &str| {
+            retry_policies
+                .iter()
+                .find(|p| p.name.as_deref() == Some(name))
+                .or_else(|| config.policy(name))
+        };
+        let retries_by_default = kinds::find(step.action.kind()).is_some_and(|k| k.default_retry);
         step.retry = match decoded.retry {
+            None if retries_by_default => find_policy(DEFAULT_POLICY).cloned(),
             None => None,
             Some(RetryChoice::Inline(policy)) => Some(policy),
+            // `retry "none"` turns retries off, unless a policy of that name exists.
+            Some(RetryChoice::Named(name))
+                if name.value == NO_RETRY && find_policy(NO_RETRY).is_none() =>
+            {
+                None
+            }
             Some(RetryChoice::Named(name)) => match retry_policies
                 .iter()
                 .find(|p| p.name.as_deref() == Some(name.as_str()))
@@ -487,6 +502,9 @@ fn check_static_template(template: &Template, var_names: &[&str], diags: &mut Di
         }
     }
 }
+
+/// The policy name that turns a step's retries off.
+pub const NO_RETRY: &str = "none";
 
 fn check_file(base_dir: &Path, path: &Path, span: Span, diags: &mut Diagnostics) {
     let full = base_dir.join(path);

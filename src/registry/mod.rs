@@ -15,7 +15,7 @@ mod webhook;
 
 pub use columns::{ColumnMap, Field};
 pub use error::RegistryError;
-pub use url::{Backend, embedded as embedded_url, mask as mask_url};
+pub use url::{Backend, embedded as embedded_url, mask as mask_url, password as url_password};
 pub use webhook::{Auth, Direction, Method, Webhook, derive_auth};
 
 use sql::{Statement, quote};

@@ -583,7 +583,7 @@ fn message_id(ctx: &RunContext, step: &Step, body: &[u8]) -> String {
 /// Renders a JSON body: a value inserted inside a JSON string is escaped for it, so a secret
 /// holding a quote cannot break (or inject into) the document; outside strings it goes in as
 /// written (`{"amount": ${vars.amount}}`).
-fn render_json(
+pub(super) fn render_json(
     template: &crate::model::Template,
     lookup: impl Fn(&crate::model::Reference) -> Result<String, String>,
 ) -> Result<String, String> {

@@ -1,15 +1,18 @@
 //! Step runners: the runner half of each step kind, found by the kind's name.
 
+pub mod call;
 pub mod capture;
 pub mod expect;
 pub mod expect_requests;
 pub mod http;
+pub mod registries;
 pub mod replay;
 pub mod sandboxes;
 
 use crate::clock::Timeline;
 use crate::exec::{RunContext, StepFuture, StepOutcome, StepRunner};
 use crate::model::Step;
+use registries::Registries;
 use sandboxes::Sandboxes;
 use std::future::Future;
 use std::pin::Pin;
@@ -25,7 +28,12 @@ pub struct Runner {
 pub type KindFuture<'a> = Pin<Box<dyn Future<Output = StepOutcome> + Send + 'a>>;
 
 /// Every step kind's runner. A new kind is one module and one line here.
-pub const RUNNERS: &[Runner] = &[http::RUNNER, expect_requests::RUNNER, replay::RUNNER];
+pub const RUNNERS: &[Runner] = &[
+    http::RUNNER,
+    expect_requests::RUNNER,
+    replay::RUNNER,
+    call::RUNNER,
+];
 
 /// The runner of a kind.
 pub fn runner(kind: &str) -> Option<&'static Runner> {
@@ -39,6 +47,7 @@ pub struct StepCall<'a> {
     pub index: usize,
     pub step: &'a Step,
     pub sandboxes: &'a Sandboxes,
+    pub registries: &'a Registries,
     pub timeline: Timeline,
     pub cancel: CancellationToken,
 }
@@ -62,12 +71,14 @@ impl<'a> StepCall<'a> {
 /// Runs a plan's steps by their kind, starting the sandboxes a step uses before it runs.
 pub struct PlanRunner {
     sandboxes: Arc<Sandboxes>,
+    registries: Arc<Registries>,
 }
 
 impl PlanRunner {
     pub fn new(ctx: &RunContext) -> Self {
         Self {
             sandboxes: Arc::new(Sandboxes::new(ctx)),
+            registries: Arc::new(Registries::default()),
         }
     }
 
@@ -86,6 +97,7 @@ impl StepRunner for PlanRunner {
         cancel: CancellationToken,
     ) -> StepFuture {
         let sandboxes = self.sandboxes.clone();
+        let registries = self.registries.clone();
         Box::pin(async move {
             let def = &ctx.plan.steps[step];
             for name in def.sandboxes_used() {
@@ -107,6 +119,7 @@ impl StepRunner for PlanRunner {
                 index: step,
                 step: def,
                 sandboxes: &sandboxes,
+                registries: &registries,
                 timeline,
                 cancel,
             };

@@ -43,6 +43,7 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         sandboxes,
         timeline,
         cancel,
+        ..
     } = call;
     let recorded = match spec.folder.as_deref() {
         Some(dir) => from_folder(spec, dir),

@@ -25,6 +25,7 @@ pub const KIND: StepKind = StepKind {
     ],
     responds: false,
     publishes: &[],
+    default_retry: false,
     decode: |node, diags| decode(node, diags).map(|a| Action::new(a, node.name_span)),
 };
 

@@ -15,6 +15,7 @@ pub const KIND: StepKind = StepKind {
     children: &["header", "query", "json", "body", "body-file", "sign"],
     responds: true,
     publishes: &[],
+    default_retry: false,
     decode: |node, diags| decode(node, diags).map(|a| Action::new(a, node.name_span)),
 };
 

@@ -1,5 +1,6 @@
 //! Raw nodes to the model: one decoder per node kind, all diagnostics collected in one pass.
 
+pub(super) mod call;
 pub(super) mod database;
 mod expect;
 pub(super) mod expect_requests;

@@ -14,6 +14,7 @@ pub const KIND: StepKind = StepKind {
     children: &[],
     responds: true,
     publishes: &[],
+    default_retry: false,
     decode: |node, diags| decode(node, diags).map(|a| Action::new(a, node.name_span)),
 };
 
