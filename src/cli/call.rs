@@ -2,11 +2,12 @@
 //! `hook.read('CODE'); hook.call('EVENT')` as a one-step plan running the `call` step, with
 //! the registry's retry on, its lines printed as they happen in the spec's words.
 
+use super::logs::LogSetup;
 use super::registry;
 use super::{CliError, ExitCode};
+use crate::exec::Sink;
 use crate::exec::event::{EventKind, RunEvent, StepStatus};
 use crate::exec::values::{self, ProcessEnvironment};
-use crate::exec::{Sink, Sinks};
 use crate::model::{Action, Body, CallAction, Plan, Span, Spanned, Step, Template};
 use crate::plan::ProjectConfig;
 use crate::plan::config::DEFAULT_POLICY;
@@ -38,9 +39,23 @@ pub struct CallArgs {
     /// Turn the registry's retry off for this call
     #[arg(long)]
     pub no_retry: bool,
+
+    /// Scale the retry waits: 1 = real time, 0 = no waiting (the lines still say 2.0s, 4.0s)
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    pub time_scale: f64,
 }
 
-pub fn run(args: CallArgs, state_dir: &Path, config: &ProjectConfig) -> Result<ExitCode, CliError> {
+pub fn run(
+    args: CallArgs,
+    state_dir: &Path,
+    config: &ProjectConfig,
+    logs: &LogSetup,
+) -> Result<ExitCode, CliError> {
+    if !(args.time_scale.is_finite() && args.time_scale >= 0.0) {
+        return Err(CliError::usage(
+            "--time-scale must be a number of at least 0 (1 = real time, 0 = no waiting)",
+        ));
+    }
     let chosen = registry::choose(config, args.database.as_deref(), state_dir)?;
     if let Some(url) = &args.url {
         check_url(url)?;
@@ -74,7 +89,12 @@ pub fn run(args: CallArgs, state_dir: &Path, config: &ProjectConfig) -> Result<E
         CliError::usage(format!("{} is not set", first.reference))
             .with_help(format!("set {} in the environment", first.name))
     })?;
-    let report = super::direct::run(plan, values, state_dir, Sinks::default().lossy(Lines))?;
+    let direct = super::direct::Direct {
+        state_dir,
+        time_scale: args.time_scale,
+        logs,
+    };
+    let report = super::direct::run(plan, values, &direct, Lines)?;
     let step = &report.steps[0];
     match step.status {
         StepStatus::Passed => Ok(ExitCode::Success),
@@ -109,9 +129,8 @@ fn check_payload(file: &Path) -> Result<(), CliError> {
             crate::io_error::describe(&e)
         ))
     })?;
-    serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
-        CliError::usage(format!("the payload {} is not JSON: {e}", file.display()))
-    })?;
+    serde_json::from_str::<serde_json::Value>(&text)
+        .map_err(|e| CliError::usage(format!("the payload {} is not JSON: {e}", file.display())))?;
     Ok(())
 }
 

@@ -4,8 +4,9 @@
 //! wording by printing from the step's outcome.
 
 use super::CliError;
+use super::logs::LogSetup;
 use crate::engine::{self, RunSetup};
-use crate::exec::{Sinks, values::Values};
+use crate::exec::{Sink, Sinks, values::Values};
 use crate::graph::StepGraph;
 use crate::model::Plan;
 use crate::report::journal::Journal;
@@ -14,22 +15,42 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-/// Runs a plan built in memory to its end; Ctrl-C interrupts it like a plan run. `sinks` are
-/// the command's own (its live lines); the events journal is added to them.
+/// How a direct command runs its plan.
+pub struct Direct<'a> {
+    pub state_dir: &'a Path,
+    /// 1 = real time; 0 skips the retry waits.
+    pub time_scale: f64,
+    pub logs: &'a LogSetup,
+}
+
+/// Runs a plan built in memory to its end; Ctrl-C interrupts it like a plan run. `console`
+/// is the command's own live output (in text format); the events journal and the logs are
+/// added to it.
 pub fn run(
     plan: Plan,
     values: Values,
-    state_dir: &Path,
-    sinks: Sinks,
+    direct: &Direct<'_>,
+    console: impl Sink,
 ) -> Result<Report, CliError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| CliError::io("cannot start the async runtime", &e))?;
-    let report = runtime.block_on(execute(plan, values, state_dir, sinks))?;
+    let report = runtime.block_on(execute(plan, values, direct, console))?;
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     Ok(report)
+}
+
+/// A command that prints from the report at the end, not while it runs.
+pub struct Silent;
+
+impl Sink for Silent {
+    fn name(&self) -> &'static str {
+        "console"
+    }
+
+    fn handle(&mut self, _: &crate::exec::RunEvent) {}
 }
 
 /// The events journal of a run, in its folder.
@@ -46,11 +67,16 @@ pub(super) fn journal(run_dir: &Path) -> Result<Journal, CliError> {
 async fn execute(
     plan: Plan,
     values: Values,
-    state_dir: &Path,
-    sinks: Sinks,
+    direct: &Direct<'_>,
+    console: impl Sink,
 ) -> Result<Report, CliError> {
+    let state_dir = direct.state_dir;
     let run_dir = super::run::run_folder(state_dir, &plan.name)?;
-    let journal = journal(&run_dir)?;
+    let sinks = direct.logs.sinks(
+        Sinks::default().lossless(journal(&run_dir)?),
+        console,
+        &run_dir,
+    )?;
     let http = crate::http_client::builder()
         .build()
         .map_err(|e| CliError::failed(format!("cannot set up the HTTP client: {e}")))?;
@@ -68,7 +94,7 @@ async fn execute(
     let setup = RunSetup {
         shown_path: plan.path.display().to_string(),
         jobs: 1,
-        time_scale: 1.0,
+        time_scale: direct.time_scale,
         dry_run: false,
         fail_fast: false,
         selected: None,
@@ -79,16 +105,11 @@ async fn execute(
         abort,
         stages: Vec::new(),
     };
-    let result = engine::run(
-        Arc::new(plan),
-        graph,
-        values,
-        setup,
-        sinks.lossless(journal),
-    )
-    .await;
+    let result = engine::run(Arc::new(plan), graph, values, setup, sinks).await;
     listener.abort();
-    let report = result.map_err(|e| CliError::failed(e.to_string()))?.report;
+    let engine::RunResult { report, mut sinks } =
+        result.map_err(|e| CliError::failed(e.to_string()))?;
+    direct.logs.finish(&mut sinks);
     report::write_all(&report, &run_dir).map_err(|e| {
         CliError::io(
             format!("cannot write the report into {}", run_dir.display()),

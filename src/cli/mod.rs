@@ -6,6 +6,7 @@ mod direct;
 mod error;
 mod fmt;
 mod graph;
+mod logs;
 mod registry;
 mod render;
 mod report;
@@ -67,6 +68,16 @@ pub struct Cli {
     /// The project config [default: hookplan.kdl in the working directory, if there is one]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// How runs log on stderr: lines for people, or JSON lines (every credential masked)
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "HOOKPLAN_LOG_FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: logs::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -157,14 +168,31 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         one_malloc_arena();
     }
     let config = || project_config(cli.config.as_deref());
+    let logs = |config: &crate::plan::ProjectConfig| logs::LogSetup {
+        format: cli.log_format,
+        file: config.log_file.clone(),
+    };
     match cli.command {
         Command::Check(args) => check::run(args, &config()?),
-        Command::Run(args) => run::run(args, &cli.state_dir, &config()?),
+        Command::Run(args) => {
+            let config = config()?;
+            run::run(args, &cli.state_dir, &config, &logs(&config))
+        }
         Command::Report(args) => report::run(args),
         Command::Graph(args) => graph::run(args, &config()?),
         Command::Fmt(args) => fmt::run(args),
-        Command::Sandbox(args) => sandbox::run(args, &cli.state_dir),
-        Command::Call(args) => call::run(args, &cli.state_dir, &config()?),
+        Command::Sandbox(args) => sandbox::run(
+            args,
+            &cli.state_dir,
+            &logs::LogSetup {
+                format: cli.log_format,
+                file: None,
+            },
+        ),
+        Command::Call(args) => {
+            let config = config()?;
+            call::run(args, &cli.state_dir, &config, &logs(&config))
+        }
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -77,6 +77,7 @@ pub fn run(
     args: RunArgs,
     state_dir: &Path,
     config: &crate::plan::ProjectConfig,
+    logs: &super::logs::LogSetup,
 ) -> Result<ExitCode, CliError> {
     let loaded = super::load_plan(&args.plan, config)?;
     if !(args.time_scale.is_finite() && args.time_scale >= 0.0) {
@@ -115,7 +116,7 @@ pub fn run(
         .enable_all()
         .build()
         .map_err(|e| CliError::io("cannot start the runtime", &e))?;
-    let report = runtime.block_on(execute(&args, loaded, values, selected, state_dir))?;
+    let report = runtime.block_on(execute(&args, loaded, values, selected, state_dir, logs))?;
     // Steps still waiting on the network when interrupted are not waited for.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     Ok(match report.status {
@@ -131,6 +132,7 @@ async fn execute(
     values: values::Values,
     selected: Option<BTreeSet<usize>>,
     state_dir: &Path,
+    logs: &super::logs::LogSetup,
 ) -> Result<Report, CliError> {
     let LoadedPlan {
         mut plan, graph, ..
@@ -163,11 +165,14 @@ async fn execute(
         && std::io::stderr().is_terminal()
         && std::env::var_os("CI").is_none()
         && verbosity != Verbosity::Quiet;
-    let console = Console::new(live, render::use_color(), verbosity);
+    let json = logs.format == super::logs::LogFormat::Json;
+    let console = Console::new(live && !json, render::use_color(), verbosity);
     crate::observe::logging::set_progress(console.multi());
-    let sinks = exec::Sinks::default()
-        .lossless(super::direct::journal(&run_dir)?)
-        .lossy(console);
+    let sinks = logs.sinks(
+        exec::Sinks::default().lossless(super::direct::journal(&run_dir)?),
+        console,
+        &run_dir,
+    )?;
 
     let abort = CancellationToken::new();
     let interrupt = abort.child_token();
@@ -230,8 +235,11 @@ async fn execute(
             crate::io_error::describe(e)
         );
     }
+    logs.finish(&mut sinks);
     match sinks.take::<Console>() {
         Some(console) => console.finish(&report, &written),
+        // JSON lines said it all; the exit code says how it ended.
+        None if json => {}
         None => Console::new(false, render::use_color(), verbosity).finish(&report, &written),
     }
     Ok(report)

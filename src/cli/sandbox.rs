@@ -215,7 +215,11 @@ pub struct ClearArgs {
     pub endpoints: bool,
 }
 
-pub fn run(args: SandboxArgs, state_dir: &Path) -> Result<ExitCode, CliError> {
+pub fn run(
+    args: SandboxArgs,
+    state_dir: &Path,
+    logs: &super::logs::LogSetup,
+) -> Result<ExitCode, CliError> {
     sandbox_config::validate_name(&args.name).map_err(CliError::usage)?;
     let dir = state::sandbox_dir(state_dir, &args.name);
     match args.command {
@@ -223,7 +227,7 @@ pub fn run(args: SandboxArgs, state_dir: &Path) -> Result<ExitCode, CliError> {
         SandboxCommand::ListRequests(list_args) => list(list_args, &dir, &args.name),
         SandboxCommand::Show(show_args) => show(show_args, &dir, &args.name),
         SandboxCommand::Replay(replay_args) => {
-            replay_request(replay_args, &dir, &args.name, state_dir)
+            replay_request(replay_args, &dir, &args.name, state_dir, logs)
         }
         SandboxCommand::ConfigureEndpoint(configure_args) => {
             configure(*configure_args, &dir, &args.name)
@@ -418,6 +422,7 @@ fn replay_request(
     dir: &Path,
     name: &str,
     state_dir: &Path,
+    logs: &super::logs::LogSetup,
 ) -> Result<ExitCode, CliError> {
     use crate::model::{Action, Plan, ReplayAction, Span, Spanned, Step, Template};
     let record = find(dir, name, &args.id)?;
@@ -457,7 +462,16 @@ fn replay_request(
         record.method,
         replay::display_url(&target)
     ));
-    let report = super::direct::run(plan, Default::default(), state_dir, Default::default())?;
+    let report = super::direct::run(
+        plan,
+        Default::default(),
+        &super::direct::Direct {
+            state_dir,
+            time_scale: 1.0,
+            logs,
+        },
+        super::direct::Silent,
+    )?;
     let step = &report.steps[0];
     let Some(response) = &step.response else {
         let why = step.message.as_deref().unwrap_or("no response");

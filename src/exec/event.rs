@@ -71,6 +71,16 @@ pub enum EventKind {
         step: usize,
         message: String,
     },
+    /// A `call` step is about to deliver `event` to the webhook `webhook`; `delivery_id` is
+    /// random and the same for every retry.
+    DeliveryStarted {
+        step: usize,
+        webhook: String,
+        #[serde(rename = "webhook_event")]
+        event: String,
+        database: String,
+        delivery_id: String,
+    },
     AttemptFinished {
         step: usize,
         attempt: Attempt,

@@ -41,6 +41,9 @@ pub struct ProjectConfig {
     pub retry_policies: Vec<RetryPolicy>,
     /// Registries, in the order written; their `seed-sql` paths are absolute.
     pub databases: Vec<DatabaseDecl>,
+    /// `logging { file "PATH" }`: every run and call appends its JSON log lines there
+    /// (relative to the config's folder).
+    pub log_file: Option<PathBuf>,
 }
 
 impl Default for ProjectConfig {
@@ -52,6 +55,7 @@ impl Default for ProjectConfig {
                 ..RetryPolicy::default()
             }],
             databases: Vec::new(),
+            log_file: None,
         }
     }
 }
@@ -142,10 +146,16 @@ impl ProjectConfig {
                         config.databases.push(db);
                     }
                 }
+                "logging" => {
+                    if once(&mut seen, node, &mut diags) {
+                        let dir = path.parent().unwrap_or(Path::new("."));
+                        config.log_file = logging(node, &mut diags).map(|file| dir.join(file));
+                    }
+                }
                 _ => unknown_node(
                     node,
                     "the project config",
-                    &["retry", "webhooks", "database"],
+                    &["retry", "webhooks", "database", "logging"],
                     &mut diags,
                 ),
             }
@@ -160,6 +170,30 @@ impl ProjectConfig {
         self.retry_policies.retain(|p| p.name != policy.name);
         self.retry_policies.push(policy);
     }
+}
+
+/// `logging { file "logs/hookplan.jsonl" }`: where JSON log lines go.
+fn logging(node: &super::raw::RawNode, diags: &mut Diagnostics) -> Option<PathBuf> {
+    NodeReader::new(node, diags).finish();
+    let mut file = None;
+    let mut seen = Vec::new();
+    for child in node.children() {
+        if child.name != "file" {
+            unknown_node(child, "`logging`", &["file"], diags);
+            continue;
+        }
+        if !once(&mut seen, child, diags) {
+            continue;
+        }
+        let mut c = NodeReader::new(child, diags);
+        let example = "file \"logs/hookplan.jsonl\"";
+        file = c
+            .value(example)
+            .and_then(|v| reader::string(v, "`file`", example, c.diags))
+            .map(|s| PathBuf::from(s.value));
+        c.finish();
+    }
+    file
 }
 
 /// `webhooks { retry { max_retries 5; base_delay_seconds 3.0 } }`: the spec's config.yaml keys.

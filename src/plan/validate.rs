@@ -1,8 +1,8 @@
 //! Cross-node checks: names, references, cycles, templates, files; then the validated model.
 
+use super::config::DEFAULT_POLICY;
 use super::decode::{Decoded, RetryChoice};
 use super::diagnostic::{Diagnostic, Diagnostics};
-use super::config::DEFAULT_POLICY;
 use super::kinds;
 use crate::graph::find_cycles;
 use crate::model::suggest::did_you_mean;

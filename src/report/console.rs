@@ -190,6 +190,20 @@ impl Console {
                     self.line(&format!("[{}] {message}", self.name(*step)));
                 }
             }
+            EventKind::DeliveryStarted {
+                step,
+                webhook,
+                event,
+                delivery_id,
+                ..
+            } => {
+                if self.verbosity == Verbosity::Verbose {
+                    self.line(&format!(
+                        "[{}] delivering {event} to {webhook} (delivery {delivery_id})",
+                        self.name(*step)
+                    ));
+                }
+            }
             EventKind::AttemptFinished { step, attempt } => {
                 if self.verbosity == Verbosity::Verbose {
                     let delay = if attempt.scheduled_delay.is_zero() {

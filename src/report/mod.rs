@@ -3,6 +3,7 @@
 pub mod console;
 pub mod digest;
 pub mod journal;
+pub mod json_log;
 pub mod junit;
 pub mod markdown;
 pub mod model;

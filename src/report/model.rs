@@ -282,6 +282,8 @@ impl ReportBuilder {
                         s.log.push(message.clone());
                     }
                 }
+                // The step's `details` say the same at its end.
+                EventKind::DeliveryStarted { .. } => {}
                 EventKind::AttemptFinished { step, attempt } => {
                     if let Some(s) = report.steps.get_mut(*step) {
                         s.attempts.push(AttemptReport {

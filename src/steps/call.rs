@@ -7,7 +7,7 @@
 
 use super::http::{Prepared, ShownRequest, Signing, execute, render_json};
 use super::{KindFuture, Runner, StepCall};
-use crate::exec::{RunContext, StepOutcome};
+use crate::exec::{EventKind, RunContext, StepOutcome};
 use crate::model::{Body, CallAction, SignatureScheme};
 use crate::observe::{MASK, mask_credential};
 use crate::registry::{Auth, Field, Method, Registry, Webhook};
@@ -57,12 +57,9 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
     if let Some(seed) = &opened.seeded_from {
         ctx.events.emit(
             &timeline,
-            crate::exec::EventKind::StepLog {
+            EventKind::StepLog {
                 step: index,
-                message: format!(
-                    "Seeded database \"{}\" from {seed}",
-                    action.database.value
-                ),
+                message: format!("Seeded database \"{}\" from {seed}", action.database.value),
             },
         );
     }
@@ -71,9 +68,14 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         Ok(webhook) => webhook,
         Err(why) => return fail(why),
     };
-    for value in [&webhook.user, &webhook.key, &webhook.password, &webhook.signing_secret]
-        .into_iter()
-        .flatten()
+    for value in [
+        &webhook.user,
+        &webhook.key,
+        &webhook.password,
+        &webhook.signing_secret,
+    ]
+    .into_iter()
+    .flatten()
     {
         ctx.add_secret(value);
     }
@@ -86,6 +88,16 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         Err(why) => return fail(why),
     };
     let method = webhook.method_or_default();
+    ctx.events.emit(
+        &timeline,
+        EventKind::DeliveryStarted {
+            step: index,
+            webhook: webhook.code.clone(),
+            event: ctx.redact(&event),
+            database: action.database.value.clone(),
+            delivery_id: delivery_id.clone(),
+        },
+    );
     let mut outcome = execute(ctx, index, step, prepared, timeline, cancel).await;
     let details = Details {
         webhook: &webhook.code,
@@ -126,7 +138,9 @@ async fn read(registry: &Registry, code: &str) -> Result<Webhook, String> {
         });
     };
     if !webhook.is_enabled() {
-        return Err(format!("webhook \"{code}\" is disabled in database \"{db}\""));
+        return Err(format!(
+            "webhook \"{code}\" is disabled in database \"{db}\""
+        ));
     }
     for (field, location) in registry
         .credential_locations(code)

@@ -68,7 +68,9 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<CallAction> {
             continue;
         }
         let second_payload = matches!(kind, "json" | "body-file")
-            && seen.iter().any(|(n, _): &(String, _)| n == "json" || n == "body-file");
+            && seen
+                .iter()
+                .any(|(n, _): &(String, _)| n == "json" || n == "body-file");
         if second_payload {
             diags.push(
                 Diagnostic::error(
