@@ -109,12 +109,17 @@ fn the_events_journal_follows_its_schema() {
     let plan = repo().join("plans/quickstart.kdl");
     let ran = quickstart.run(&["run", plan.to_str().unwrap(), "--time-scale", "0"]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let calls = Scratch::new();
+    let plan = repo().join("plans/registry-call.kdl");
+    let ran = calls.run(&["run", plan.to_str().unwrap(), "--time-scale", "0"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
     let mut events = std::collections::BTreeSet::new();
     let mut lines = 0;
     for (path, text) in scratch
         .all_files()
         .into_iter()
         .chain(quickstart.all_files())
+        .chain(calls.all_files())
     {
         if !path.ends_with("events.jsonl") {
             continue;
@@ -165,6 +170,23 @@ fn the_events_journal_follows_its_schema() {
         .unwrap();
     replay["details"]["leak"] = serde_json::json!("x");
     assert!(!report_validator.is_valid(&report));
+    // The calls' details too.
+    let (_, text) = calls
+        .all_files()
+        .into_iter()
+        .find(|(p, _)| p.ends_with("report.json"))
+        .expect("the calls' report");
+    let mut report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(report_validator.is_valid(&report), "{text}");
+    let call = report["steps"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|s| s["kind"] == "call")
+        .unwrap();
+    assert_eq!(call["details"]["webhook"], "TEST_WEBHOOK");
+    call["details"]["delivery_id"] = serde_json::json!("not-an-id");
+    assert!(!report_validator.is_valid(&report));
     // The schema is strict: a field it does not know is refused.
     let doctored = serde_json::json!({"at": "2026-01-01T00:00:00.000Z", "elapsed_ms": 0.0, "event": "step-started", "step": 0, "extra": 1});
     assert!(!validator.is_valid(&doctored));
@@ -174,6 +196,7 @@ fn the_events_journal_follows_its_schema() {
         "sandbox-stopped",
         "step-started",
         "step-log",
+        "delivery-started",
         "attempt-finished",
         "step-finished",
         "step-skipped",

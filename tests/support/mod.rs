@@ -15,7 +15,9 @@ pub fn hookplan() -> Command {
         .env("NO_COLOR", "1")
         .env_remove("CI")
         .env_remove("RUST_LOG")
-        .env_remove("HOOKPLAN_STATE_DIR");
+        .env_remove("HOOKPLAN_STATE_DIR")
+        .env_remove("HOOKPLAN_LOG_FORMAT")
+        .env_remove("DATABASE_URL");
     command
 }
 

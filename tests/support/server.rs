@@ -18,6 +18,9 @@ pub struct Answer {
     pub headers: Vec<(String, String)>,
     /// Never answer (the client's timeout ends it).
     pub hang: bool,
+    /// Answer with the request itself as JSON: `{"query": "…", "headers": {"name": "value"}}`
+    /// (a receiver that echoes what it got, credentials included).
+    pub echo: bool,
 }
 
 impl Answer {
@@ -27,6 +30,15 @@ impl Answer {
             body: String::new(),
             headers: Vec::new(),
             hang: false,
+            echo: false,
+        }
+    }
+
+    /// 200 with the request's query and headers as JSON.
+    pub fn echo() -> Self {
+        Self {
+            echo: true,
+            ..Self::json(200, "")
         }
     }
 
@@ -36,6 +48,7 @@ impl Answer {
             body: body.to_string(),
             headers: vec![("content-type".into(), "application/json".into())],
             hang: false,
+            echo: false,
         }
     }
 
@@ -139,6 +152,7 @@ async fn answer(
     use http_body_util::BodyExt;
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
     let headers: Vec<(String, String)> = req
         .headers()
         .iter()
@@ -150,12 +164,13 @@ async fn answer(
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
+    let echoed_headers = headers.clone();
     let chosen = {
         let mut s = state.lock().unwrap();
         s.requests.push((
             method,
             path.clone(),
-            headers,
+            headers.clone(),
             String::from_utf8_lossy(&body).into_owned(),
         ));
         let n = *s
@@ -167,7 +182,14 @@ async fn answer(
             .get(&path)
             .map(|answers| answers[(n - 1).min(answers.len() - 1)].clone())
     };
-    let answer = chosen.unwrap_or_else(|| Answer::status(404));
+    let mut answer = chosen.unwrap_or_else(|| Answer::status(404));
+    if answer.echo {
+        let headers: serde_json::Map<String, serde_json::Value> = echoed_headers
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        answer.body = serde_json::json!({"query": query, "headers": headers}).to_string();
+    }
     if answer.hang {
         // Never answer: the client's timeout (or its going away) ends the exchange.
         std::future::pending::<()>().await;
