@@ -14,13 +14,17 @@ demo:
     cargo run --release -- run plans/quickstart.kdl --report-dir target/demo-report
 
 # Every benchmark.
-bench: bench-engine bench-check bench-sandbox bench-time-scale
+bench: bench-engine bench-call bench-check bench-sandbox bench-time-scale
 
 # Executor overhead per step, the retry layer, an http step against a bare reqwest call.
 bench-engine:
     cargo bench --bench executor 2>/dev/null
     cargo bench --bench retry_policy
     cargo bench --bench http_overhead
+
+# A `call` step (SQLite registry lookup, credentials, JSON log lines) against a bare reqwest POST, both to a sandbox.
+bench-call:
+    cargo bench --bench call_overhead
 
 # `hookplan check` of generated 500- and 10,000-step plans against kdl's own parse time (hyperfine).
 bench-check:

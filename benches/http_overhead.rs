@@ -141,6 +141,7 @@ fn http_step_with_retry_policy(bencher: Bencher) {
         .build()
         .unwrap();
     let sandboxes = hookplan::steps::sandboxes::Sandboxes::new(&ctx);
+    let registries = hookplan::steps::registries::Registries::default();
     bencher.bench_local(|| {
         f.runtime.block_on(async {
             let call = hookplan::steps::StepCall {
@@ -148,6 +149,7 @@ fn http_step_with_retry_policy(bencher: Bencher) {
                 index: 0,
                 step: &step,
                 sandboxes: &sandboxes,
+                registries: &registries,
                 timeline: clock.timeline(Duration::ZERO),
                 cancel: CancellationToken::new(),
             };
