@@ -276,3 +276,60 @@ fn webhooks(node: &super::raw::RawNode, config: &mut ProjectConfig, diags: &mut 
         config.set(policy);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Result<ProjectConfig, Vec<String>> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("seed.sql"), "SELECT 1;").unwrap();
+        let path = dir.path().join(CONFIG_FILE);
+        std::fs::write(&path, text).unwrap();
+        ProjectConfig::read(&path).map_err(|e| match e {
+            LoadError::Plan(errors) => errors
+                .files
+                .iter()
+                .flat_map(|f| f.diagnostics.iter().map(|d| d.message.clone()))
+                .collect(),
+            LoadError::Source(e) => vec![e.to_string()],
+        })
+    }
+
+    #[test]
+    fn databases_and_the_log_file_are_read_relative_to_the_config() {
+        let config = read(
+            "database \"legacy\" url=\"sqlite://x.db\" { seed-sql \"seed.sql\"; }\ndatabase \"other\"\nlogging { file \"logs/h.jsonl\"; }\n",
+        )
+        .unwrap();
+        let names: Vec<&str> = config.databases.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["legacy", "other"]);
+        let seed = &config
+            .database("legacy")
+            .unwrap()
+            .seed_sql
+            .as_ref()
+            .unwrap()
+            .value;
+        assert!(seed.is_absolute() && seed.ends_with("seed.sql"), "{seed:?}");
+        let log = config.log_file.unwrap();
+        assert!(
+            log.is_absolute() && log.ends_with("logs/h.jsonl"),
+            "{log:?}"
+        );
+    }
+
+    #[test]
+    fn a_duplicate_database_or_a_missing_seed_is_an_error() {
+        let errors = read("database \"a\"\ndatabase \"a\"\n").unwrap_err();
+        assert_eq!(errors, ["database \"a\" is declared twice"]);
+        let errors = read("database \"a\" { seed-sql \"nope.sql\"; }\n").unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("nope.sql") && errors[0].contains("not found"),
+            "{errors:?}"
+        );
+        let errors = read("logging { fil \"x\"; }\n").unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+    }
+}
