@@ -174,7 +174,7 @@ fn completions_for_bash_complete_commands_and_values() {
             "sandbox",
             "configure-endpoint clear",
             "text dot mermaid",
-            "-h -V --state-dir --config --help --version bash elvish fish powershell zsh"
+            "-h -V --state-dir --config --log-format --help --version bash elvish fish powershell zsh"
         ],
         "{stdout}"
     );
