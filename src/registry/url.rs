@@ -22,22 +22,48 @@ pub fn backend(url: &str) -> Result<Backend, String> {
     }
 }
 
-/// The password written in a URL's user info, if any.
+/// The password written in a URL: in its user info, else in a `password=` query parameter
+/// (sqlx's PostgreSQL driver takes both).
 pub fn password(url: &str) -> Option<&str> {
-    let (start, end) = userinfo(url)?;
-    let info = &url[start..end];
-    info.split_once(':').map(|(_, p)| p)
+    if let Some((start, end)) = userinfo(url)
+        && let Some((_, p)) = url[start..end].split_once(':')
+    {
+        return Some(p);
+    }
+    let (start, end) = query_password(url)?;
+    Some(&url[start..end])
 }
 
 /// The URL with its password, if any, shown as `***`.
 pub fn mask(url: &str) -> String {
-    match userinfo(url) {
-        Some((start, end)) => match url[start..end].find(':') {
-            Some(colon) => format!("{}***{}", &url[..start + colon + 1], &url[end..]),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
+    let mut shown = url.to_string();
+    // The query comes after the user info: masked first, its byte range is still right.
+    if let Some((start, end)) = query_password(url) {
+        shown.replace_range(start..end, "***");
     }
+    if let Some((start, end)) = userinfo(url)
+        && let Some(colon) = url[start..end].find(':')
+    {
+        shown.replace_range(start + colon + 1..end, "***");
+    }
+    shown
+}
+
+/// The byte range of the value of a `password=` query parameter.
+fn query_password(url: &str) -> Option<(usize, usize)> {
+    let query_start = url.find('?')? + 1;
+    let query_end = url[query_start..]
+        .find('#')
+        .map_or(url.len(), |i| query_start + i);
+    let mut offset = query_start;
+    for pair in url[query_start..query_end].split('&') {
+        if let Some(value) = pair.strip_prefix("password=") {
+            let start = offset + "password=".len();
+            return (!value.is_empty()).then_some((start, start + value.len()));
+        }
+        offset += pair.len() + 1;
+    }
+    None
 }
 
 /// The byte range of `user:password` between `://` and the last `@` of the authority.
@@ -90,6 +116,19 @@ mod tests {
         assert_eq!(mask("postgres://app@db/hooks"), "postgres://app@db/hooks");
         assert_eq!(mask("sqlite://registry.db"), "sqlite://registry.db");
         assert_eq!(password("postgres://db/x?user=a@b"), None);
+        assert_eq!(
+            mask("postgres://app@db/hooks?sslmode=disable&password=s3cr&x=1"),
+            "postgres://app@db/hooks?sslmode=disable&password=***&x=1"
+        );
+        assert_eq!(
+            password("postgres://app@db/hooks?password=s3cr#f"),
+            Some("s3cr")
+        );
+        assert_eq!(
+            mask("postgres://app:a@db/h?password=b"),
+            "postgres://app:***@db/h?password=***"
+        );
+        assert_eq!(password("postgres://db/x?mypassword=a"), None);
     }
 
     #[test]
