@@ -92,6 +92,9 @@ impl RegistryError {
                 format!("map a column to `{field}` in `columns`, or leave `{field}` out")
             }
             RegistryError::NotFound { .. } => "`hookplan webhooks list` shows the codes".into(),
+            RegistryError::Duplicate { code, .. } => format!(
+                "pick another code, or point the existing one elsewhere with `hookplan webhooks set-url {code} URL`"
+            ),
             _ => return None,
         })
     }

@@ -742,10 +742,13 @@ impl Registry {
         Ok(())
     }
 
-    /// Removes a webhook.
+    /// Removes a webhook and where its credentials were recorded to live: a webhook added
+    /// again under the same code starts with its credentials in the registry, not where the
+    /// old one's had moved.
     pub async fn remove(&self, code: &str) -> Result<(), RegistryError> {
         let mut guard = self.conn.lock().await;
         let (conn, resolved) = self.writable(&mut guard).await?;
+        let what = "removing a webhook";
         let code_column = resolved.columns.get(Field::Code).unwrap_or("code");
         let mut s = Statement::new(self.backend);
         s.push(&format!(
@@ -754,10 +757,15 @@ impl Registry {
             quote(code_column)
         ))
         .bind(Some(code.to_string()));
+        let mut locations = Statement::new(self.backend);
+        locations
+            .push("DELETE FROM hookplan_credentials WHERE code = ")
+            .bind(Some(code.to_string()));
+        let mut tx = conn.begin().await.map_err(|e| self.query_error(what, &e))?;
         let removed = bound(&s)
-            .execute(&mut *conn)
+            .execute(&mut *tx)
             .await
-            .map_err(|e| self.query_error("removing a webhook", &e))?
+            .map_err(|e| self.query_error(what, &e))?
             .rows_affected();
         if removed == 0 {
             return Err(RegistryError::NotFound {
@@ -765,7 +773,11 @@ impl Registry {
                 code: code.to_string(),
             });
         }
-        Ok(())
+        bound(&locations)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.query_error(what, &e))?;
+        tx.commit().await.map_err(|e| self.query_error(what, &e))
     }
 
     /// Runs a seed file into an empty database (no tables at all); returns whether it ran.
