@@ -12,6 +12,7 @@ mod render;
 mod report;
 mod run;
 mod sandbox;
+mod webhooks;
 
 pub use error::{CliError, ErrorKind};
 
@@ -125,6 +126,18 @@ pub enum Command {
   hookplan call STRIPE_PAYMENT DONE --payload order.json --database legacy")]
     Call(call::CallArgs),
 
+    /// Manage the webhook registry that `call` reads: list, show, add, set-url, remove
+    #[command(after_help = "Examples:
+  hookplan webhooks list
+  hookplan webhooks show STRIPE_PAYMENT
+  hookplan webhooks add STRIPE_PAYMENT --url https://api.stripe.com/v1/charges --key-env STRIPE_KEY
+  hookplan webhooks set-url STRIPE_PAYMENT http://127.0.0.1:8888/webhook/stripe
+  hookplan webhooks remove STRIPE_PAYMENT --database legacy
+
+Credentials come from environment variables (--key-env VAR) or standard input (--stdin), never
+from the command line; every display masks them.")]
+    Webhooks(webhooks::WebhooksArgs),
+
     /// Print a shell completion script
     #[command(
         after_help = "Example:\n  hookplan completions bash > ~/.local/share/bash-completion/completions/hookplan"
@@ -193,6 +206,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let config = config()?;
             call::run(args, &cli.state_dir, &config, &logs(&config))
         }
+        Command::Webhooks(args) => webhooks::run(args, &config()?, &cli.state_dir),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -15,7 +15,7 @@ use std::time::Duration;
 const BODY_DISPLAY_LIMIT: usize = 4096;
 
 /// The table style of the spec: a heavy header over light rows.
-const TABLE_STYLE: TableStyle = TableStyle::new()
+pub const TABLE_STYLE: TableStyle = TableStyle::new()
     .top_border(LineStyle::new('┏', '━', '┳', '┓'))
     .header_lines(ContentLineStyle::new('┃', '┃', '┃'))
     .header_separator(LineStyle::new('┡', '━', '╇', '┩'))
