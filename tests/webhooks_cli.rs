@@ -12,6 +12,7 @@ use sqlx::{AnyConnection, Connection, Row};
 use std::io::Write;
 use std::process::Stdio;
 use support::postgres::{PG_PASSWORD, Postgres, free_port, run_sql_blocking};
+use support::server::{Answer, TestServer};
 use support::{Run, Scratch, hookplan};
 
 /// The spec's table, unquoted: PostgreSQL folds its names to lower case.
@@ -994,6 +995,51 @@ fn a_database_url_password_is_masked_when_the_server_cannot_be_reached() {
         assert!(lines[0].contains("***"), "{}", run.stderr);
         assert!(!run.stderr.contains("CANARY"), "{}", run.stderr);
     }
+}
+
+#[test]
+fn hookplan_call_sends_what_add_stored() {
+    let server = TestServer::start(&[("/hook", vec![Answer::status(200)])]);
+    let scratch = Scratch::new();
+    let url = format!("{}/hook", server.url);
+    let added = webhooks(
+        &scratch,
+        &[
+            "add",
+            "PARTNER",
+            "--url",
+            "https://partner.example.com/hook",
+            "--method",
+            "PUT",
+            "--auth",
+            "header",
+            "--stdin",
+        ],
+        &[],
+        Some(&format!("key={KEY}\n")),
+    );
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    assert_eq!(
+        webhooks(&scratch, &["set-url", "PARTNER", &url], &[], None).code,
+        0
+    );
+    let mut command = hookplan();
+    let call: Run = command
+        .current_dir(scratch.path())
+        .env_remove("DATABASE_URL")
+        .args(["call", "PARTNER", "DONE", "--no-retry"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(call.code, 0, "{}{}", call.stdout, call.stderr);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    let (method, path, headers, _) = &requests[0];
+    assert_eq!((method.as_str(), path.as_str()), ("PUT", "/hook"));
+    assert!(
+        headers.iter().any(|(k, v)| k == "x-api-key" && v == KEY),
+        "{headers:?}"
+    );
 }
 
 // ---------------------------------------------------------------- PostgreSQL
