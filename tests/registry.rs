@@ -7,10 +7,9 @@ use hookplan::registry::{
 mod support;
 
 use std::path::Path;
+use support::LEGACY_DDL;
 use support::postgres::{Postgres, free_port, run_sql};
 
-/// The spec's legacy table, written unquoted as the spec's application does.
-const LEGACY_DDL: &str = "CREATE TABLE def_webhook (Webhookcode VARCHAR(64) PRIMARY KEY, Direction VARCHAR(3), Baseurl VARCHAR(255), Method VARCHAR(8), Username VARCHAR(64), Apikey VARCHAR(255), Password VARCHAR(255))";
 const LEGACY_ROWS: &[&str] = &[
     "INSERT INTO def_webhook (Webhookcode, Direction, Baseurl, Method, Username, Apikey, Password) VALUES ('TEST_WEBHOOK', 'OUT', 'https://api.example.com/hook', 'post', 'svc', NULL, 'pw')",
     "INSERT INTO def_webhook (Webhookcode, Direction, Baseurl, Method, Username, Apikey, Password) VALUES ('STRIPE_PAYMENT', 'OUT', 'https://api.stripe.com/v1', 'POST', NULL, 'sk_live', NULL)",

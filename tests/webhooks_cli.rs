@@ -13,12 +13,8 @@ use std::io::Write;
 use std::process::Stdio;
 use support::postgres::{PG_PASSWORD, Postgres, free_port, run_sql_blocking};
 use support::server::{Answer, TestServer};
-use support::{Run, Scratch, hookplan};
+use support::{LEGACY_DDL, LEGACY_MAPPING, Run, Scratch, hookplan};
 
-/// The spec's table, unquoted: PostgreSQL folds its names to lower case.
-const LEGACY_DDL: &str = "CREATE TABLE def_webhook (Webhookcode VARCHAR(64) PRIMARY KEY, Direction VARCHAR(3), Baseurl VARCHAR(255), Method VARCHAR(8), Username VARCHAR(64), Apikey VARCHAR(255), Password VARCHAR(255))";
-const LEGACY_MAPPING: &str = r#"table "def_webhook"
-    columns code="Webhookcode" direction="Direction" url="Baseurl" method="Method" user="Username" key="Apikey" password="Password""#;
 const LEGACY_SELECT: &str = "SELECT Webhookcode, Direction, Baseurl, Method, Username, Apikey, Password FROM def_webhook ORDER BY Webhookcode";
 const OWN_SELECT: &str =
     r#"SELECT code, direction, url, method, "user", "key", password FROM webhooks ORDER BY code"#;

@@ -110,8 +110,35 @@ pub(crate) fn reason(error: &sqlx::Error, secret: Option<&str>) -> String {
         other => other.to_string(),
     };
     let line = text.lines().next().unwrap_or("").trim().to_string();
-    match secret {
-        Some(s) if !s.is_empty() => line.replace(s, "***"),
-        _ => line,
+    // Masked like every secret of a run: a short password (`1`) only where it stands alone, so
+    // "os error 111" stays readable; the percent-decoded form too (`p%40ss` is sent as `p@ss`).
+    let Some(secret) = secret.filter(|s| !s.is_empty()) else {
+        return line;
+    };
+    let mut forms = vec![secret.to_string()];
+    if let Ok(decoded) = percent_encoding::percent_decode_str(secret).decode_utf8() {
+        forms.push(decoded.into_owned());
+    }
+    crate::observe::Redactor::new(forms)
+        .redact(&line)
+        .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_password_is_masked_only_where_it_stands_alone() {
+        let error = sqlx::Error::Protocol("password 1 refused (os error 111)".into());
+        assert_eq!(
+            reason(&error, Some("1")),
+            "encountered unexpected or invalid data: password *** refused (os error 111)"
+        );
+        let error = sqlx::Error::Protocol("login p@ss failed".into());
+        assert_eq!(
+            reason(&error, Some("p%40ss")),
+            "encountered unexpected or invalid data: login *** failed"
+        );
     }
 }

@@ -9,6 +9,14 @@ pub mod server;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The spec's `def_webhook`, created as its application does: unquoted, so PostgreSQL folds
+/// every name to lower case.
+pub const LEGACY_DDL: &str = "CREATE TABLE def_webhook (Webhookcode VARCHAR(64) PRIMARY KEY, Direction VARCHAR(3), Baseurl VARCHAR(255), Method VARCHAR(8), Username VARCHAR(64), Apikey VARCHAR(255), Password VARCHAR(255))";
+
+/// The `table` and `columns` of a `database` node reading [`LEGACY_DDL`] with the spec's names.
+pub const LEGACY_MAPPING: &str = r#"table "def_webhook"
+    columns code="Webhookcode" direction="Direction" url="Baseurl" method="Method" user="Username" key="Apikey" password="Password""#;
+
 pub fn hookplan() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hookplan"));
     command
