@@ -198,7 +198,7 @@ fn lifecycle(target: &mut Target<'_>) {
         format!(
             "Added TEST_WEBHOOK to {place}: PUT https://erp.example.com/hook (IN, auth basic, user {}, password {})\n",
             mask_credential("svc-user"),
-            mask_credential(PASSWORD)
+            "***"
         )
     );
     let added = target.run(
@@ -295,11 +295,7 @@ fn lifecycle(target: &mut Target<'_>) {
                 "PUT",
                 "https://erp.example.com/hook",
                 "basic",
-                &format!(
-                    "user {}, password {}",
-                    mask_credential("svc-user"),
-                    mask_credential(PASSWORD)
-                ),
+                &format!("user {}, password {}", mask_credential("svc-user"), "***"),
                 "yes"
             ]),
         ]
@@ -364,7 +360,7 @@ fn lifecycle(target: &mut Target<'_>) {
   signing-secret  {unmapped}
 ",
             mask_credential("svc-user"),
-            mask_credential(PASSWORD)
+            "***"
         )
     );
     let shown = json(&target.ok(&["show", "STRIPE_PAYMENT", "--json"]));
@@ -415,7 +411,7 @@ fn lifecycle(target: &mut Target<'_>) {
         format!(
             "Removed TEST_WEBHOOK from {place}: PUT https://erp.example.com/hook (IN, auth basic, user {}, password {})\n",
             mask_credential("svc-user"),
-            mask_credential(PASSWORD)
+            "***"
         )
     );
     let again = target.run(&["remove", "TEST_WEBHOOK"], &[], None);

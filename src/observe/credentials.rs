@@ -54,6 +54,11 @@ pub fn split_scheme(value: &str) -> (Option<&str>, &str) {
 /// at most), so that a short secret is never shown whole.
 pub fn mask(value: &str) -> String {
     let (scheme, secret) = split_scheme(value);
+    // A Basic token is base64 of `user:password`: its first characters decode to the user and,
+    // when the user is short, to the start of the password. Nothing of it is shown.
+    if let Some(scheme) = scheme.filter(|s| s.eq_ignore_ascii_case("basic")) {
+        return format!("{scheme} {}", super::MASK);
+    }
     let length = secret.chars().count();
     let shown: String = secret.chars().take((length / 4).min(8)).collect();
     match scheme {
@@ -72,7 +77,7 @@ mod tests {
             mask("Bearer sk_test_0123456789abcdefghijklmn"),
             "Bearer sk_test_…"
         );
-        assert_eq!(mask("Basic dXNlcjpwYXNzd29yZA=="), "Basic dXNlc…");
+        assert_eq!(mask("Basic dXNlcjpwYXNzd29yZA=="), "Basic ***");
         assert_eq!(mask("sk_live_0123456789abcdefghijklmn"), "sk_live_…");
     }
 

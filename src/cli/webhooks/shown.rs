@@ -77,6 +77,15 @@ pub fn url(text: &str, secrets: &Redactor) -> String {
     secrets.redact(&masked).into_owned()
 }
 
+/// A credential as shown: a user or key by its first characters (which one it is), a password
+/// or signing secret not at all — even a few characters of those narrow a guess.
+fn masked(field: Field, value: &str) -> String {
+    match field {
+        Field::Password | Field::SigningSecret => crate::observe::MASK.to_string(),
+        _ => mask_credential(value),
+    }
+}
+
 fn shown_url(webhook: &Webhook) -> Option<String> {
     let secrets = redactor(webhook);
     webhook.url.as_deref().map(|u| url(u, &secrets))
@@ -86,7 +95,7 @@ fn shown_url(webhook: &Webhook) -> Option<String> {
 fn credentials_cell(webhook: &Webhook) -> String {
     let set: Vec<String> = credentials(webhook)
         .into_iter()
-        .filter_map(|(field, value)| Some(format!("{} {}", field.name(), mask_credential(value?))))
+        .filter_map(|(field, value)| Some(format!("{} {}", field.name(), masked(field, value?))))
         .collect();
     if set.is_empty() {
         "-".to_string()
@@ -137,7 +146,7 @@ pub fn json(webhook: &Webhook, locations: Option<&[(Field, String)]>) -> Value {
     for (field, value) in credentials(webhook) {
         let mut entry = json!({ "set": value.is_some() });
         if let Some(value) = value {
-            entry["masked"] = json!(mask_credential(value));
+            entry["masked"] = json!(masked(field, value));
         }
         if let Some(locations) = locations
             && let Some(location) = location(field, value.is_some(), locations)
@@ -245,7 +254,7 @@ pub fn details(webhook: &Webhook, place: &Place<'_>, locations: &[(Field, String
     for (field, value) in credentials(webhook) {
         let text = match (value, location(field, value.is_some(), locations)) {
             (Some(value), Some(location)) => {
-                format!("{}  (lives in {location})", mask_credential(value))
+                format!("{}  (lives in {location})", masked(field, value))
             }
             (None, Some(location)) => format!("not in the table; lives in {location}"),
             (_, None) => absent(field),
