@@ -60,7 +60,7 @@ impl Iterator for Deliveries {
         let latency_us = 20_000.0 + 150_000.0 * -(1.0 - u).ln();
         Some((
             Duration::from_millis(n),
-            x % 20 == 0,
+            x.is_multiple_of(20),
             Duration::from_micros(latency_us as u64),
         ))
     }
