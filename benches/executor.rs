@@ -84,6 +84,7 @@ fn plan(deep: bool) -> Plan {
         sandboxes: Vec::new(),
         databases: Vec::new(),
         steps,
+        alerting: None,
         path: "bench.kdl".into(),
         base_dir: ".".into(),
         canonical_hash: String::new(),

@@ -125,6 +125,7 @@ fn http_step_with_retry_policy(bencher: Bencher) {
         sandboxes: Vec::new(),
         databases: Vec::new(),
         steps: vec![step.clone()],
+        alerting: None,
         path: "bench.kdl".into(),
         base_dir: ".".into(),
         canonical_hash: String::new(),

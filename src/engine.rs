@@ -35,7 +35,8 @@ pub struct RunSetup {
     pub interrupt: CancellationToken,
     /// Cancelled on the second (teardown stops too).
     pub abort: CancellationToken,
-    /// Lossless stages that derive events (the alert evaluator).
+    /// Lossless stages that derive events besides the alert evaluator, which the engine adds
+    /// itself when the plan's alerting is on (it shares its record with the run context).
     pub stages: Vec<Box<dyn Stage>>,
 }
 
@@ -64,7 +65,15 @@ pub async fn run(
     let started = Instant::now();
     let clock = Clock::new(setup.time_scale);
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-    let events = exec::Events::new(sender, clock.clone()).with_stages(setup.stages);
+    let alerts = crate::alerting::AlertRecord::default();
+    let mut stages = setup.stages;
+    if let Some(alerting) = crate::alerting::active(plan.alerting.as_ref()) {
+        stages.push(Box::new(crate::alerting::AlertEvaluator::new(
+            alerting,
+            alerts.clone(),
+        )));
+    }
+    let events = exec::Events::new(sender, clock.clone()).with_stages(stages);
     let shown_vars = values.shown_vars();
     let ctx = Arc::new(
         RunContext::builder(plan.clone(), values)
@@ -75,6 +84,7 @@ pub async fn run(
             .run_dir(setup.run_dir)
             .state_dir(setup.state_dir)
             .events(events.clone())
+            .alerts(alerts)
             .build()
             .map_err(EngineError::Setup)?,
     );

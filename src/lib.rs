@@ -3,6 +3,7 @@
 //! Data flows one way: plan text → typed model → validated DAG → engine → step runners →
 //! events → sinks.
 
+pub mod alerting;
 pub mod atomic_write;
 pub mod cli;
 pub mod clock;

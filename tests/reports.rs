@@ -113,6 +113,10 @@ fn the_events_journal_follows_its_schema() {
     let plan = repo().join("plans/registry-call.kdl");
     let ran = calls.run(&["run", plan.to_str().unwrap(), "--time-scale", "0"]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let alerted = Scratch::new();
+    let plan = repo().join("plans/alerting.kdl");
+    let ran = alerted.run(&["run", plan.to_str().unwrap(), "--time-scale", "0"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
     let mut events = std::collections::BTreeSet::new();
     let mut lines = 0;
     for (path, text) in scratch
@@ -120,6 +124,7 @@ fn the_events_journal_follows_its_schema() {
         .into_iter()
         .chain(quickstart.all_files())
         .chain(calls.all_files())
+        .chain(alerted.all_files())
     {
         if !path.ends_with("events.jsonl") {
             continue;
@@ -187,6 +192,32 @@ fn the_events_journal_follows_its_schema() {
     assert_eq!(call["details"]["webhook"], "TEST_WEBHOOK");
     call["details"]["delivery_id"] = serde_json::json!("not-an-id");
     assert!(!report_validator.is_valid(&report));
+    // The alerts and the expect-alerts details too.
+    let (_, text) = alerted
+        .all_files()
+        .into_iter()
+        .find(|(p, _)| p.ends_with("report.json"))
+        .expect("the alerting plan's report");
+    let mut report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let errors: Vec<String> = report_validator
+        .iter_errors(&report)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(report["alerts"].as_array().unwrap().len(), 1, "{text}");
+    let expected = report["steps"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|s| s["kind"] == "expect-alerts")
+        .unwrap();
+    assert_eq!(expected["details"]["matched"], 1);
+    expected["details"]["leak"] = serde_json::json!("x");
+    assert!(!report_validator.is_valid(&report));
+    expected_details_cleared(&mut report);
+    assert!(report_validator.is_valid(&report));
+    report["alerts"][0]["kind"] = serde_json::json!("outage");
+    assert!(!report_validator.is_valid(&report));
     // The schema is strict: a field it does not know is refused.
     let doctored = serde_json::json!({"at": "2026-01-01T00:00:00.000Z", "elapsed_ms": 0.0, "event": "step-started", "step": 0, "extra": 1});
     assert!(!validator.is_valid(&doctored));
@@ -200,9 +231,18 @@ fn the_events_journal_follows_its_schema() {
         "attempt-finished",
         "step-finished",
         "step-skipped",
+        "alert",
         "run-finished",
     ] {
         assert!(events.contains(kind), "no {kind} event in {events:?}");
+    }
+}
+
+fn expected_details_cleared(report: &mut serde_json::Value) {
+    for step in report["steps"].as_array_mut().unwrap() {
+        if let Some(details) = step["details"].as_object_mut() {
+            details.remove("leak");
+        }
     }
 }
 

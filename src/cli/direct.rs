@@ -64,6 +64,24 @@ pub(super) fn journal(run_dir: &Path) -> Result<Journal, CliError> {
     })
 }
 
+/// Alert channels that failed: a warning each, and their counts in the report (never a
+/// failed run: channels are lossy).
+pub(super) fn alert_channel_failures(report: &mut Report, sinks: &mut crate::exec::Finished) {
+    for failure in crate::alerting::channel_failures(sinks) {
+        let why = failure
+            .first
+            .as_deref()
+            .map_or_else(String::new, |w| format!(" (first: {w})"));
+        eprintln!(
+            "warning: the {} alert channel failed to deliver {} alert(s){why}",
+            failure.channel, failure.failed
+        );
+        report
+            .alert_channel_failures
+            .insert(failure.channel.to_string(), failure.failed);
+    }
+}
+
 async fn execute(
     plan: Plan,
     values: Values,
@@ -80,6 +98,7 @@ async fn execute(
     let http = crate::http_client::builder()
         .build()
         .map_err(|e| CliError::failed(format!("cannot set up the HTTP client: {e}")))?;
+    let sinks = crate::alerting::add_channels(sinks, plan.alerting.as_ref(), &values, &http);
     let graph = StepGraph::new(&plan);
     let abort = CancellationToken::new();
     let interrupt = abort.child_token();
@@ -107,8 +126,11 @@ async fn execute(
     };
     let result = engine::run(Arc::new(plan), graph, values, setup, sinks).await;
     listener.abort();
-    let engine::RunResult { report, mut sinks } =
-        result.map_err(|e| CliError::failed(e.to_string()))?;
+    let engine::RunResult {
+        mut report,
+        mut sinks,
+    } = result.map_err(|e| CliError::failed(e.to_string()))?;
+    alert_channel_failures(&mut report, &mut sinks);
     direct.logs.finish(&mut sinks);
     report::write_all(&report, &run_dir).map_err(|e| {
         CliError::io(

@@ -190,6 +190,7 @@ async fn execute(
             }
         })
     };
+    let sinks = crate::alerting::add_channels(sinks, plan.alerting.as_ref(), &values, &http);
     let setup = engine::RunSetup {
         shown_path: args.plan.display().to_string(),
         jobs,
@@ -206,9 +207,12 @@ async fn execute(
     };
     let result = engine::run(plan, graph, values, setup, sinks).await;
     listener.abort();
-    let engine::RunResult { report, mut sinks } =
-        result.map_err(|e| CliError::failed(e.to_string()))?;
+    let engine::RunResult {
+        mut report,
+        mut sinks,
+    } = result.map_err(|e| CliError::failed(e.to_string()))?;
     crate::observe::logging::set_progress(None);
+    super::direct::alert_channel_failures(&mut report, &mut sinks);
 
     let mut written = Vec::new();
     report::write_all(&report, &run_dir).map_err(|e| {

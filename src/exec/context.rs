@@ -42,6 +42,8 @@ pub struct RunContext {
     pub link: crate::run_link::RunLink,
     /// Circuit breakers per target, shared by every step of the run.
     pub breakers: crate::retry::Breakers,
+    /// The alerts raised so far (`expect-alerts` reads them; the alert evaluator writes).
+    pub alerts: crate::alerting::AlertRecord,
     captures: Mutex<HashMap<String, HashMap<String, String>>>,
     sandboxes: RwLock<HashMap<String, SandboxAddress>>,
 }
@@ -60,6 +62,7 @@ impl RunContext {
             run_dir: PathBuf::from("."),
             state_dir: PathBuf::from(".hookplan"),
             events: None,
+            alerts: crate::alerting::AlertRecord::default(),
         }
     }
 
@@ -251,9 +254,16 @@ pub struct RunContextBuilder {
     run_dir: PathBuf,
     state_dir: PathBuf,
     events: Option<Events>,
+    alerts: crate::alerting::AlertRecord,
 }
 
 impl RunContextBuilder {
+    /// Where the run's alert evaluator records what it raised.
+    pub fn alerts(mut self, alerts: crate::alerting::AlertRecord) -> Self {
+        self.alerts = alerts;
+        self
+    }
+
     /// The run's clock (its time scale); real time by default.
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
@@ -321,6 +331,7 @@ impl RunContextBuilder {
             state_dir: self.state_dir,
             events,
             breakers: crate::retry::Breakers::new(),
+            alerts: self.alerts,
             captures: Mutex::new(HashMap::new()),
             sandboxes: RwLock::new(HashMap::new()),
         })

@@ -1,5 +1,6 @@
 //! The executor's only output: a stream of events. Every report is a pure function of it.
 
+use crate::model::{AlertKind, AlertState};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -99,11 +100,29 @@ pub enum EventKind {
         step: usize,
         reason: String,
     },
+    /// The alert evaluator saw a condition fire, hold for another window, or clear. Derived
+    /// from the deliveries before it; its fields are the tool's own numbers, never run text.
+    Alert(Alert),
     RunFinished {
         interrupted: bool,
         #[serde(rename = "real_duration_ms", with = "millis")]
         real_duration: Duration,
     },
+}
+
+/// One alert notice.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub kind: AlertKind,
+    pub state: AlertState,
+    /// What the condition measured: percent (failure-rate), a count (auth-failures) or
+    /// milliseconds (latency, the p95).
+    pub value: f64,
+    /// Its threshold, in the same unit.
+    pub threshold: f64,
+    /// Deliveries in the window when it was measured.
+    pub deliveries: u64,
+    pub window_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

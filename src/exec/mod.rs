@@ -8,8 +8,8 @@ pub mod values;
 
 pub use context::{Events, RunContext, SandboxAddress};
 pub use event::{
-    Assertion, Attempt, EventKind, OutcomeClass, RunEvent, RunStarted, SandboxSummary, StepInfo,
-    StepOutcome, StepStatus,
+    Alert, Assertion, Attempt, EventKind, OutcomeClass, RunEvent, RunStarted, SandboxSummary,
+    StepInfo, StepOutcome, StepStatus,
 };
 pub use executor::{ExecOptions, StepFuture, StepRunner, execute};
 pub use sink::{Finished, Sink, Sinks, Stage};

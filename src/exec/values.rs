@@ -89,6 +89,12 @@ pub fn resolve(
         );
     }
     templates.extend(plan.databases.iter().filter_map(|d| d.url.as_ref()));
+    if let Some(alerting) = crate::alerting::active(plan.alerting.as_ref()) {
+        templates.extend(alerting.channels.iter().filter_map(|c| match c {
+            crate::model::ChannelDecl::Slack { url, .. } => Some(url),
+            _ => None,
+        }));
+    }
     let mut reported = Vec::new();
     for template in templates {
         for (reference, span) in template.references() {

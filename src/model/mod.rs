@@ -4,9 +4,11 @@
 //! point back at (templates, names), so `run` can report a missing variable at its place.
 
 mod action;
+mod alerting;
 mod call;
 mod database;
 mod duration;
+mod expect_alerts;
 mod http;
 mod replay;
 mod requests;
@@ -15,9 +17,14 @@ pub mod suggest;
 mod template;
 
 pub use action::{Action, ActionSpec, Resource, Undecoded};
+pub use alerting::{
+    AlertKind, AlertState, AlertingDecl, CHANNELS, ChannelDecl, DEFAULT_ALERT_TOPIC,
+    DEFAULT_SLACK_URL,
+};
 pub use call::CallAction;
 pub use database::{DATABASE_URL_ENV, DEFAULT_DATABASE, DatabaseDecl};
 pub use duration::{DurationError, HumanDuration, parse_duration};
+pub use expect_alerts::ExpectAlerts;
 pub use http::{Body, HttpAction, SignSpec};
 pub use replay::ReplayAction;
 pub use requests::{CountExpectation, ExpectRequests, RequestCheck};
@@ -50,6 +57,8 @@ pub struct Plan {
     /// Webhook registries, by name (`check` connects to none of them).
     pub databases: Vec<DatabaseDecl>,
     pub steps: Vec<Step>,
+    /// The plan's `alerting`, else the project config's; `None` when neither declares it.
+    pub alerting: Option<AlertingDecl>,
     /// The plan file, and the folder its relative paths are read from.
     pub path: PathBuf,
     pub base_dir: PathBuf,
@@ -73,6 +82,7 @@ impl Plan {
             sandboxes: Vec::new(),
             databases: Vec::new(),
             steps: vec![step],
+            alerting: None,
             path: PathBuf::from(format!("({name})")),
             base_dir,
             canonical_hash: String::new(),

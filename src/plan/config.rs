@@ -18,7 +18,7 @@
 //! A `database` here is the registry `hookplan call` and `hookplan webhooks` use, and one
 //! that any plan may name; a plan's own `database` of the same name wins.
 
-use super::decode::{database, retry};
+use super::decode::{alerting, database, retry};
 use super::diagnostic::{Diagnostic, Diagnostics, PlanErrors};
 use super::reader::{self, NodeReader, once, unknown_node};
 use super::{LoadError, syntax};
@@ -44,6 +44,8 @@ pub struct ProjectConfig {
     /// `logging { file "PATH" }`: every run and call appends its JSON log lines there
     /// (relative to the config's folder).
     pub log_file: Option<PathBuf>,
+    /// `alerting { … }`: every plan of the project evaluates it unless it has its own.
+    pub alerting: Option<crate::model::AlertingDecl>,
 }
 
 impl Default for ProjectConfig {
@@ -56,6 +58,7 @@ impl Default for ProjectConfig {
             }],
             databases: Vec::new(),
             log_file: None,
+            alerting: None,
         }
     }
 }
@@ -146,6 +149,15 @@ impl ProjectConfig {
                         config.databases.push(db);
                     }
                 }
+                "alerting" => {
+                    if once(&mut seen, node, &mut diags)
+                        && let Some(alerting) = alerting::decode(node, true, &mut diags)
+                    {
+                        // The config has no variables: a channel reads env and secrets only.
+                        super::validate::check_alerting(&alerting, &[], &mut diags);
+                        config.alerting = Some(alerting);
+                    }
+                }
                 "logging" => {
                     if once(&mut seen, node, &mut diags) {
                         let dir = path.parent().unwrap_or(Path::new("."));
@@ -155,7 +167,7 @@ impl ProjectConfig {
                 _ => unknown_node(
                     node,
                     "the project config",
-                    &["retry", "webhooks", "database", "logging"],
+                    &["retry", "webhooks", "database", "logging", "alerting"],
                     &mut diags,
                 ),
             }

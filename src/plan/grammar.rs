@@ -10,7 +10,9 @@ use std::sync::LazyLock;
 const FIXED: &[(&str, &[&str])] = &[
     (
         "top",
-        &["plan", "vars", "retry", "sandbox", "database", "step"],
+        &[
+            "plan", "vars", "retry", "sandbox", "database", "alerting", "step",
+        ],
     ),
     (
         "plan",
@@ -70,6 +72,18 @@ const FIXED: &[(&str, &[&str])] = &[
         ],
     ),
     ("database", &["table", "columns", "seed-sql", "auth-header"]),
+    (
+        "alerting",
+        &[
+            "enabled",
+            "failure-rate-threshold",
+            "auth-failure-threshold",
+            "latency-threshold",
+            "window",
+            "min-deliveries",
+            "channel",
+        ],
+    ),
     ("respond", &["header"]),
     ("every", &["header"]),
 ];

@@ -30,6 +30,7 @@ pub const STEP_KINDS: &[StepKind] = &[
     decode::expect_requests::KIND,
     decode::replay::KIND,
     decode::call::KIND,
+    decode::expect_alerts::KIND,
 ];
 
 /// The kind of this name.

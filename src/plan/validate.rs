@@ -30,6 +30,8 @@ pub fn validate(
         sandboxes,
         databases,
         steps,
+        alerting,
+        alerting_nodes: _,
     } = decoded;
     SUGGESTIONS_LEFT.set(SUGGESTION_BUDGET);
 
@@ -418,6 +420,31 @@ pub fn validate(
         }
     }
 
+    // Alerting: the plan's own wins over the project config's (checked when that was read).
+    if let Some(own) = &alerting {
+        check_alerting(own, &var_names, diags);
+    }
+    let alerting = alerting.or_else(|| config.alerting.clone());
+    for step in &out_steps {
+        if step.action.kind() != "expect-alerts" {
+            continue;
+        }
+        let why = match &alerting {
+            Some(a) if a.enabled => continue,
+            Some(_) => "alerting is disabled (`enabled #false`)",
+            None => "neither the plan nor the project config declares `alerting`",
+        };
+        diags.push(
+            Diagnostic::error(
+                "hookplan::no-alerting",
+                format!("step \"{}\" expects alerts, but {why}", step.name),
+                step.action.span,
+                "no alerts to check",
+            )
+            .with_help("add `alerting { failure-rate-threshold 10.0; window \"5m\" }` to the plan or to hookplan.kdl"),
+        );
+    }
+
     let settings = settings?;
     let attempt_timeout = settings.attempt_timeout.unwrap_or(DEFAULT_ATTEMPT_TIMEOUT);
     warn_delays_near_timeouts(&sandboxes, &out_steps, attempt_timeout, diags);
@@ -436,10 +463,48 @@ pub fn validate(
         sandboxes,
         databases,
         steps: out_steps,
+        alerting,
         path: plan_path.to_path_buf(),
         base_dir: base_dir.to_path_buf(),
         canonical_hash: String::new(),
     })
+}
+
+/// An `alerting` node's channels: a Slack URL may read the environment, secrets and variables
+/// (nothing that exists only once steps run); an mqtt channel must name a connection.
+pub(super) fn check_alerting(
+    alerting: &crate::model::AlertingDecl,
+    var_names: &[&str],
+    diags: &mut Diagnostics,
+) {
+    for channel in &alerting.channels {
+        let crate::model::ChannelDecl::Slack { url, .. } = channel else {
+            continue;
+        };
+        for (reference, span) in url.references() {
+            match reference {
+                Reference::Env { .. } | Reference::Secret { .. } => {}
+                Reference::Var { name } if var_names.contains(&name.as_str()) => {}
+                Reference::Var { name } => diags.push(unknown(
+                    "variable",
+                    name,
+                    span,
+                    var_names,
+                    "declare it in `vars { … }`",
+                )),
+                other => diags.push(
+                    Diagnostic::error(
+                        "hookplan::bad-reference",
+                        format!("an alert channel cannot read {other}"),
+                        span,
+                        "not allowed here",
+                    )
+                    .with_help("a channel's URL may read ${env.…}, ${secret.…} and ${vars.…}"),
+                ),
+            }
+        }
+    }
+    super::decode::alerting::check_mqtt_channels(alerting, super::MQTT_CONNECTIONS, diags);
 }
 
 /// The kinds that take `expect` and `capture`, for messages (`` `http`, `replay` ``).

@@ -236,6 +236,17 @@ impl Console {
                     self.line(&text);
                 }
             }
+            // Shown at every verbosity: an alert is what a quiet run is for.
+            EventKind::Alert(alert) => {
+                let label = match alert.state {
+                    crate::model::AlertState::Recovered => self.paint("32", "   ALERT"),
+                    _ => self.paint("1;31", "   ALERT"),
+                };
+                self.line(&format!(
+                    "{label} {}",
+                    crate::alerting::message::describe(alert)
+                ));
+            }
             EventKind::RunFinished { .. } => {
                 if let Some(live) = &self.live {
                     live.overall.finish_and_clear();

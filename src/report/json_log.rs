@@ -235,6 +235,17 @@ impl JsonLog {
                 "info",
                 format!("sandbox {name} recorded {} requests", summary.requests),
             ),
+            EventKind::Alert(alert) => {
+                let level = match alert.state {
+                    crate::model::AlertState::Recovered => "info",
+                    _ => "warn",
+                };
+                self.line(
+                    event,
+                    level,
+                    format!("alert {}", crate::alerting::message::describe(alert)),
+                )
+            }
             EventKind::StepStarted { .. } => return Ok(()),
             EventKind::RunFinished { interrupted, .. } => {
                 let message = if *interrupted {

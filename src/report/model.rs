@@ -4,6 +4,7 @@
 use crate::exec::event::{
     Assertion, Body, EventKind, RequestSummary, ResponseSummary, RunEvent, StepStatus,
 };
+use crate::model::{AlertKind, AlertState};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -26,6 +27,14 @@ pub struct Report {
     /// What each of the plan's sandboxes recorded.
     pub sandboxes: Vec<SandboxReport>,
     pub circuit_breakers: Vec<CircuitChange>,
+    /// Every alert notice the evaluator raised, in order. Not in the digest: with several
+    /// jobs, when an alert fires follows real time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<AlertReport>,
+    /// Alert posts each channel failed to deliver; only channels that failed. Not in the
+    /// digest.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub alert_channel_failures: BTreeMap<String, u64>,
     pub timing: RunTiming,
     /// Events each lossy sink (the console) dropped because it fell behind; only those that
     /// did. Not in the digest: it depends on load.
@@ -165,6 +174,18 @@ pub struct CircuitChange {
     pub at_ms: f64,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AlertReport {
+    pub kind: AlertKind,
+    pub state: AlertState,
+    pub value: f64,
+    pub threshold: f64,
+    pub deliveries: u64,
+    pub window_ms: u64,
+    /// Virtual time into the run.
+    pub at_ms: f64,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct RunTiming {
     /// RFC 3339, UTC.
@@ -211,6 +232,8 @@ impl Default for ReportBuilder {
             steps: Vec::new(),
             sandboxes: Vec::new(),
             circuit_breakers: Vec::new(),
+            alerts: Vec::new(),
+            alert_channel_failures: BTreeMap::new(),
             timing: RunTiming::default(),
             dropped_events: BTreeMap::new(),
             digest: String::new(),
@@ -326,6 +349,15 @@ impl ReportBuilder {
                     from: from.clone(),
                     to: to.clone(),
                     reason: reason.clone(),
+                    at_ms: ms(event.elapsed),
+                }),
+                EventKind::Alert(alert) => report.alerts.push(AlertReport {
+                    kind: alert.kind,
+                    state: alert.state,
+                    value: alert.value,
+                    threshold: alert.threshold,
+                    deliveries: alert.deliveries,
+                    window_ms: alert.window_ms,
                     at_ms: ms(event.elapsed),
                 }),
                 EventKind::RunFinished {

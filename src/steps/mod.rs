@@ -3,6 +3,7 @@
 pub mod call;
 pub mod capture;
 pub mod expect;
+pub mod expect_alerts;
 pub mod expect_requests;
 pub mod http;
 pub mod registries;
@@ -33,6 +34,7 @@ pub const RUNNERS: &[Runner] = &[
     expect_requests::RUNNER,
     replay::RUNNER,
     call::RUNNER,
+    expect_alerts::RUNNER,
 ];
 
 /// The runner of a kind.

@@ -176,7 +176,7 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<ExpectRequests>
 }
 
 /// `count=3`, or `min=1 max=5`.
-fn count_props(r: &mut NodeReader) -> Option<CountExpectation> {
+pub(super) fn count_props(r: &mut NodeReader) -> Option<CountExpectation> {
     let exact = r
         .int_prop("count", 0, u32::MAX as i128, "count=3")
         .map(|n| n.value as u32);

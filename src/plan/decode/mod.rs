@@ -1,8 +1,10 @@
 //! Raw nodes to the model: one decoder per node kind, all diagnostics collected in one pass.
 
+pub(super) mod alerting;
 pub(super) mod call;
 pub(super) mod database;
 mod expect;
+pub(super) mod expect_alerts;
 pub(super) mod expect_requests;
 pub(super) mod http;
 mod plan_node;
@@ -16,7 +18,9 @@ use super::diagnostic::{Diagnostic, Diagnostics};
 use super::grammar;
 use super::raw::{RawEntry, RawNode, RawValue};
 use super::reader::{self, unknown_node};
-use crate::model::{DatabaseDecl, RetryPolicy, SandboxDecl, Spanned, Template, Var};
+use crate::model::{
+    AlertingDecl, DatabaseDecl, RetryPolicy, SandboxDecl, Span, Spanned, Template, Var,
+};
 
 pub use plan_node::PlanSettings;
 pub use step::{DecodedStep, RetryChoice};
@@ -33,6 +37,9 @@ pub struct Decoded {
     pub sandboxes: Vec<SandboxDecl>,
     pub databases: Vec<DatabaseDecl>,
     pub steps: Vec<DecodedStep>,
+    pub alerting: Option<AlertingDecl>,
+    /// Where each `alerting` node was written (a plan holds one).
+    pub alerting_nodes: Vec<Span>,
 }
 
 pub fn decode(nodes: &[RawNode], diags: &mut Diagnostics) -> Decoded {
@@ -64,6 +71,23 @@ pub fn decode(nodes: &[RawNode], diags: &mut Diagnostics) -> Decoded {
                 if let Some(db) = database::decode(node, diags) {
                     decoded.databases.push(db);
                 }
+            }
+            "alerting" => {
+                if let Some(first) = decoded.alerting_nodes.first() {
+                    diags.push(
+                        Diagnostic::error(
+                            "hookplan::duplicate-node",
+                            "`alerting` is given twice",
+                            node.name_span,
+                            "given again here",
+                        )
+                        .with_related(*first, "first given here")
+                        .with_help("keep one of them"),
+                    );
+                    continue;
+                }
+                decoded.alerting_nodes.push(node.name_span);
+                decoded.alerting = alerting::decode(node, false, diags);
             }
             "step" => {
                 if let Some(step) = step::decode(node, diags) {
