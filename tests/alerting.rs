@@ -12,7 +12,8 @@ fn report(scratch: &Scratch, dir: &str) -> serde_json::Value {
 fn alert_lines(stderr: &str) -> Vec<&str> {
     stderr
         .lines()
-        .filter(|l| l.trim_start().starts_with("ALERT"))
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("ALERT"))
         .collect()
 }
 
