@@ -412,18 +412,17 @@ async fn write(shared: &Shared, record: &RecordedRequest) -> std::io::Result<()>
         /// Serialization space reused by every request on this thread (no await while in use).
         static LINE: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(8192));
     }
-    let ticket = LINE.with(|line| {
+    LINE.with(|line| {
         let mut line = line.borrow_mut();
         line.clear();
         super::json_line::write(&mut line, record);
-        let ticket = shared.journal.enqueue(&line);
+        let written = shared.journal.append(&line);
         // Keep the space, but not a huge one left by a rare huge record.
         if line.capacity() > 1 << 20 {
             *line = Vec::with_capacity(8192);
         }
-        ticket
-    });
-    ticket.written().await?;
+        written
+    })?;
     if let Some(observer) = &shared.observer {
         observer(record);
     }
