@@ -669,7 +669,12 @@ fn standard_body(status: StatusCode, record: &Entry) -> (Bytes, HeaderValue) {
     }
     // Written by hand: this runs for every request. Ids and reasons need no escaping.
     let text = if status.is_success() {
-        format!(r#"{{"status":"received","request_id":"{}"}}"#, record.id)
+        const HEAD: &str = r#"{"status":"received","request_id":""#;
+        let mut text = String::with_capacity(HEAD.len() + record.id.len() + 2);
+        text.push_str(HEAD);
+        text.push_str(record.id);
+        text.push_str(r#""}"#);
+        text
     } else if status == StatusCode::NOT_FOUND && record.endpoint.is_none() {
         let path = serde_json::Value::from(record.path);
         format!(
