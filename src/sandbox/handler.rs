@@ -2,12 +2,16 @@
 //! and its faults, wait the scheduled delay, write the record, then answer.
 //!
 //! The record is written to the OS *before* the response goes out, so every request a client
-//! got an answer to survives a `kill -9` of the sandbox.
+//! got an answer to survives a `kill -9` of the sandbox. It is written straight from the
+//! request's parts and the answer (a [`json_line::Entry`] borrows them): building a
+//! [`recording::RecordedRequest`] first took some thirty allocations per request.
 
 use super::faults::{self, Decision, Defaults, DrawKey};
 use super::journal::Journal;
-use super::recording::{self, Answer, Fault, RecordedRequest, RecordedResponse};
+use super::json_line::{self, Entry, EntryResponse, Headers};
+use super::recording::{self, Answer, Fault};
 use super::routes::{Route, Routes};
+use super::timestamp::Timestamp;
 use super::{Observer, config::ConnectionFault, endpoints::LiveRoutes, request_id, signature};
 use crate::clock::Clock;
 use crate::random::KeyedRandom;
@@ -16,11 +20,12 @@ use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 use hyper::body::{Body, Frame};
 use hyper::header::{self, HeaderName, HeaderValue};
+use hyper::http::request::Parts;
 use hyper::{Request, Response, StatusCode};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
 
 /// Tells people how much scheduled delay the sandbox injected (a sandbox outside any run). A
@@ -112,67 +117,145 @@ pub(crate) async fn handle(
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let seq = shared.arrivals.fetch_add(1, Ordering::Relaxed) + 1;
     let (parts, body) = request.into_parts();
-    let mut record = RecordedRequest {
+    let arrival = Arrival {
         id: request_id::next(parts.method.as_str(), unix_millis),
-        session: shared.session.clone(),
         seq,
-        timestamp: timestamp(arrived),
-        method: parts.method.as_str().to_string(),
-        path: parts.uri.path().to_string(),
-        query: parts.uri.query().map(str::to_string),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: String::new(),
+        timestamp: Timestamp::of(arrived),
+        unix_millis,
+    };
+    let body = read_body(body, &parts.headers, shared.max_body_bytes).await?;
+    // The request's head and body go into `settle` and no further: held across a wait, they
+    // would pin hyper's read buffer and make it allocate a new one for the next request.
+    match settle(&shared, &arrival, parts, body)? {
+        Settled::Answered(response) => Ok(response),
+        Settled::Waiting(waiting) => waiting.finish(&shared, reset).await,
+    }
+}
+
+/// What a request brings besides its head and body.
+struct Arrival {
+    id: String,
+    seq: u64,
+    timestamp: Timestamp,
+    unix_millis: u64,
+}
+
+/// A decided request: answered, or waiting to be.
+enum Settled {
+    /// Recorded, and this is the answer (a 500 if it could not be recorded).
+    Answered(Response<ResponseBody>),
+    Waiting(Waiting),
+}
+
+/// A request whose record is written, and which is answered or dropped, after a delay.
+struct Waiting {
+    delay: Duration,
+    /// Its record, complete.
+    line: Vec<u8>,
+    then: Then,
+}
+
+enum Then {
+    Answer(Response<ResponseBody>),
+    /// A reset, a close, or a hang.
+    Drop(ConnectionFault),
+}
+
+impl Waiting {
+    async fn finish(
+        self,
+        shared: &Shared,
+        reset: ResetSwitch,
+    ) -> Result<Response<ResponseBody>, Dropped> {
+        if !self.delay.is_zero() {
+            sleep_unless_stopping(shared, self.delay).await?;
+        }
+        let recorded = record(shared, &self.line);
+        match self.then {
+            Then::Answer(response) => Ok(match recorded {
+                Ok(()) => response,
+                Err(error) => unrecorded(error),
+            }),
+            Then::Drop(fault) => {
+                recorded.map_err(|_| Dropped::Close)?;
+                match fault {
+                    ConnectionFault::Reset => {
+                        reset.trip();
+                        Err(Dropped::Reset)
+                    }
+                    ConnectionFault::Close => Err(Dropped::Close),
+                    _ => {
+                        // Hyper drops this future when the client disconnects.
+                        shared.shutdown.cancelled().await;
+                        Err(Dropped::Shutdown)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Decides the answer and records the request, or, when the answer waits, makes its record
+/// ready. The record borrows the request's parts rather than copy them; nothing here waits.
+fn settle(
+    shared: &Shared,
+    arrival: &Arrival,
+    parts: Parts,
+    body: Result<Bytes, u64>,
+) -> Result<Settled, Dropped> {
+    let mut entry = Entry {
+        id: &arrival.id,
+        session: &shared.session,
+        seq: arrival.seq,
+        timestamp: arrival.timestamp.as_str(),
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers: Headers::Map(&parts.headers),
+        body: "",
         body_base64: false,
         body_size: 0,
         endpoint: None,
         fingerprint: None,
         occurrence: None,
-        answered_by: Answer::Route,
+        answered_by: &Answer::Route,
         fault: None,
         scheduled_delay_ms: 0,
         response: None,
     };
-
-    let body = match read_body(body, &parts.headers, shared.max_body_bytes).await? {
+    let body = match body {
         Ok(body) => body,
         Err(size) => {
-            record.body_size = size;
-            let reason = format!("body over the {}-byte limit", shared.max_body_bytes);
-            let error = serde_json::json!({"error": "Payload too large", "limit_bytes": shared.max_body_bytes, "request_id": record.id});
-            record.answered_by = Answer::Rejected { reason };
+            entry.body_size = size;
+            let answer = Answer::Rejected {
+                reason: format!("body over the {}-byte limit", shared.max_body_bytes),
+            };
+            entry.answered_by = &answer;
+            let error = serde_json::json!({"error": "Payload too large", "limit_bytes": shared.max_body_bytes, "request_id": arrival.id});
             // The rest of the body is not read: the connection cannot carry another request.
             let extra = [(header::CONNECTION, HeaderValue::from_static("close"))];
-            return finish(
-                &shared,
-                record,
+            let body = json_body(&error);
+            return Ok(Settled::Answered(answer_now(
+                shared,
+                entry,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &extra,
-                json_body(&error),
-                Duration::ZERO,
-            )
-            .await;
+                body,
+            )));
         }
     };
-    record.body_size = body.len() as u64;
-    (record.body, record.body_base64) = recording::encode_body(&body);
+    entry.body_size = body.len() as u64;
+    let (text, base64) = recording::body_text(&body);
+    (entry.body, entry.body_base64) = (&text, base64);
 
     let routes: Arc<Routes> = shared.routes.current();
     let route = routes.find(&parts.method, parts.uri.path());
-    record.endpoint = route.key().map(str::to_string);
+    entry.endpoint = route.key();
 
     if let Route::Endpoint(endpoint) = &route
         && let Some(check) = &endpoint.signature
     {
-        let now = std::time::UNIX_EPOCH + std::time::Duration::from_millis(unix_millis);
+        let now = UNIX_EPOCH + Duration::from_millis(arrival.unix_millis);
         if let Err(reason) = signature::verify(
             check.scheme,
             &check.secret,
@@ -181,19 +264,19 @@ pub(crate) async fn handle(
             &body,
             now,
         ) {
-            let error = serde_json::json!({"error": "Invalid signature", "request_id": record.id});
-            record.answered_by = Answer::Rejected {
+            let error = serde_json::json!({"error": "Invalid signature", "request_id": arrival.id});
+            let answer = Answer::Rejected {
                 reason: format!("signature: {reason}"),
             };
-            return finish(
-                &shared,
-                record,
+            entry.answered_by = &answer;
+            let body = json_body(&error);
+            return Ok(Settled::Answered(answer_now(
+                shared,
+                entry,
                 StatusCode::UNAUTHORIZED,
                 &[],
-                json_body(&error),
-                Duration::ZERO,
-            )
-            .await;
+                body,
+            )));
         }
     }
 
@@ -204,90 +287,143 @@ pub(crate) async fn handle(
         }
         None => faults::fingerprint(parts.method.as_str(), parts.uri.path(), &body),
     };
-    // The record holds copies. Held across the waits below, the body and the parsed head
-    // (whose headers are slices of it) would pin hyper's read buffer and make it allocate a
-    // new one for every request.
-    drop(body);
-    drop(parts);
     let (occurrence, nth) = shared.count(&fingerprint, &route);
-    record.fingerprint = Some(lower_hex(&fingerprint));
-    record.occurrence = Some(occurrence);
+    let hex = lower_hex(&fingerprint);
+    entry.fingerprint = Some(std::str::from_utf8(&hex).expect("hex digits"));
+    entry.occurrence = Some(occurrence);
     let key = DrawKey {
         endpoint: route.key().unwrap_or(""),
         fingerprint: &fingerprint,
         occurrence,
     };
     let decision = faults::decide(&route, nth, &shared.defaults, shared.random, &key);
-    record.answered_by = decision.answer.clone();
-    record.fault = decision.fault;
-    respond(shared, reset, record, decision).await
+    entry.answered_by = &decision.answer;
+    entry.fault = decision.fault;
+    respond(shared, entry, &decision)
 }
 
-/// Waits, records and answers as decided.
-async fn respond(
-    shared: Arc<Shared>,
-    reset: ResetSwitch,
-    mut record: RecordedRequest,
-    decision: Decision,
-) -> Result<Response<ResponseBody>, Dropped> {
-    let Decision {
-        status,
-        headers,
+/// Records and answers as decided, or gets ready to after the delay.
+fn respond(shared: &Shared, mut entry: Entry, decision: &Decision) -> Result<Settled, Dropped> {
+    let delay = decision.delay;
+    match decision.connection {
+        Some(ConnectionFault::SlowBody) => {
+            return slow_body(shared, entry, decision).map(Settled::Answered);
+        }
+        Some(fault) => {
+            entry.scheduled_delay_ms = millis(delay);
+            return Ok(Settled::Waiting(Waiting {
+                delay,
+                line: line_of(&entry),
+                then: Then::Drop(fault),
+            }));
+        }
+        None => {}
+    }
+    let body = decision
+        .body
+        .clone()
+        .unwrap_or_else(|| standard_body(decision.status, &entry));
+    if delay.is_zero() {
+        return Ok(Settled::Answered(answer_now(
+            shared,
+            entry,
+            decision.status,
+            &decision.headers,
+            body,
+        )));
+    }
+    entry.scheduled_delay_ms = millis(delay);
+    let reply = Reply::new(
+        shared,
+        entry.id,
+        decision.status,
+        &decision.headers,
         body,
         delay,
-        connection,
-        ..
-    } = decision;
-    if connection == Some(ConnectionFault::SlowBody) {
-        return slow_body(shared, record, status, headers, body, delay).await;
-    }
-    if !delay.is_zero() {
-        sleep_unless_stopping(&shared, delay).await?;
-        record.scheduled_delay_ms = millis(delay);
-    }
-    match connection {
-        Some(fault @ (ConnectionFault::Reset | ConnectionFault::Close | ConnectionFault::Hang)) => {
-            write(&shared, &record).await.map_err(|_| Dropped::Close)?;
-            match fault {
-                ConnectionFault::Reset => {
-                    reset.trip();
-                    Err(Dropped::Reset)
-                }
-                ConnectionFault::Close => Err(Dropped::Close),
-                _ => {
-                    // Hyper drops this future when the client disconnects.
-                    shared.shutdown.cancelled().await;
-                    Err(Dropped::Shutdown)
-                }
-            }
+    );
+    let (text, base64) = recording::body_text(&reply.body);
+    let entry = Entry {
+        response: Some(reply.recorded(&text, base64)),
+        ..entry
+    };
+    let line = line_of(&entry);
+    let body = Either::Left(Full::new(reply.body.clone()));
+    Ok(Settled::Waiting(Waiting {
+        delay,
+        line,
+        then: Then::Answer(reply.into_response(body)),
+    }))
+}
+
+/// Records the request with its response, then returns the response.
+fn answer_now(
+    shared: &Shared,
+    entry: Entry,
+    status: StatusCode,
+    extra: &[(HeaderName, HeaderValue)],
+    body: (Bytes, HeaderValue),
+) -> Response<ResponseBody> {
+    let reply = Reply::new(shared, entry.id, status, extra, body, Duration::ZERO);
+    let (text, base64) = recording::body_text(&reply.body);
+    let entry = Entry {
+        response: Some(reply.recorded(&text, base64)),
+        ..entry
+    };
+    match record_now(shared, &entry) {
+        Ok(()) => {
+            let body = Either::Left(Full::new(reply.body.clone()));
+            reply.into_response(body)
         }
-        _ => {
-            let body = body.unwrap_or_else(|| standard_body(status, &record));
-            finish(&shared, record, status, &headers, body, delay).await
-        }
+        Err(error) => unrecorded(error),
     }
+}
+
+/// The answer to a request that could not be recorded.
+fn unrecorded(error: std::io::Error) -> Response<ResponseBody> {
+    tracing::error!(%error, "could not record a request; answering 500");
+    let mut response = Response::new(Either::Left(Full::new(Bytes::from_static(
+        b"{\"error\":\"the sandbox could not record this request\"}",
+    ))));
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 /// Headers at once, then the body in pieces spread over the scheduled delay.
-async fn slow_body(
-    shared: Arc<Shared>,
-    mut record: RecordedRequest,
-    status: StatusCode,
-    headers: Vec<(HeaderName, HeaderValue)>,
-    body: Option<(Bytes, HeaderValue)>,
-    delay: Duration,
+fn slow_body(
+    shared: &Shared,
+    mut entry: Entry,
+    decision: &Decision,
 ) -> Result<Response<ResponseBody>, Dropped> {
-    let total = if delay.is_zero() {
+    let total = if decision.delay.is_zero() {
         SLOW_BODY_DEFAULT
     } else {
-        delay
+        decision.delay
     };
-    let (bytes, content_type) = body.unwrap_or_else(|| standard_body(status, &record));
-    record.scheduled_delay_ms = millis(total);
-    let response_headers = response_headers(&shared, &record, content_type, &headers, total);
-    record.response = Some(recorded_response(status, &response_headers, &bytes));
-    write(&shared, &record).await.map_err(|_| Dropped::Close)?;
+    let body = decision
+        .body
+        .clone()
+        .unwrap_or_else(|| standard_body(decision.status, &entry));
+    entry.scheduled_delay_ms = millis(total);
+    let reply = Reply::new(
+        shared,
+        entry.id,
+        decision.status,
+        &decision.headers,
+        body,
+        total,
+    );
+    let (text, base64) = recording::body_text(&reply.body);
+    let entry = Entry {
+        response: Some(reply.recorded(&text, base64)),
+        ..entry
+    };
+    record_now(shared, &entry).map_err(|_| Dropped::Close)?;
 
+    let bytes = reply.body.clone();
     let pieces = bytes.len().clamp(1, SLOW_BODY_PIECES);
     let gap = total / pieces as u32;
     let (sender, pieces_out) = tokio::sync::mpsc::channel(1);
@@ -308,124 +444,115 @@ async fn slow_body(
             offset = end.max(offset + 1);
         }
     });
-    let mut response = Response::new(Either::Right(Trickle(pieces_out)));
-    *response.status_mut() = status;
-    for (name, value) in response_headers {
-        response.headers_mut().append(name, value);
-    }
-    Ok(response)
+    Ok(reply.into_response(Either::Right(Trickle(pieces_out))))
 }
 
-/// Records the response, then returns it.
-async fn finish(
-    shared: &Shared,
-    mut record: RecordedRequest,
+/// A response as recorded and as sent.
+struct Reply {
     status: StatusCode,
-    extra: &[(HeaderName, HeaderValue)],
-    body: (Bytes, HeaderValue),
-    delay: Duration,
-) -> Result<Response<ResponseBody>, Dropped> {
-    let (bytes, content_type) = body;
-    let response_headers = response_headers(shared, &record, content_type, extra, delay);
-    record.response = Some(recorded_response(status, &response_headers, &bytes));
-    if let Err(error) = write(shared, &record).await {
-        tracing::error!(%error, "could not record a request; answering 500");
-        let mut response = Response::new(Either::Left(Full::new(Bytes::from_static(
-            b"{\"error\":\"the sandbox could not record this request\"}",
-        ))));
-        *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        return Ok(response);
-    }
-    let mut response = Response::new(Either::Left(Full::new(bytes)));
-    *response.status_mut() = status;
-    for (name, value) in response_headers {
-        response.headers_mut().append(name, value);
-    }
-    Ok(response)
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: Bytes,
 }
 
-/// The headers sent: the content type (unless the answer names its own), the answer's
-/// headers, the request id, and the scheduled delay if any.
-fn response_headers(
-    shared: &Shared,
-    record: &RecordedRequest,
-    content_type: HeaderValue,
-    extra: &[(HeaderName, HeaderValue)],
-    delay: Duration,
-) -> Vec<(HeaderName, HeaderValue)> {
-    let mut headers = Vec::with_capacity(extra.len() + 3);
-    if !extra.iter().any(|(n, _)| n == header::CONTENT_TYPE) {
-        headers.push((header::CONTENT_TYPE, content_type));
-    }
-    headers.extend(extra.iter().cloned());
-    if let Ok(id) = HeaderValue::from_str(&record.id) {
-        headers.push((HeaderName::from_static("x-request-id"), id));
-    }
-    if !delay.is_zero() {
-        match &shared.link {
-            Some(link) => {
-                if let Ok(value) = HeaderValue::from_str(&link.sign_delay(delay, &record.id)) {
-                    headers.push((
-                        HeaderName::from_static(crate::run_link::SIGNED_DELAY_HEADER),
-                        value,
-                    ));
+impl Reply {
+    /// The headers: the content type (unless the answer names its own), the answer's
+    /// headers, the request id, and the scheduled delay if any.
+    fn new(
+        shared: &Shared,
+        id: &str,
+        status: StatusCode,
+        extra: &[(HeaderName, HeaderValue)],
+        body: (Bytes, HeaderValue),
+        delay: Duration,
+    ) -> Self {
+        let (body, content_type) = body;
+        let mut headers = Vec::with_capacity(extra.len() + 3);
+        if !extra.iter().any(|(n, _)| n == header::CONTENT_TYPE) {
+            headers.push((header::CONTENT_TYPE, content_type));
+        }
+        headers.extend(extra.iter().cloned());
+        if let Ok(id) = HeaderValue::from_str(id) {
+            headers.push((HeaderName::from_static("x-request-id"), id));
+        }
+        if !delay.is_zero() {
+            match &shared.link {
+                Some(link) => {
+                    if let Ok(value) = HeaderValue::from_str(&link.sign_delay(delay, id)) {
+                        headers.push((
+                            HeaderName::from_static(crate::run_link::SIGNED_DELAY_HEADER),
+                            value,
+                        ));
+                    }
                 }
+                None => headers.push((
+                    HeaderName::from_static(SCHEDULED_DELAY_HEADER),
+                    HeaderValue::from(millis(delay)),
+                )),
             }
-            None => headers.push((
-                HeaderName::from_static(SCHEDULED_DELAY_HEADER),
-                HeaderValue::from(millis(delay)),
-            )),
+        }
+        Self {
+            status,
+            headers,
+            body,
         }
     }
-    headers
-}
 
-fn recorded_response(
-    status: StatusCode,
-    headers: &[(HeaderName, HeaderValue)],
-    body: &[u8],
-) -> RecordedResponse {
-    let (body, body_base64) = recording::encode_body(body);
-    RecordedResponse {
-        status: status.as_u16(),
-        headers: headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body,
-        body_base64,
+    /// The response's part of the record; `text` is the body as [`recording::body_text`]
+    /// makes it.
+    fn recorded<'a>(&'a self, text: &'a str, base64: bool) -> EntryResponse<'a> {
+        EntryResponse {
+            status: self.status.as_u16(),
+            headers: Headers::Pairs(&self.headers),
+            body: text,
+            body_base64: base64,
+        }
+    }
+
+    fn into_response(self, body: ResponseBody) -> Response<ResponseBody> {
+        let mut response = Response::new(body);
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        headers.reserve(self.headers.len());
+        for (name, value) in self.headers {
+            headers.append(name, value);
+        }
+        response
     }
 }
 
-/// Appends the record to the session file, then tells the observer.
-async fn write(shared: &Shared, record: &RecordedRequest) -> std::io::Result<()> {
-    thread_local! {
-        /// Serialization space reused by every request on this thread (no await while in use).
-        static LINE: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(8192));
-    }
-    let ticket = LINE.with(|line| {
+thread_local! {
+    /// Space for the record of the request being answered on this thread (reused: no await
+    /// while it is in use).
+    static LINE: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(8192));
+}
+
+/// Writes the entry's line to the session file, then shows it to the observer.
+fn record_now(shared: &Shared, entry: &Entry) -> std::io::Result<()> {
+    LINE.with(|line| {
         let mut line = line.borrow_mut();
         line.clear();
-        super::json_line::write(&mut line, record);
-        let ticket = shared.journal.enqueue(&line);
+        json_line::write_entry(&mut line, entry);
+        let recorded = record(shared, &line);
         // Keep the space, but not a huge one left by a rare huge record.
         if line.capacity() > 1 << 20 {
             *line = Vec::with_capacity(8192);
         }
-        ticket
-    });
-    ticket.written().await?;
+        recorded
+    })
+}
+
+/// The entry's line, to be written later.
+fn line_of(entry: &Entry) -> Vec<u8> {
+    let mut line = Vec::with_capacity(4096);
+    json_line::write_entry(&mut line, entry);
+    line
+}
+
+/// Appends a record's line to the session file, then tells the observer.
+fn record(shared: &Shared, line: &[u8]) -> std::io::Result<()> {
+    shared.journal.append(line)?;
     if let Some(observer) = &shared.observer {
-        observer(record);
+        observer(line);
     }
     Ok(())
 }
@@ -535,16 +662,21 @@ async fn sleep_unless_stopping(shared: &Shared, delay: Duration) -> Result<(), D
 
 /// The body of an answer that names none: an acknowledgement for a success, an error
 /// otherwise, nothing for statuses that carry no body.
-fn standard_body(status: StatusCode, record: &RecordedRequest) -> (Bytes, HeaderValue) {
+fn standard_body(status: StatusCode, record: &Entry) -> (Bytes, HeaderValue) {
     let json = HeaderValue::from_static("application/json");
     if status.is_informational() || matches!(status.as_u16(), 204 | 205 | 304) {
         return (Bytes::new(), json);
     }
     // Written by hand: this runs for every request. Ids and reasons need no escaping.
     let text = if status.is_success() {
-        format!(r#"{{"status":"received","request_id":"{}"}}"#, record.id)
+        const HEAD: &str = r#"{"status":"received","request_id":""#;
+        let mut text = String::with_capacity(HEAD.len() + record.id.len() + 2);
+        text.push_str(HEAD);
+        text.push_str(record.id);
+        text.push_str(r#""}"#);
+        text
     } else if status == StatusCode::NOT_FOUND && record.endpoint.is_none() {
-        let path = serde_json::Value::from(record.path.as_str());
+        let path = serde_json::Value::from(record.path);
         format!(
             r#"{{"error":"Not found","path":{path},"request_id":"{}"}}"#,
             record.id
@@ -573,17 +705,13 @@ fn json_body(value: &serde_json::Value) -> (Bytes, HeaderValue) {
     )
 }
 
-fn timestamp(at: SystemTime) -> String {
-    chrono::DateTime::<chrono::Utc>::from(at).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// Hex without the per-character iterator of `hex::encode` (this runs for every request).
-fn lower_hex(bytes: &[u8]) -> String {
+fn lower_hex(bytes: &[u8; 32]) -> [u8; 64] {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(DIGITS[usize::from(byte >> 4)] as char);
-        out.push(DIGITS[usize::from(byte & 0x0f)] as char);
+    let mut out = [0; 64];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
     }
     out
 }

@@ -4,40 +4,127 @@
 //! (the serde form reads it back; a test holds the two together) and skips runs of plain
 //! text eight bytes at a time.
 
-use super::recording::{RecordedRequest, RecordedResponse};
+use super::recording::{Answer, Fault, RecordedRequest, RecordedResponse};
+use hyper::HeaderMap;
+use hyper::header::{HeaderName, HeaderValue};
+
+/// A record as it is written: the fields of [`RecordedRequest`], borrowed from wherever they
+/// are. The sandbox writes each request's line straight from the request and its answer, so
+/// that its headers and body are not first copied into a record (and freed again).
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    pub id: &'a str,
+    pub session: &'a str,
+    pub seq: u64,
+    pub timestamp: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub headers: Headers<'a>,
+    /// UTF-8 text, or base64 when `body_base64`.
+    pub body: &'a str,
+    pub body_base64: bool,
+    pub body_size: u64,
+    pub endpoint: Option<&'a str>,
+    pub fingerprint: Option<&'a str>,
+    pub occurrence: Option<u64>,
+    pub answered_by: &'a Answer,
+    pub fault: Option<Fault>,
+    pub scheduled_delay_ms: u64,
+    pub response: Option<EntryResponse<'a>>,
+}
+
+/// [`RecordedResponse`], borrowed.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryResponse<'a> {
+    pub status: u16,
+    pub headers: Headers<'a>,
+    pub body: &'a str,
+    pub body_base64: bool,
+}
+
+/// Headers in arrival order, from a record or as hyper holds them. Values that are not UTF-8
+/// are written lossily, as a record holds them.
+#[derive(Debug, Clone, Copy)]
+pub enum Headers<'a> {
+    Recorded(&'a [(String, String)]),
+    Map(&'a HeaderMap),
+    Pairs(&'a [(HeaderName, HeaderValue)]),
+}
+
+impl<'a> From<&'a RecordedRequest> for Entry<'a> {
+    fn from(record: &'a RecordedRequest) -> Self {
+        Entry {
+            id: &record.id,
+            session: &record.session,
+            seq: record.seq,
+            timestamp: &record.timestamp,
+            method: &record.method,
+            path: &record.path,
+            query: record.query.as_deref(),
+            headers: Headers::Recorded(&record.headers),
+            body: &record.body,
+            body_base64: record.body_base64,
+            body_size: record.body_size,
+            endpoint: record.endpoint.as_deref(),
+            fingerprint: record.fingerprint.as_deref(),
+            occurrence: record.occurrence,
+            answered_by: &record.answered_by,
+            fault: record.fault,
+            scheduled_delay_ms: record.scheduled_delay_ms,
+            response: record.response.as_ref().map(EntryResponse::from),
+        }
+    }
+}
+
+impl<'a> From<&'a RecordedResponse> for EntryResponse<'a> {
+    fn from(response: &'a RecordedResponse) -> Self {
+        EntryResponse {
+            status: response.status,
+            headers: Headers::Recorded(&response.headers),
+            body: &response.body,
+            body_base64: response.body_base64,
+        }
+    }
+}
 
 /// Appends `record` as JSON and a newline.
 pub fn write(out: &mut Vec<u8>, record: &RecordedRequest) {
+    write_entry(out, &Entry::from(record));
+}
+
+/// Appends `entry` as JSON and a newline: the line of the [`RecordedRequest`] it borrows from.
+pub fn write_entry(out: &mut Vec<u8>, record: &Entry) {
     out.extend_from_slice(b"{\"id\":");
-    string(out, &record.id);
+    string(out, record.id);
     out.extend_from_slice(b",\"session\":");
-    string(out, &record.session);
+    string(out, record.session);
     out.extend_from_slice(b",\"seq\":");
     number(out, record.seq);
     out.extend_from_slice(b",\"timestamp\":");
-    string(out, &record.timestamp);
+    string(out, record.timestamp);
     out.extend_from_slice(b",\"method\":");
-    string(out, &record.method);
+    string(out, record.method);
     out.extend_from_slice(b",\"path\":");
-    string(out, &record.path);
-    if let Some(query) = &record.query {
+    string(out, record.path);
+    if let Some(query) = record.query {
         out.extend_from_slice(b",\"query\":");
         string(out, query);
     }
     out.extend_from_slice(b",\"headers\":");
-    headers(out, &record.headers);
+    headers(out, record.headers);
     out.extend_from_slice(b",\"body\":");
-    string(out, &record.body);
+    string(out, record.body);
     if record.body_base64 {
         out.extend_from_slice(b",\"body_base64\":true");
     }
     out.extend_from_slice(b",\"body_size\":");
     number(out, record.body_size);
-    if let Some(endpoint) = &record.endpoint {
+    if let Some(endpoint) = record.endpoint {
         out.extend_from_slice(b",\"endpoint\":");
         string(out, endpoint);
     }
-    if let Some(fingerprint) = &record.fingerprint {
+    if let Some(fingerprint) = record.fingerprint {
         out.extend_from_slice(b",\"fingerprint\":");
         string(out, fingerprint);
     }
@@ -46,8 +133,7 @@ pub fn write(out: &mut Vec<u8>, record: &RecordedRequest) {
         number(out, occurrence);
     }
     out.extend_from_slice(b",\"answered_by\":");
-    // A small tagged enum: serde's own output is fine here.
-    serde_json::to_writer(&mut *out, &record.answered_by).expect("writing to memory cannot fail");
+    answer(out, record.answered_by);
     if let Some(fault) = record.fault {
         out.extend_from_slice(b",\"fault\":");
         string(out, fault.as_str());
@@ -61,30 +147,57 @@ pub fn write(out: &mut Vec<u8>, record: &RecordedRequest) {
     out.extend_from_slice(b"}\n");
 }
 
-fn response(out: &mut Vec<u8>, response: &RecordedResponse) {
+fn answer(out: &mut Vec<u8>, answer: &Answer) {
+    // The usual answers by heart; the rest, rare, by serde (a small tagged enum).
+    match answer {
+        Answer::Route => out.extend_from_slice(b"{\"rule\":\"route\"}"),
+        Answer::Endpoint => out.extend_from_slice(b"{\"rule\":\"endpoint\"}"),
+        Answer::NotFound => out.extend_from_slice(b"{\"rule\":\"not-found\"}"),
+        other => serde_json::to_writer(&mut *out, other).expect("writing to memory cannot fail"),
+    }
+}
+
+fn response(out: &mut Vec<u8>, response: &EntryResponse) {
     out.extend_from_slice(b"{\"status\":");
     number(out, u64::from(response.status));
     out.extend_from_slice(b",\"headers\":");
-    headers(out, &response.headers);
+    headers(out, response.headers);
     out.extend_from_slice(b",\"body\":");
-    string(out, &response.body);
+    string(out, response.body);
     if response.body_base64 {
         out.extend_from_slice(b",\"body_base64\":true");
     }
     out.push(b'}');
 }
 
-fn headers(out: &mut Vec<u8>, headers: &[(String, String)]) {
+fn headers(out: &mut Vec<u8>, headers: Headers) {
     out.push(b'[');
-    for (index, (name, value)) in headers.iter().enumerate() {
+    let mut pair = |index: usize, name: &str, value: &[u8]| {
         if index > 0 {
             out.push(b',');
         }
         out.push(b'[');
         string(out, name);
         out.push(b',');
-        string(out, value);
+        string(out, &String::from_utf8_lossy(value));
         out.push(b']');
+    };
+    match headers {
+        Headers::Recorded(pairs) => {
+            for (index, (name, value)) in pairs.iter().enumerate() {
+                pair(index, name, value.as_bytes());
+            }
+        }
+        Headers::Map(map) => {
+            for (index, (name, value)) in map.iter().enumerate() {
+                pair(index, name.as_str(), value.as_bytes());
+            }
+        }
+        Headers::Pairs(pairs) => {
+            for (index, (name, value)) in pairs.iter().enumerate() {
+                pair(index, name.as_str(), value.as_bytes());
+            }
+        }
     }
     out.push(b']');
 }
@@ -227,12 +340,14 @@ mod tests {
             record.endpoint = (n % 4 != 0).then(|| text.clone());
             record.fingerprint = (n % 5 != 0).then(|| "ab".repeat(32));
             record.occurrence = (n % 5 != 0).then_some(n as u64 * 1_000_000_007);
-            record.answered_by = match n % 4 {
+            record.answered_by = match n % 6 {
                 0 => Answer::Rejected {
                     reason: text.clone(),
                 },
                 1 => Answer::Sequence { entry: 2 },
                 2 => Answer::Every { n: 3 },
+                3 => Answer::Route,
+                4 => Answer::Endpoint,
                 _ => Answer::NotFound,
             };
             record.fault = [None, Some(Fault::ErrorRate), Some(Fault::SlowBody)][n % 3];
@@ -260,6 +375,41 @@ mod tests {
             let ours: serde_json::Value = serde_json::from_slice(&line).unwrap();
             assert_eq!(ours, serde_json::to_value(&record).unwrap());
         }
+    }
+
+    #[test]
+    fn headers_as_hyper_holds_them_are_written_as_recorded() {
+        let mut map = HeaderMap::new();
+        map.append("content-type", HeaderValue::from_static("application/json"));
+        map.append("x-twice", HeaderValue::from_static("one"));
+        map.append("x-twice", HeaderValue::from_static("two \"quoted\""));
+        map.append("x-binary", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        let pairs: Vec<(HeaderName, HeaderValue)> =
+            map.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+        let mut record = sample(1, "s");
+        record.headers = map
+            .iter()
+            .map(|(n, v)| {
+                let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
+                (n.as_str().to_string(), value)
+            })
+            .collect();
+        if let Some(response) = record.response.as_mut() {
+            response.headers = record.headers.clone();
+        }
+        let mut expected = Vec::new();
+        write(&mut expected, &record);
+
+        let mut entry = Entry::from(&record);
+        entry.headers = Headers::Map(&map);
+        let response = entry.response.as_mut().unwrap();
+        response.headers = Headers::Pairs(&pairs);
+        let mut line = Vec::new();
+        write_entry(&mut line, &entry);
+        assert_eq!(
+            String::from_utf8(line).unwrap(),
+            String::from_utf8(expected).unwrap()
+        );
     }
 
     #[test]

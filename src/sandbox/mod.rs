@@ -23,6 +23,7 @@ mod routes;
 mod server;
 pub mod signature;
 pub mod state;
+mod timestamp;
 
 pub use config::{
     BodyConfig, ConnectionFault, Delay, EndpointConfig, Every, ResponseConfig, SandboxConfig,
@@ -40,9 +41,10 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// Called with each request once it is recorded (before it is answered). It runs on the
-/// request's path: keep it quick.
-pub type Observer = Arc<dyn Fn(&RecordedRequest) + Send + Sync>;
+/// Called with each request once it is recorded (before it is answered), with the line just
+/// written to the session file: a [`RecordedRequest`] as JSON (serde reads it back). It runs
+/// on the request's path: keep it quick, and read the line elsewhere.
+pub type Observer = Arc<dyn Fn(&[u8]) + Send + Sync>;
 
 /// Everything a sandbox needs to run.
 #[derive(Clone)]

@@ -2,8 +2,9 @@
 //! path so that a slow terminal (or a flood of requests) never slows the answers.
 //!
 //! The observer, on the request's path, only checks for room in a bounded queue: when there
-//! is room it queues a copy of the record, otherwise it counts the request as not shown — two
-//! atomic operations, no copy, no lock, no waiting. A thread of its own formats the blocks and
+//! is room it queues a copy of the record's line, otherwise it counts the request as not shown
+//! — two atomic operations, no copy, no lock, no waiting. A thread of its own reads the lines
+//! back into records (the request's path never builds one), formats the blocks and
 //! writes them through a buffer, flushed whenever the queue runs empty (so at human rates each
 //! block appears at once). It shows at most [`Settings::per_second`] blocks a second: past
 //! that it waits, the queue fills, and requests are counted instead of copied, which keeps the
@@ -47,7 +48,8 @@ pub struct Summary {
 }
 
 struct Queued {
-    record: RecordedRequest,
+    /// The record's line, as written to the session file.
+    line: Vec<u8>,
     /// Requests not shown since the one queued before this.
     not_shown_before: u64,
 }
@@ -93,7 +95,7 @@ impl RequestPrinter {
         let sender = self.sender.clone();
         let counters = self.counters.clone();
         let capacity = self.capacity;
-        Arc::new(move |record: &RecordedRequest| {
+        Arc::new(move |line: &[u8]| {
             let counters = &*counters;
             let not_shown = || {
                 counters.gap.fetch_add(1, Ordering::Relaxed);
@@ -108,7 +110,7 @@ impl RequestPrinter {
                 return not_shown();
             }
             let queued = Queued {
-                record: record.clone(),
+                line: line.to_vec(),
                 not_shown_before: counters.gap.swap(0, Ordering::Relaxed),
             };
             if let Err(TrySendError::Full(queued) | TrySendError::Disconnected(queued)) =
@@ -146,11 +148,20 @@ fn print_blocks<W: Write>(
     let mut shown = 0u64;
     // Write errors (a closed terminal) are ignored: the sandbox keeps serving and recording.
     while let Ok(Queued {
-        record,
+        line,
         not_shown_before,
     }) = receiver.recv()
     {
         counters.queued.fetch_sub(1, Ordering::Relaxed);
+        // The sandbox wrote the line from a record's fields, so it reads back (json_line's
+        // tests hold the two together); one that did not would be counted as not shown.
+        let Ok(record) = serde_json::from_slice::<RecordedRequest>(&line) else {
+            counters
+                .gap
+                .fetch_add(not_shown_before + 1, Ordering::Relaxed);
+            counters.not_shown.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
         if pace.spent() {
             let _ = out.flush();
             pace.wait();
@@ -299,6 +310,13 @@ mod tests {
         }
     }
 
+    /// The line the sandbox writes for the sample record.
+    fn line(seq: u64, session: &str) -> Vec<u8> {
+        let mut line = Vec::new();
+        crate::sandbox::json_line::write(&mut line, &sample(seq, session));
+        line
+    }
+
     fn blocks(text: &str) -> usize {
         text.matches("\nResponse: ").count()
     }
@@ -309,7 +327,7 @@ mod tests {
         let printer = RequestPrinter::spawn(out.clone(), Settings::default());
         let observer = printer.observer();
         for seq in 1..=200 {
-            observer(&sample(seq, "s"));
+            observer(&line(seq, "s"));
         }
         drop(observer);
         let summary = printer.finish();
@@ -346,11 +364,11 @@ mod tests {
         );
         let observer = printer.observer();
         // The first block is taken and its write blocks…
-        observer(&sample(1, "s"));
+        observer(&line(1, "s"));
         gate.wait_until_blocked();
         // …four wait in the queue, and six find no room.
         for seq in 2..=11 {
-            observer(&sample(seq, "s"));
+            observer(&line(seq, "s"));
         }
         gate.open();
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -362,7 +380,7 @@ mod tests {
         while printer.counters.queued.load(Ordering::Relaxed) > 0 {
             std::thread::sleep(Duration::from_millis(5));
         }
-        observer(&sample(12, "s"));
+        observer(&line(12, "s"));
         drop(observer);
         let summary = printer.finish();
         assert_eq!(
@@ -404,10 +422,10 @@ mod tests {
             },
         );
         let observer = printer.observer();
-        observer(&sample(1, "s"));
+        observer(&line(1, "s"));
         gate.wait_until_blocked();
         for seq in 2..=5 {
-            observer(&sample(seq, "s"));
+            observer(&line(seq, "s"));
         }
         gate.open();
         drop(observer);

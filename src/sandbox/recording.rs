@@ -149,10 +149,18 @@ impl RecordedResponse {
 
 /// Text when the bytes are UTF-8, base64 otherwise; the flag says which.
 pub fn encode_body(bytes: &[u8]) -> (String, bool) {
+    let (text, base64) = body_text(bytes);
+    (text.into_owned(), base64)
+}
+
+/// [`encode_body`] without copying a body that is text.
+pub fn body_text(bytes: &[u8]) -> (std::borrow::Cow<'_, str>, bool) {
     match std::str::from_utf8(bytes) {
-        Ok(text) => (text.to_string(), false),
+        Ok(text) => (text.into(), false),
         Err(_) => (
-            base64::engine::general_purpose::STANDARD.encode(bytes),
+            base64::engine::general_purpose::STANDARD
+                .encode(bytes)
+                .into(),
             true,
         ),
     }
