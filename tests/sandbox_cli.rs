@@ -962,11 +962,11 @@ fn form_multipart_and_echoed_credentials_are_masked_in_every_display() {
     // What is shown instead, in the console block…
     for expected in [
         "POST /webhook/oauth?api_key=qk_Q…&x=1\n",
-        "Body: grant_type=client_credentials&password=hun…&client_secret=cs_li…\n",
+        "Body: grant_type=client_credentials&password=***&client_secret=***\n",
         "\"echo\": \"Bearer sk_test_…\"",
         "\"note\": \"key was ak_A…\"",
-        "name=\"password\"\n\nmp_M…\n",
-        "Body: user=ann&password=…&token=t…&echo=…\n",
+        "name=\"password\"\n\n***\n",
+        "Body: user=ann&password=***&token=t…&echo=…\n",
         "\"amount\": 1000,\n  \"count\": \"…\"",
     ] {
         assert!(
@@ -980,7 +980,7 @@ fn form_multipart_and_echoed_credentials_are_masked_in_every_display() {
     assert_eq!(records[0]["query"], "api_key=qk_Q…&x=1");
     assert_eq!(
         records[0]["body"],
-        "grant_type=client_credentials&password=hun…&client_secret=cs_li…"
+        "grant_type=client_credentials&password=***&client_secret=***"
     );
     assert_eq!(
         records[1]["headers"]
@@ -991,7 +991,7 @@ fn form_multipart_and_echoed_credentials_are_masked_in_every_display() {
             .unwrap()[1],
         "sk_test_…"
     );
-    assert_eq!(records[3]["body"], "user=ann&password=…&token=t…&echo=…");
+    assert_eq!(records[3]["body"], "user=ann&password=***&token=t…&echo=…");
 
     // The recording keeps every raw value: replay needs them.
     let dir = state.path().join("sandbox/default");

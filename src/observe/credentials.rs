@@ -50,6 +50,25 @@ pub fn split_scheme(value: &str) -> (Option<&str>, &str) {
     }
 }
 
+/// Words that make a credential's name a password's or a shared secret's: a value that is
+/// shown not at all, since even its first characters narrow a guess.
+const UNSHOWN_WORDS: &[&str] = &["password", "passwd", "secret", "private"];
+const UNSHOWN_NAMES: &[&str] = &["pass", "pwd"];
+
+/// A credential named `name` as it may be shown: a password or secret as `***`; any other
+/// (a token, a key, an `Authorization` value) by [`mask`]'s scheme and short prefix, which
+/// tells one key from another.
+pub fn mask_named(name: &str, value: &str) -> String {
+    let name = name.to_ascii_lowercase();
+    let unshown = UNSHOWN_NAMES.contains(&name.as_str())
+        || UNSHOWN_WORDS.iter().any(|word| name.contains(word));
+    if unshown {
+        super::MASK.to_string()
+    } else {
+        mask(value)
+    }
+}
+
 /// `Bearer sk_test_0123456789abcdef` → `Bearer sk_test_…`. Short values show less (a quarter
 /// at most), so that a short secret is never shown whole.
 pub fn mask(value: &str) -> String {
@@ -70,6 +89,19 @@ pub fn mask(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_and_secrets_are_not_shown_at_all() {
+        assert_eq!(mask_named("password", "hunter2"), "***");
+        assert_eq!(mask_named("client_secret", "cs_live_0123456789"), "***");
+        assert_eq!(mask_named("X-Webhook-Secret", "whsec_abc"), "***");
+        assert_eq!(mask_named("pwd", "x"), "***");
+        assert_eq!(mask_named("api_key", "sk_live_0123456789abcdef"), "sk_liv…");
+        assert_eq!(
+            mask_named("authorization", "Bearer sk_test_0123456789abcdef"),
+            "Bearer sk_tes…"
+        );
+    }
 
     #[test]
     fn authorization_shows_the_scheme_and_at_most_eight_characters() {

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 
 // One definition of what a credential is and how it is shown, shared with the plan engine.
-pub use crate::observe::credentials::{is_credential_name, mask, split_scheme};
+pub use crate::observe::credentials::{is_credential_name, mask, mask_named, split_scheme};
 
 /// A JSON document with the string values of credential fields masked, at any depth.
 pub fn json(value: &mut serde_json::Value) {
@@ -15,7 +15,7 @@ pub fn json(value: &mut serde_json::Value) {
             for (key, value) in map.iter_mut() {
                 match value {
                     serde_json::Value::String(text) if is_credential_name(key) => {
-                        *text = mask(text)
+                        *text = mask_named(key, text)
                     }
                     _ => json(value),
                 }
@@ -29,7 +29,7 @@ pub fn json(value: &mut serde_json::Value) {
 /// A header value as it may be displayed.
 pub fn header_value<'a>(name: &str, value: &'a str) -> Cow<'a, str> {
     if is_credential_name(name) {
-        Cow::Owned(mask(value))
+        Cow::Owned(mask_named(name, value))
     } else {
         Cow::Borrowed(value)
     }
@@ -44,7 +44,9 @@ pub fn query(query: &str) -> Cow<'_, str> {
     let pairs: Vec<String> = query
         .split('&')
         .map(|pair| match credential_pair(pair) {
-            Some((name, value)) => format!("{name}={}", mask(&decoded(value))),
+            Some((name, value)) => {
+                format!("{name}={}", mask_named(&decoded(name), &decoded(value)))
+            }
             None => pair.to_string(),
         })
         .collect();
@@ -157,7 +159,7 @@ impl Masker {
     /// secrets masked otherwise.
     pub fn header_value<'a>(&self, name: &str, value: &'a str) -> Cow<'a, str> {
         if is_credential_name(name) {
-            Cow::Owned(mask(value))
+            Cow::Owned(mask_named(name, value))
         } else {
             self.text(value)
         }
@@ -329,9 +331,9 @@ fn multipart(body: &[u8], boundary: &str) -> Option<Vec<u8>> {
             continue;
         };
         let head = String::from_utf8_lossy(&part[..head_end]);
-        if !part_name(&head).is_some_and(|name| is_credential_name(&name)) {
+        let Some(name) = part_name(&head).filter(|name| is_credential_name(name)) else {
             continue;
-        }
+        };
         // The line break before the next delimiter belongs to the delimiter.
         let mut content_end = part.len();
         if part[..content_end].ends_with(b"\r\n") {
@@ -342,7 +344,7 @@ fn multipart(body: &[u8], boundary: &str) -> Option<Vec<u8>> {
         let content_end = content_end.max(content_start);
         out.extend_from_slice(&body[copied..part_start + content_start]);
         let value = String::from_utf8_lossy(&part[content_start..content_end]);
-        out.extend_from_slice(mask(&value).as_bytes());
+        out.extend_from_slice(mask_named(&name, &value).as_bytes());
         copied = part_start + content_end;
         masked_any = true;
     }
@@ -421,7 +423,7 @@ mod tests {
         json(&mut value);
         assert_eq!(
             value,
-            serde_json::json!({"amount": 1, "auth": {"api_key": "ak_0…"}, "items": [{"password": "hun…"}]})
+            serde_json::json!({"amount": 1, "auth": {"api_key": "ak_0…"}, "items": [{"password": "***"}]})
         );
     }
 
@@ -439,17 +441,20 @@ mod tests {
         let shown = masker.body(form.as_bytes(), Some("application/x-www-form-urlencoded"));
         assert_eq!(
             std::str::from_utf8(&shown).unwrap(),
-            "user=ann&password=h…&client_secret=cs_0…&client%5Fsecret=…&grant_type=client_credentials"
+            "user=ann&password=***&client_secret=***&client%5Fsecret=***&grant_type=client_credentials"
         );
         // Undeclared, but shaped like a form.
         let shown = masker.body(b"password=hunter2", None);
-        assert_eq!(&*shown, "password=h…".as_bytes());
+        assert_eq!(&*shown, "password=***".as_bytes());
         // Short values are never shown whole.
         let shown = masker.body(
             b"password=0&token=true&client_secret=ss",
             Some("application/x-www-form-urlencoded; charset=utf-8"),
         );
-        assert_eq!(&*shown, "password=…&token=t…&client_secret=…".as_bytes());
+        assert_eq!(
+            &*shown,
+            "password=***&token=t…&client_secret=***".as_bytes()
+        );
         // Text that merely contains `=` is left alone.
         assert_eq!(&*masker.body(b"a = b", Some("text/plain")), b"a = b");
     }
@@ -468,7 +473,7 @@ mod tests {
         let shown = std::str::from_utf8(&shown).unwrap();
         assert_eq!(
             shown,
-            body.replace("hunter2hunter2", "hun…")
+            body.replace("hunter2hunter2", "***")
                 .replace("\r\n\r\nss\r\n", "\r\n\r\n…\r\n")
         );
         assert!(!shown.contains("hunter2"), "{shown}");
