@@ -131,11 +131,5 @@ fn describe(error: &reqwest::Error) -> String {
     if error.is_connect() {
         return "cannot connect to Slack".to_string();
     }
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(e) = source {
-        text = e.to_string();
-        source = e.source();
-    }
-    text
+    crate::http_client::innermost_cause(error)
 }

@@ -225,7 +225,7 @@ pub fn validate(
     for sandbox in &sandboxes {
         for endpoint in &sandbox.endpoints {
             if let Some(sig) = &endpoint.signature {
-                check_static_template(&sig.secret, &var_names, diags);
+                check_static_template(&sig.secret, "a sandbox's setting", &var_names, diags);
             }
             let bodies = std::iter::once(&endpoint.response)
                 .chain(endpoint.sequence.iter().map(|r| &r.response))
@@ -242,7 +242,7 @@ pub fn validate(
     // connects here.
     for db in &databases[..own_databases] {
         if let Some(url) = &db.url {
-            check_static_template(url, &var_names, diags);
+            check_static_template(url, "a database URL", &var_names, diags);
         }
         if let Some(seed) = &db.seed_sql {
             check_file(base_dir, seed, seed.span, diags);
@@ -481,28 +481,7 @@ pub(super) fn check_alerting(
         let crate::model::ChannelDecl::Slack { url, .. } = channel else {
             continue;
         };
-        for (reference, span) in url.references() {
-            match reference {
-                Reference::Env { .. } | Reference::Secret { .. } => {}
-                Reference::Var { name } if var_names.contains(&name.as_str()) => {}
-                Reference::Var { name } => diags.push(unknown(
-                    "variable",
-                    name,
-                    span,
-                    var_names,
-                    "declare it in `vars { … }`",
-                )),
-                other => diags.push(
-                    Diagnostic::error(
-                        "hookplan::bad-reference",
-                        format!("an alert channel cannot read {other}"),
-                        span,
-                        "not allowed here",
-                    )
-                    .with_help("a channel's URL may read ${env.…}, ${secret.…} and ${vars.…}"),
-                ),
-            }
-        }
+        check_static_template(url, "an alert channel's URL", var_names, diags);
     }
     super::decode::alerting::check_mqtt_channels(alerting, super::MQTT_CONNECTIONS, diags);
 }
@@ -543,7 +522,14 @@ fn check_capture(source: &Step, key: &str, span: Span, diags: &mut Diagnostics) 
     );
 }
 
-fn check_static_template(template: &Template, var_names: &[&str], diags: &mut Diagnostics) {
+/// A template read before any step runs (`what`: "a sandbox's setting", "a database URL"): it
+/// may read the environment, secrets and variables, nothing that exists only once steps run.
+fn check_static_template(
+    template: &Template,
+    what: &str,
+    var_names: &[&str],
+    diags: &mut Diagnostics,
+) {
     for (reference, span) in template.references() {
         match reference {
             Reference::Env { .. } | Reference::Secret { .. } => {}
@@ -558,11 +544,13 @@ fn check_static_template(template: &Template, var_names: &[&str], diags: &mut Di
             other => diags.push(
                 Diagnostic::error(
                     "hookplan::bad-reference",
-                    format!("a sandbox cannot read {other}"),
+                    format!("{what} cannot read {other}"),
                     span,
                     "not allowed here",
                 )
-                .with_help("sandbox settings may read ${env.…}, ${secret.…} and ${vars.…}"),
+                .with_help(format!(
+                    "{what} may read ${{env.…}}, ${{secret.…}} and ${{vars.…}}"
+                )),
             ),
         }
     }

@@ -781,18 +781,7 @@ fn failure(error: &reqwest::Error) -> Reply {
         AttemptOutcome::Timeout => "Timeout".to_string(),
         AttemptOutcome::Connect => "Connection refused".to_string(),
         AttemptOutcome::Reset => "Connection reset".to_string(),
-        _ => describe(error),
+        _ => crate::http_client::innermost_cause(error),
     };
     Reply::Failed { outcome, error }
-}
-
-/// The innermost cause of a request error, in words.
-fn describe(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(e) = source {
-        text = e.to_string();
-        source = e.source();
-    }
-    text
 }
