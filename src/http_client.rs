@@ -61,6 +61,18 @@ pub fn status_text(status: u16) -> String {
     }
 }
 
+/// The innermost cause of a request error, in words (reqwest's own text names the URL, which
+/// may carry a credential; the innermost cause does not).
+pub fn innermost_cause(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        text = e.to_string();
+        source = e.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,16 +117,4 @@ mod tests {
             "the client resent the request on its own"
         );
     }
-}
-
-/// The innermost cause of a request error, in words (reqwest's own text names the URL, which
-/// may carry a credential; the innermost cause does not).
-pub fn innermost_cause(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(e) = source {
-        text = e.to_string();
-        source = e.source();
-    }
-    text
 }
