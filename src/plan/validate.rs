@@ -32,6 +32,7 @@ pub fn validate(
         steps,
         alerting,
         alerting_nodes: _,
+        mqtt,
     } = decoded;
     SUGGESTIONS_LEFT.set(SUGGESTION_BUDGET);
 
@@ -420,10 +421,24 @@ pub fn validate(
         }
     }
 
+    // MQTT: the plan's connections win over the project config's (checked when that was read).
+    super::decode::mqtt::check_unique(&mqtt, diags);
+    for decl in &mqtt {
+        for template in super::decode::mqtt::templates(decl) {
+            check_static_references(template, &var_names, "an mqtt connection", diags);
+        }
+    }
+    let mqtt = if mqtt.is_empty() {
+        config.mqtt.clone()
+    } else {
+        mqtt
+    };
+    let connections: Vec<&str> = mqtt.iter().map(|m| m.name.as_str()).collect();
     // Alerting: the plan's own wins over the project config's (checked when that was read).
     if let Some(own) = &alerting {
-        check_alerting(own, &var_names, diags);
+        check_alerting(own, &var_names, &connections, diags);
     }
+    drop(connections);
     let alerting = alerting.or_else(|| config.alerting.clone());
     for step in &out_steps {
         if step.action.kind() != "expect-alerts" {
@@ -464,6 +479,7 @@ pub fn validate(
         databases,
         steps: out_steps,
         alerting,
+        mqtt,
         path: plan_path.to_path_buf(),
         base_dir: base_dir.to_path_buf(),
         canonical_hash: String::new(),
@@ -471,40 +487,54 @@ pub fn validate(
 }
 
 /// An `alerting` node's channels: a Slack URL may read the environment, secrets and variables
-/// (nothing that exists only once steps run); an mqtt channel must name a connection.
+/// (nothing that exists only once steps run); an mqtt channel must name a declared connection.
 pub(super) fn check_alerting(
     alerting: &crate::model::AlertingDecl,
     var_names: &[&str],
+    connections: &[&str],
     diags: &mut Diagnostics,
 ) {
     for channel in &alerting.channels {
         let crate::model::ChannelDecl::Slack { url, .. } = channel else {
             continue;
         };
-        for (reference, span) in url.references() {
-            match reference {
-                Reference::Env { .. } | Reference::Secret { .. } => {}
-                Reference::Var { name } if var_names.contains(&name.as_str()) => {}
-                Reference::Var { name } => diags.push(unknown(
-                    "variable",
-                    name,
+        check_static_references(url, var_names, "an alert channel", diags);
+    }
+    super::decode::alerting::check_mqtt_channels(alerting, connections, diags);
+}
+
+/// A template read before any step runs (a channel's URL, a broker's password) may read the
+/// environment, secrets and variables only.
+pub(super) fn check_static_references(
+    template: &Template,
+    var_names: &[&str],
+    what: &str,
+    diags: &mut Diagnostics,
+) {
+    for (reference, span) in template.references() {
+        match reference {
+            Reference::Env { .. } | Reference::Secret { .. } => {}
+            Reference::Var { name } if var_names.contains(&name.as_str()) => {}
+            Reference::Var { name } => diags.push(unknown(
+                "variable",
+                name,
+                span,
+                var_names,
+                "declare it in `vars { … }`",
+            )),
+            other => diags.push(
+                Diagnostic::error(
+                    "hookplan::bad-reference",
+                    format!("{what} cannot read {other}"),
                     span,
-                    var_names,
-                    "declare it in `vars { … }`",
+                    "not allowed here",
+                )
+                .with_help(format!(
+                    "{what} may read ${{env.…}}, ${{secret.…}} and ${{vars.…}}"
                 )),
-                other => diags.push(
-                    Diagnostic::error(
-                        "hookplan::bad-reference",
-                        format!("an alert channel cannot read {other}"),
-                        span,
-                        "not allowed here",
-                    )
-                    .with_help("a channel's URL may read ${env.…}, ${secret.…} and ${vars.…}"),
-                ),
-            }
+            ),
         }
     }
-    super::decode::alerting::check_mqtt_channels(alerting, super::MQTT_CONNECTIONS, diags);
 }
 
 /// The kinds that take `expect` and `capture`, for messages (`` `http`, `replay` ``).
