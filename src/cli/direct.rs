@@ -149,6 +149,15 @@ async fn execute(
     } = result.map_err(|e| CliError::failed(e.to_string()))?;
     alert_channel_failures(&mut report, &mut sinks);
     mqtt_counts(&mut report, &mut sinks);
+    // A direct command has no closing summary: say so only when something did not get out.
+    for (name, mqtt) in &report.mqtt {
+        if mqtt.unpublished > 0 || mqtt.dropped > 0 {
+            eprintln!(
+                "warning: mqtt \"{name}\": {} message(s) unpublished, {} dropped (outbox full)",
+                mqtt.unpublished, mqtt.dropped
+            );
+        }
+    }
     direct.logs.finish(&mut sinks);
     report::write_all(&report, &run_dir).map_err(|e| {
         CliError::io(
