@@ -673,3 +673,36 @@ fn check_reads_the_mqtt_node_and_points_at_its_mistakes() {
     let from_config = check(&plan(""));
     assert_eq!(from_config.code, 0, "{}", from_config.stderr);
 }
+
+#[test]
+fn an_mqtts_connection_sets_up_rustls_on_ring_and_a_failed_handshake_is_only_counted() {
+    // A plain mosquitto answers a TLS handshake with garbage: the connection never comes up.
+    let scratch = Scratch::new();
+    let broker = Broker::start(scratch.path(), false);
+    let server = TestServer::start(&[("/hook", vec![Answer::status(200)])]);
+    let (text, _) = steps("t", 3, &server.url, None);
+    let text = text.replace("/hook/", "/hook?step=");
+    scratch.write(
+        "plan.kdl",
+        &format!(
+            "plan \"tls\"\nmqtt \"secure\" url=\"mqtts://127.0.0.1:{}\" {{ drain \"10s\"; }}\n{text}",
+            broker.port
+        ),
+    );
+    let started = Instant::now();
+    let run = scratch.run(&[
+        "run",
+        "plan.kdl",
+        "--time-scale",
+        "0",
+        "--no-progress",
+        "--report-dir",
+        "out",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        report(&scratch)["mqtt"]["secure"],
+        serde_json::json!({"published": 0, "dropped": 0, "unpublished": 6})
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

@@ -1,4 +1,5 @@
-//! The connection to one broker: two tasks on the run's runtime around a shared [`Outbox`].
+//! The connection to one broker: two tasks around a shared [`Outbox`], on a thread and a
+//! single-threaded runtime of their own, so publishing competes with no step for a worker.
 //!
 //! The poll task drives rumqttc's event loop and tells the outbox which packet id each message
 //! went out with and which were acknowledged. The feeder hands waiting messages to the client
@@ -8,14 +9,21 @@
 //! delay that doubles from [`FIRST_RETRY`] to [`LAST_RETRY`].
 
 use super::outbox::{Message, Outbox};
-use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
+use rumqttc::{AsyncClient, Event, MqttOptions, NetworkOptions, Outgoing, Packet, QoS};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 
 /// Messages handed to the client and not yet acknowledged, at most.
-pub const WINDOW: usize = 64;
+pub const WINDOW: usize = 256;
+
+/// While the end of a run waits for acknowledgements: how often, and with what, the broker
+/// is nudged to send the ones it holds back.
+const NUDGE_EVERY: Duration = Duration::from_millis(5);
+const NUDGE_TOPIC: &str = "hookplan/drain";
+
+/// How long a connection attempt (TCP, TLS, CONNACK) may take, in seconds.
+const CONNECT_TIMEOUT_SECS: u64 = 5;
 
 /// The delay before the first reconnect, and the longest one.
 pub const FIRST_RETRY: Duration = Duration::from_millis(100);
@@ -39,7 +47,8 @@ struct State {
 /// A running connection.
 pub struct Connection {
     shared: Arc<Shared>,
-    tasks: Vec<JoinHandle<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 /// What became of the messages of a run.
@@ -53,13 +62,8 @@ pub struct Counts {
 }
 
 impl Connection {
-    /// Starts connecting at once, on `runtime`.
-    pub fn spawn(
-        runtime: &tokio::runtime::Handle,
-        options: MqttOptions,
-        qos: QoS,
-        capacity: usize,
-    ) -> Self {
+    /// Starts connecting at once, on a thread of its own.
+    pub fn spawn(options: MqttOptions, qos: QoS, capacity: usize) -> Self {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 outbox: Outbox::new(capacity, WINDOW),
@@ -69,23 +73,46 @@ impl Connection {
             }),
             wake: Notify::new(),
         });
-        let tasks = vec![
-            runtime.spawn(poll(options, shared.clone())),
-            runtime.spawn(feed(shared.clone(), qos)),
-        ];
-        Self { shared, tasks }
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let worker = shared.clone();
+        // Without a thread nothing is sent: the messages wait and are counted unpublished.
+        let thread = std::thread::Builder::new()
+            .name("hookplan-mqtt".into())
+            .spawn(move || {
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                runtime.block_on(async move {
+                    tokio::select! {
+                        () = poll(options, worker.clone()) => {}
+                        () = feed(worker, qos) => {}
+                        _ = stopped => {}
+                    }
+                });
+            })
+            .ok();
+        Self {
+            shared,
+            stop: Some(stop),
+            thread,
+        }
     }
 
     /// Queues a message; never waits for the broker.
     pub fn offer(&self, message: Message) {
-        lock(&self.shared).outbox.push(message);
-        self.shared.wake.notify_one();
+        if lock(&self.shared).outbox.push(message) {
+            self.shared.wake.notify_one();
+        }
     }
 
     /// Waits (blocking this thread, never the runtime) until everything was published or
     /// `limit` has passed; gives up at once on a broker that was never reached.
     pub fn drain(&self, limit: Duration) {
         let deadline = Instant::now() + limit;
+        let mut nudged: Option<Instant> = None;
         loop {
             {
                 let state = lock(&self.shared);
@@ -94,23 +121,37 @@ impl Connection {
                 {
                     return;
                 }
+                // A broker with Nagle's algorithm on (mosquitto's default) holds its last
+                // PubAcks until our side acknowledges them, and our side, sending nothing
+                // more, delays that by up to 40 ms. Any packet of ours carries the
+                // acknowledgement: an UNSUBSCRIBE from a topic never subscribed to is one
+                // that changes nothing.
+                if let Some(client) = &state.client
+                    && nudged.is_none_or(|at| at.elapsed() >= NUDGE_EVERY)
+                {
+                    let _ = client.try_unsubscribe(NUDGE_TOPIC);
+                    nudged = Some(Instant::now());
+                }
             }
             if Instant::now() >= deadline {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 
     /// Stops both tasks and counts what was and was not published.
-    pub fn close(self) -> Counts {
-        for task in &self.tasks {
-            task.abort();
-        }
-        let mut state = lock(&self.shared);
-        if let Some(client) = state.client.take() {
+    pub fn close(mut self) -> Counts {
+        if let Some(client) = lock(&self.shared).client.take() {
             let _ = client.try_disconnect();
         }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        let state = lock(&self.shared);
         Counts {
             published: state.outbox.published(),
             dropped: state.outbox.dropped(),
@@ -129,6 +170,12 @@ async fn poll(options: MqttOptions, shared: Arc<Shared>) {
     let mut delay = FIRST_RETRY;
     loop {
         let (client, mut events) = AsyncClient::new(options.clone(), WINDOW + 8);
+        // Small packets, one per message: Nagle's algorithm would hold each one back until the
+        // broker's delayed ACK, and the window would crawl.
+        let mut network = NetworkOptions::new();
+        network.set_tcp_nodelay(true);
+        network.set_connection_timeout(CONNECT_TIMEOUT_SECS);
+        events.set_network_options(network);
         let mut client = Some(client);
         loop {
             match events.poll().await {
@@ -143,14 +190,20 @@ async fn poll(options: MqttOptions, shared: Arc<Shared>) {
                     shared.wake.notify_one();
                 }
                 Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
-                    lock(&shared).outbox.written(pkid);
-                    if pkid == 0 {
+                    let mut state = lock(&shared);
+                    state.outbox.written(pkid);
+                    // QoS 0 frees its place once written: the feeder goes on when the queue
+                    // it filled is half written.
+                    let wake = pkid == 0 && state.outbox.in_window() == WINDOW / 2;
+                    drop(state);
+                    if wake {
                         shared.wake.notify_one();
                     }
                 }
                 Ok(Event::Incoming(Packet::PubAck(ack))) => {
-                    lock(&shared).outbox.acknowledged(ack.pkid);
-                    shared.wake.notify_one();
+                    if lock(&shared).outbox.acknowledged(ack.pkid) {
+                        shared.wake.notify_one();
+                    }
                 }
                 Ok(_) => {}
                 Err(_) => break,

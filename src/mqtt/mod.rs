@@ -32,8 +32,8 @@ pub enum SetupError {
     BadUrl(String),
 }
 
-/// Adds a lossy sink per connection. Call it inside the run's runtime: the connections run
-/// on it.
+/// Adds a lossy sink per connection; each connection starts connecting at once, on a thread
+/// of its own.
 pub fn add_sinks(
     mut sinks: Sinks,
     connections: &[MqttDecl],
@@ -44,10 +44,9 @@ pub fn add_sinks(
         return sinks;
     }
     let run_key = run_key();
-    let runtime = tokio::runtime::Handle::current();
     for decl in connections {
         let connection = options(decl, values, &run_key)
-            .map(|(options, qos)| Connection::spawn(&runtime, options, qos, decl.outbox))
+            .map(|(options, qos)| Connection::spawn(options, qos, decl.outbox))
             .map_err(|e| e.to_string());
         let topics = Topics {
             prefix: decl.topic_prefix.clone(),

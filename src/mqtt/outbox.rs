@@ -49,10 +49,14 @@ impl Outbox {
         }
     }
 
-    /// Adds a message; when the outbox is full the oldest waiting one makes room.
-    pub fn push(&mut self, message: Message) {
+    /// Adds a message; when the outbox is full the oldest waiting one makes room. Says whether
+    /// the feeder must be woken: only when nothing was waiting, since otherwise it is already
+    /// handing messages over or waiting for the window (an acknowledgement wakes it then).
+    pub fn push(&mut self, message: Message) -> bool {
+        let was_empty = self.waiting.is_empty();
         self.waiting.push_back(message);
         self.trim();
+        was_empty
     }
 
     /// The next message to hand to the client, unless the window is full.
@@ -87,11 +91,15 @@ impl Outbox {
         }
     }
 
-    /// The broker acknowledged this packet id.
-    pub fn acknowledged(&mut self, pkid: u16) {
-        if self.in_flight.remove(&pkid).is_some() {
-            self.published += 1;
+    /// The broker acknowledged this packet id. Says whether the feeder must be woken: when
+    /// messages wait and the window just emptied to half, so it hands them over in batches
+    /// rather than one per acknowledgement.
+    pub fn acknowledged(&mut self, pkid: u16) -> bool {
+        if self.in_flight.remove(&pkid).is_none() {
+            return false;
         }
+        self.published += 1;
+        !self.waiting.is_empty() && self.submitted.len() + self.in_flight.len() == self.window / 2
     }
 
     /// The connection is gone: everything not acknowledged waits again, in its first order,
@@ -109,6 +117,11 @@ impl Outbox {
             self.waiting.push_front(message);
         }
         self.trim();
+    }
+
+    /// Messages handed over and not yet published.
+    pub fn in_window(&self) -> usize {
+        self.submitted.len() + self.in_flight.len()
     }
 
     /// Messages not (yet) published: waiting, handed over, or unacknowledged.
@@ -152,8 +165,12 @@ mod tests {
     #[test]
     fn a_full_outbox_drops_the_oldest_and_counts_them() {
         let mut outbox = Outbox::new(3, 10);
-        for seq in 0..5 {
-            outbox.push(message(seq));
+        assert!(
+            outbox.push(message(0)),
+            "the first message wakes the feeder"
+        );
+        for seq in 1..5 {
+            assert!(!outbox.push(message(seq)), "later ones find it awake");
         }
         assert_eq!(outbox.dropped(), 2);
         assert_eq!(drain(&mut outbox), vec![2, 3, 4]);
@@ -169,7 +186,10 @@ mod tests {
         outbox.written(7);
         outbox.written(8);
         assert_eq!(drain(&mut outbox), Vec::<u64>::new());
-        outbox.acknowledged(7);
+        assert!(
+            outbox.acknowledged(7),
+            "half the window is free: wake the feeder"
+        );
         assert_eq!(drain(&mut outbox), vec![2]);
         assert_eq!(outbox.published(), 1);
         assert_eq!(outbox.unpublished(), 3);
@@ -187,7 +207,7 @@ mod tests {
         outbox.written(1);
         outbox.written(2);
         outbox.written(3);
-        outbox.acknowledged(2);
+        assert!(!outbox.acknowledged(2), "the window is far from full");
         outbox.connection_lost();
         assert_eq!(outbox.published(), 1);
         assert_eq!(drain(&mut outbox), vec![0, 2, 3, 4, 5]);
