@@ -14,7 +14,7 @@ demo:
     cargo run --release -- run plans/quickstart.kdl --report-dir target/demo-report
 
 # Every benchmark.
-bench: bench-engine bench-call bench-check bench-sandbox bench-time-scale bench-alerts
+bench: bench-engine bench-call bench-check bench-sandbox bench-time-scale bench-alerts bench-mqtt
 
 # Executor overhead per step, the retry layer, an http step against a bare reqwest call.
 bench-engine:
@@ -41,3 +41,7 @@ bench-time-scale:
 # Alert evaluation over 1,000,000 deliveries: time per delivery, p95 accuracy, peak heap at 1M against 100k.
 bench-alerts:
     cargo bench --bench alerting
+
+# 1,000 `call` steps publishing to a live mosquitto against the same plan without `mqtt` (median of 5 interleaved runs).
+bench-mqtt:
+    scripts/bench-mqtt.sh

@@ -85,6 +85,7 @@ fn plan(deep: bool) -> Plan {
         databases: Vec::new(),
         steps,
         alerting: None,
+        mqtt: Vec::new(),
         path: "bench.kdl".into(),
         base_dir: ".".into(),
         canonical_hash: String::new(),

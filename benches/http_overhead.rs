@@ -126,6 +126,7 @@ fn http_step_with_retry_policy(bencher: Bencher) {
         databases: Vec::new(),
         steps: vec![step.clone()],
         alerting: None,
+        mqtt: Vec::new(),
         path: "bench.kdl".into(),
         base_dir: ".".into(),
         canonical_hash: String::new(),

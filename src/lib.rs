@@ -13,6 +13,7 @@ pub mod graph;
 pub mod http_client;
 pub mod io_error;
 pub mod model;
+pub mod mqtt;
 pub mod observe;
 pub mod plan;
 pub mod random;

@@ -1,5 +1,5 @@
 //! Alerting: a lossless evaluator over the run's deliveries that emits alert events, and
-//! lossy channels that carry them out (the log, Slack; MQTT comes with the `mqtt` node).
+//! lossy channels that carry them out (the log, Slack; MQTT through the `mqtt` node's sink).
 //!
 //! The evaluator is a [`crate::exec::Stage`]: it sees every event as it is sent and its
 //! alerts follow their source in the stream, so reports and `expect-alerts` see them in
@@ -54,8 +54,8 @@ pub fn add_channels(
                     values.redactor(),
                 ));
             }
-            // Published by the MQTT connection, which another change brings; `check` reports
-            // an mqtt channel until then, so a plan with one never runs.
+            // Published by the mqtt connection's own sink (`crate::mqtt`), which reads the
+            // channel's topic.
             ChannelDecl::Mqtt { .. } => {}
         }
     }
@@ -63,7 +63,7 @@ pub fn add_channels(
 }
 
 /// What the static parts of a run know: the environment, secrets and variables.
-fn lookup(values: &Values, reference: &Reference) -> Result<String, String> {
+pub(crate) fn lookup(values: &Values, reference: &Reference) -> Result<String, String> {
     let found = match reference {
         Reference::Env { name, .. } => values.env.get(name),
         Reference::Secret { name, .. } => values.secrets.get(name),

@@ -85,6 +85,7 @@ pub fn run(
     let mut plan = Plan::one_step("call", step, PathBuf::from("."));
     plan.databases = vec![chosen.decl.clone()];
     plan.alerting = config.alerting.clone();
+    plan.mqtt = config.mqtt.clone();
     let values = values::resolve(&plan, &[], &ProcessEnvironment).map_err(|missing| {
         let first = &missing[0];
         CliError::usage(format!("{} is not set", first.reference))

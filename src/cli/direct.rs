@@ -66,6 +66,22 @@ pub(super) fn journal(run_dir: &Path) -> Result<Journal, CliError> {
 
 /// Alert channels that failed: a warning each, and their counts in the report (never a
 /// failed run: channels are lossy).
+/// Puts each mqtt connection's counts into the report.
+pub(super) fn mqtt_counts(report: &mut Report, sinks: &mut crate::exec::Finished) {
+    for (name, connection) in crate::mqtt::take_reports(sinks) {
+        let counts = connection.counts;
+        report.mqtt.insert(
+            name,
+            crate::report::MqttReport {
+                published: counts.published,
+                dropped: counts.dropped,
+                unpublished: counts.unpublished,
+                error: connection.setup_error,
+            },
+        );
+    }
+}
+
 pub(super) fn alert_channel_failures(report: &mut Report, sinks: &mut crate::exec::Finished) {
     for failure in crate::alerting::channel_failures(sinks) {
         let why = failure
@@ -99,6 +115,7 @@ async fn execute(
         .build()
         .map_err(|e| CliError::failed(format!("cannot set up the HTTP client: {e}")))?;
     let sinks = crate::alerting::add_channels(sinks, plan.alerting.as_ref(), &values, &http);
+    let sinks = crate::mqtt::add_sinks(sinks, &plan.mqtt, plan.alerting.as_ref(), &values);
     let graph = StepGraph::new(&plan);
     let abort = CancellationToken::new();
     let interrupt = abort.child_token();
@@ -131,6 +148,16 @@ async fn execute(
         mut sinks,
     } = result.map_err(|e| CliError::failed(e.to_string()))?;
     alert_channel_failures(&mut report, &mut sinks);
+    mqtt_counts(&mut report, &mut sinks);
+    // A direct command has no closing summary: say so only when something did not get out.
+    for (name, mqtt) in &report.mqtt {
+        if mqtt.unpublished > 0 || mqtt.dropped > 0 {
+            eprintln!(
+                "warning: mqtt \"{name}\": {} message(s) unpublished, {} dropped (outbox full)",
+                mqtt.unpublished, mqtt.dropped
+            );
+        }
+    }
     direct.logs.finish(&mut sinks);
     report::write_all(&report, &run_dir).map_err(|e| {
         CliError::io(

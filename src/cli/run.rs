@@ -191,6 +191,7 @@ async fn execute(
         })
     };
     let sinks = crate::alerting::add_channels(sinks, plan.alerting.as_ref(), &values, &http);
+    let sinks = crate::mqtt::add_sinks(sinks, &plan.mqtt, plan.alerting.as_ref(), &values);
     let setup = engine::RunSetup {
         shown_path: args.plan.display().to_string(),
         jobs,
@@ -213,6 +214,7 @@ async fn execute(
     } = result.map_err(|e| CliError::failed(e.to_string()))?;
     crate::observe::logging::set_progress(None);
     super::direct::alert_channel_failures(&mut report, &mut sinks);
+    super::direct::mqtt_counts(&mut report, &mut sinks);
 
     let mut written = Vec::new();
     report::write_all(&report, &run_dir).map_err(|e| {

@@ -89,6 +89,10 @@ pub fn resolve(
         );
     }
     templates.extend(plan.databases.iter().filter_map(|d| d.url.as_ref()));
+    for mqtt in &plan.mqtt {
+        templates.push(&mqtt.url);
+        templates.extend(mqtt.password.as_ref());
+    }
     if let Some(alerting) = crate::alerting::active(plan.alerting.as_ref()) {
         templates.extend(alerting.channels.iter().filter_map(|c| match c {
             crate::model::ChannelDecl::Slack { url, .. } => Some(url),

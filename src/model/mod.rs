@@ -10,6 +10,7 @@ mod database;
 mod duration;
 mod expect_alerts;
 mod http;
+mod mqtt;
 mod replay;
 mod requests;
 mod span;
@@ -26,6 +27,7 @@ pub use database::{DATABASE_URL_ENV, DEFAULT_DATABASE, DatabaseDecl};
 pub use duration::{DurationError, HumanDuration, parse_duration};
 pub use expect_alerts::ExpectAlerts;
 pub use http::{Body, HttpAction, SignSpec};
+pub use mqtt::{BrokerAddress, DEFAULT_DRAIN, DEFAULT_OUTBOX, DEFAULT_TOPIC_PREFIX, MqttDecl};
 pub use replay::ReplayAction;
 pub use requests::{CountExpectation, ExpectRequests, RequestCheck};
 pub use span::{Span, Spanned};
@@ -59,6 +61,8 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// The plan's `alerting`, else the project config's; `None` when neither declares it.
     pub alerting: Option<AlertingDecl>,
+    /// The plan's `mqtt` connections, else the project config's.
+    pub mqtt: Vec<MqttDecl>,
     /// The plan file, and the folder its relative paths are read from.
     pub path: PathBuf,
     pub base_dir: PathBuf,
@@ -83,6 +87,7 @@ impl Plan {
             databases: Vec::new(),
             steps: vec![step],
             alerting: None,
+            mqtt: Vec::new(),
             path: PathBuf::from(format!("({name})")),
             base_dir,
             canonical_hash: String::new(),

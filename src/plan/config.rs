@@ -18,7 +18,7 @@
 //! A `database` here is the registry `hookplan call` and `hookplan webhooks` use, and one
 //! that any plan may name; a plan's own `database` of the same name wins.
 
-use super::decode::{alerting, database, retry};
+use super::decode::{alerting, database, mqtt, retry};
 use super::diagnostic::{Diagnostic, Diagnostics, PlanErrors};
 use super::reader::{self, NodeReader, once, unknown_node};
 use super::{LoadError, syntax};
@@ -46,6 +46,8 @@ pub struct ProjectConfig {
     pub log_file: Option<PathBuf>,
     /// `alerting { … }`: every plan of the project evaluates it unless it has its own.
     pub alerting: Option<crate::model::AlertingDecl>,
+    /// `mqtt "NAME" url="…" { … }`: the brokers every plan without its own publishes to.
+    pub mqtt: Vec<crate::model::MqttDecl>,
 }
 
 impl Default for ProjectConfig {
@@ -59,6 +61,7 @@ impl Default for ProjectConfig {
             databases: Vec::new(),
             log_file: None,
             alerting: None,
+            mqtt: Vec::new(),
         }
     }
 }
@@ -153,9 +156,22 @@ impl ProjectConfig {
                     if once(&mut seen, node, &mut diags)
                         && let Some(alerting) = alerting::decode(node, true, &mut diags)
                     {
-                        // The config has no variables: a channel reads env and secrets only.
-                        super::validate::check_alerting(&alerting, &[], &mut diags);
                         config.alerting = Some(alerting);
+                    }
+                }
+                "mqtt" => {
+                    if let Some(decl) = mqtt::decode(node, &mut diags) {
+                        // The config has no variables: a broker's URL and password read env
+                        // and secrets only.
+                        for template in mqtt::templates(&decl) {
+                            super::validate::check_static_template(
+                                template,
+                                "an mqtt connection",
+                                &[],
+                                &mut diags,
+                            );
+                        }
+                        config.mqtt.push(decl);
                     }
                 }
                 "logging" => {
@@ -167,10 +183,19 @@ impl ProjectConfig {
                 _ => unknown_node(
                     node,
                     "the project config",
-                    &["retry", "webhooks", "database", "logging", "alerting"],
+                    &[
+                        "retry", "webhooks", "database", "logging", "mqtt", "alerting",
+                    ],
                     &mut diags,
                 ),
             }
+        }
+        mqtt::check_unique(&config.mqtt, &mut diags);
+        if let Some(alerting) = &config.alerting {
+            // The config has no variables: a channel reads env and secrets only. Checked once
+            // every node is read, so an mqtt channel may name a connection written after it.
+            let connections: Vec<&str> = config.mqtt.iter().map(|m| m.name.as_str()).collect();
+            super::validate::check_alerting(alerting, &[], &connections, &mut diags);
         }
         if diags.has_errors() {
             return Err(PlanErrors::single(file, diags.into_vec()).into());

@@ -11,7 +11,7 @@ const FIXED: &[(&str, &[&str])] = &[
     (
         "top",
         &[
-            "plan", "vars", "retry", "sandbox", "database", "alerting", "step",
+            "plan", "vars", "retry", "sandbox", "database", "mqtt", "alerting", "step",
         ],
     ),
     (
@@ -72,6 +72,10 @@ const FIXED: &[(&str, &[&str])] = &[
         ],
     ),
     ("database", &["table", "columns", "seed-sql", "auth-header"]),
+    (
+        "mqtt",
+        &["topic-prefix", "qos", "username", "outbox", "drain"],
+    ),
     (
         "alerting",
         &[

@@ -129,10 +129,6 @@ pub fn check_with(
     }
 }
 
-/// The mqtt connections alert channels may name. None until the `mqtt` node exists; it fills
-/// this in, and `check` then accepts the channels that name one.
-pub(crate) const MQTT_CONNECTIONS: &[&str] = &[];
-
 /// Top-level nodes beyond which hashing beside the checks pays for its thread.
 const PARALLEL_NODES: usize = 200;
 

@@ -32,6 +32,7 @@ pub fn validate(
         steps,
         alerting,
         alerting_nodes: _,
+        mqtt,
     } = decoded;
     SUGGESTIONS_LEFT.set(SUGGESTION_BUDGET);
 
@@ -420,10 +421,24 @@ pub fn validate(
         }
     }
 
+    // MQTT: the plan's connections win over the project config's (checked when that was read).
+    super::decode::mqtt::check_unique(&mqtt, diags);
+    for decl in &mqtt {
+        for template in super::decode::mqtt::templates(decl) {
+            check_static_template(template, "an mqtt connection", &var_names, diags);
+        }
+    }
+    let mqtt = if mqtt.is_empty() {
+        config.mqtt.clone()
+    } else {
+        mqtt
+    };
+    let connections: Vec<&str> = mqtt.iter().map(|m| m.name.as_str()).collect();
     // Alerting: the plan's own wins over the project config's (checked when that was read).
     if let Some(own) = &alerting {
-        check_alerting(own, &var_names, diags);
+        check_alerting(own, &var_names, &connections, diags);
     }
+    drop(connections);
     let alerting = alerting.or_else(|| config.alerting.clone());
     for step in &out_steps {
         if step.action.kind() != "expect-alerts" {
@@ -464,6 +479,7 @@ pub fn validate(
         databases,
         steps: out_steps,
         alerting,
+        mqtt,
         path: plan_path.to_path_buf(),
         base_dir: base_dir.to_path_buf(),
         canonical_hash: String::new(),
@@ -471,10 +487,11 @@ pub fn validate(
 }
 
 /// An `alerting` node's channels: a Slack URL may read the environment, secrets and variables
-/// (nothing that exists only once steps run); an mqtt channel must name a connection.
+/// (nothing that exists only once steps run); an mqtt channel must name a declared connection.
 pub(super) fn check_alerting(
     alerting: &crate::model::AlertingDecl,
     var_names: &[&str],
+    connections: &[&str],
     diags: &mut Diagnostics,
 ) {
     for channel in &alerting.channels {
@@ -483,7 +500,7 @@ pub(super) fn check_alerting(
         };
         check_static_template(url, "an alert channel's URL", var_names, diags);
     }
-    super::decode::alerting::check_mqtt_channels(alerting, super::MQTT_CONNECTIONS, diags);
+    super::decode::alerting::check_mqtt_channels(alerting, connections, diags);
 }
 
 /// The kinds that take `expect` and `capture`, for messages (`` `http`, `replay` ``).
@@ -524,7 +541,7 @@ fn check_capture(source: &Step, key: &str, span: Span, diags: &mut Diagnostics) 
 
 /// A template read before any step runs (`what`: "a sandbox's setting", "a database URL"): it
 /// may read the environment, secrets and variables, nothing that exists only once steps run.
-fn check_static_template(
+pub(super) fn check_static_template(
     template: &Template,
     what: &str,
     var_names: &[&str],

@@ -345,6 +345,15 @@ impl Console {
                 if *dropped == 1 { "" } else { "s" }
             ));
         }
+        for (name, mqtt) in &report.mqtt {
+            text.push_str(&format!(
+                "\nmqtt \"{name}\": {} published, {} unpublished, {} dropped (outbox full)",
+                mqtt.published, mqtt.unpublished, mqtt.dropped
+            ));
+            if let Some(why) = &mqtt.error {
+                text.push_str(&format!(" · {why}"));
+            }
+        }
         for path in written {
             text.push_str(&format!("\nreport: {path}"));
         }

@@ -8,7 +8,7 @@ pub mod junit;
 pub mod markdown;
 pub mod model;
 
-pub use model::{Report, ReportBuilder, RunStatus};
+pub use model::{MqttReport, Report, ReportBuilder, RunStatus};
 
 use std::path::Path;
 

@@ -40,9 +40,27 @@ pub struct Report {
     /// did. Not in the digest: it depends on load.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub dropped_events: BTreeMap<String, u64>,
+    /// What each `mqtt` connection published, dropped (its outbox was full) and left
+    /// unpublished at the end of the run; only when the run had a connection. Not in the
+    /// digest: it depends on the broker.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mqtt: BTreeMap<String, MqttReport>,
     /// sha256 over what makes this run what it is (see `digest.rs`); the same plan, inputs and
     /// seed give the same digest.
     pub digest: String,
+}
+
+/// One `mqtt` connection's messages.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct MqttReport {
+    pub published: u64,
+    /// Dropped, oldest first, because the outbox was full.
+    pub dropped: u64,
+    /// Still waiting or unacknowledged when the end of the run stopped waiting.
+    pub unpublished: u64,
+    /// Why the connection could not be set up at all (nothing was published).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -236,6 +254,7 @@ impl Default for ReportBuilder {
             alert_channel_failures: BTreeMap::new(),
             timing: RunTiming::default(),
             dropped_events: BTreeMap::new(),
+            mqtt: BTreeMap::new(),
             digest: String::new(),
         };
         Self {

@@ -321,8 +321,8 @@ fn default_slack_url(span: Span) -> Template {
         .expect("the default Slack URL is a valid template")
 }
 
-/// The mqtt connections an alert channel may name. One place, so that the `mqtt` node, when
-/// it comes, only has to fill this list. None exist yet.
+/// An mqtt channel must name one of the declared `mqtt` connections (or leave the name out
+/// when there is exactly one).
 pub fn check_mqtt_channels(alerting: &AlertingDecl, connections: &[&str], diags: &mut Diagnostics) {
     for channel in &alerting.channels {
         let ChannelDecl::Mqtt {

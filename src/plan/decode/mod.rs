@@ -7,6 +7,7 @@ mod expect;
 pub(super) mod expect_alerts;
 pub(super) mod expect_requests;
 pub(super) mod http;
+pub(super) mod mqtt;
 mod plan_node;
 pub(super) mod replay;
 pub(super) mod retry;
@@ -40,6 +41,7 @@ pub struct Decoded {
     pub alerting: Option<AlertingDecl>,
     /// Where each `alerting` node was written (a plan holds one).
     pub alerting_nodes: Vec<Span>,
+    pub mqtt: Vec<crate::model::MqttDecl>,
 }
 
 pub fn decode(nodes: &[RawNode], diags: &mut Diagnostics) -> Decoded {
@@ -70,6 +72,11 @@ pub fn decode(nodes: &[RawNode], diags: &mut Diagnostics) -> Decoded {
             "database" => {
                 if let Some(db) = database::decode(node, diags) {
                     decoded.databases.push(db);
+                }
+            }
+            "mqtt" => {
+                if let Some(decl) = mqtt::decode(node, diags) {
+                    decoded.mqtt.push(decl);
                 }
             }
             "alerting" => {
