@@ -517,27 +517,7 @@ fn hookplan_call_is_a_one_step_plan_with_the_specs_lines() {
         "0",
     ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let lines: Vec<&str> = out
-        .stderr
-        .lines()
-        .map(|l| l.split_once("] ").map_or(l, |(_, r)| r))
-        .collect();
-    assert_eq!(
-        lines,
-        [
-            format!("POST request to {target} (max_retries=3)").as_str(),
-            "Server error 503, retrying in 2.0s (attempt 1/3)",
-            "Server error 503, retrying in 4.0s (attempt 2/3)",
-            "Response: 200 OK",
-        ],
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.starts_with('['),
-        "each line behind its time: {}",
-        out.stderr
-    );
+    support::assert_fails_twice_then_ok(&out.stderr, &target);
     let seen = server.requests();
     assert_eq!(
         header(&seen[2].2, "authorization"),

@@ -122,22 +122,7 @@ fn a_new_user_calls_the_specs_def_webhook_through_a_flaky_sandbox() {
         s.run_env(&["call", "TEST_WEBHOOK", "DONE", "--time-scale", "0"], &env),
         "call",
     );
-    let lines: Vec<&str> = call
-        .stderr
-        .lines()
-        .map(|l| l.split_once("] ").map_or(l, |(_, rest)| rest))
-        .collect();
-    assert_eq!(
-        lines,
-        [
-            format!("POST request to {target} (max_retries=3)").as_str(),
-            "Server error 503, retrying in 2.0s (attempt 1/3)",
-            "Server error 503, retrying in 4.0s (attempt 2/3)",
-            "Response: 200 OK",
-        ],
-        "{}",
-        call.stderr
-    );
+    support::assert_fails_twice_then_ok(&call.stderr, &target);
     let console = sandbox.wait_for("Response: 200 OK");
     assert_eq!(console.matches("Response: 503").count(), 2, "{console}");
     assert!(console.contains("Auth: Basic"), "{console}");

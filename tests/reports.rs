@@ -94,6 +94,34 @@ fn report_json_follows_its_schema() {
     assert!(errors.is_empty(), "{errors:#?}");
 }
 
+/// The report.json a run left in its scratch folder.
+fn report_in(scratch: &Scratch) -> serde_json::Value {
+    let (_, text) = scratch
+        .all_files()
+        .into_iter()
+        .find(|(p, _)| p.ends_with("report.json"))
+        .expect("a report.json");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// What the schema finds wrong with a report, one line each.
+fn schema_errors(validator: &jsonschema::Validator, report: &serde_json::Value) -> Vec<String> {
+    validator
+        .iter_errors(report)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+/// The first step of this kind, to doctor.
+fn step_of<'a>(report: &'a mut serde_json::Value, kind: &str) -> &'a mut serde_json::Value {
+    report["steps"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|s| s["kind"] == kind)
+        .unwrap()
+}
+
 /// Every line of the events journal follows its schema, for every kind of outcome, and also
 /// for a plan with sandboxes, faults, expectations on arrivals and a replay.
 #[test]
@@ -147,16 +175,8 @@ fn the_events_journal_follows_its_schema() {
     )
     .unwrap();
     let report_validator = jsonschema::validator_for(&report_schema).unwrap();
-    let (_, text) = quickstart
-        .all_files()
-        .into_iter()
-        .find(|(p, _)| p.ends_with("report.json"))
-        .expect("the quickstart's report");
-    let mut report: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let errors: Vec<String> = report_validator
-        .iter_errors(&report)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
+    let mut report = report_in(&quickstart);
+    let errors = schema_errors(&report_validator, &report);
     assert!(errors.is_empty(), "{errors:#?}");
     let kinds: std::collections::BTreeSet<&str> = report["steps"]
         .as_array()
@@ -167,50 +187,22 @@ fn the_events_journal_follows_its_schema() {
         .collect();
     assert_eq!(kinds, ["expect-requests", "replay"].into_iter().collect());
     // A kind's details are checked: a field its shape does not know is refused.
-    let replay = report["steps"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|s| s["kind"] == "replay")
-        .unwrap();
-    replay["details"]["leak"] = serde_json::json!("x");
+    step_of(&mut report, "replay")["details"]["leak"] = serde_json::json!("x");
     assert!(!report_validator.is_valid(&report));
     // The calls' details too.
-    let (_, text) = calls
-        .all_files()
-        .into_iter()
-        .find(|(p, _)| p.ends_with("report.json"))
-        .expect("the calls' report");
-    let mut report: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert!(report_validator.is_valid(&report), "{text}");
-    let call = report["steps"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|s| s["kind"] == "call")
-        .unwrap();
+    let mut report = report_in(&calls);
+    let errors = schema_errors(&report_validator, &report);
+    assert!(errors.is_empty(), "{errors:#?}");
+    let call = step_of(&mut report, "call");
     assert_eq!(call["details"]["webhook"], "TEST_WEBHOOK");
     call["details"]["delivery_id"] = serde_json::json!("not-an-id");
     assert!(!report_validator.is_valid(&report));
     // The alerts and the expect-alerts details too.
-    let (_, text) = alerted
-        .all_files()
-        .into_iter()
-        .find(|(p, _)| p.ends_with("report.json"))
-        .expect("the alerting plan's report");
-    let mut report: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let errors: Vec<String> = report_validator
-        .iter_errors(&report)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
+    let mut report = report_in(&alerted);
+    let errors = schema_errors(&report_validator, &report);
     assert!(errors.is_empty(), "{errors:#?}");
-    assert_eq!(report["alerts"].as_array().unwrap().len(), 1, "{text}");
-    let expected = report["steps"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|s| s["kind"] == "expect-alerts")
-        .unwrap();
+    assert_eq!(report["alerts"].as_array().unwrap().len(), 1, "{report}");
+    let expected = step_of(&mut report, "expect-alerts");
     assert_eq!(expected["details"]["matched"], 1);
     expected["details"]["leak"] = serde_json::json!("x");
     assert!(!report_validator.is_valid(&report));

@@ -17,6 +17,32 @@ pub const LEGACY_DDL: &str = "CREATE TABLE def_webhook (Webhookcode VARCHAR(64) 
 pub const LEGACY_MAPPING: &str = r#"table "def_webhook"
     columns code="Webhookcode" direction="Direction" url="Baseurl" method="Method" user="Username" key="Apikey" password="Password""#;
 
+/// Asserts that `hookplan call` printed the spec's lines for a webhook at `target` that failed
+/// twice with 503 and then answered 200, each line behind its `[HH:MM:SS]`.
+pub fn assert_fails_twice_then_ok(stderr: &str, target: &str) {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(|l| {
+            let (time, rest) = l.split_once("] ").unwrap_or_else(|| panic!("no time: {l}"));
+            assert!(
+                time.starts_with('[') && time.len() == 9,
+                "not [HH:MM:SS]: {l}"
+            );
+            rest
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            format!("POST request to {target} (max_retries=3)").as_str(),
+            "Server error 503, retrying in 2.0s (attempt 1/3)",
+            "Server error 503, retrying in 4.0s (attempt 2/3)",
+            "Response: 200 OK",
+        ],
+        "{stderr}"
+    );
+}
+
 pub fn hookplan() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hookplan"));
     command
