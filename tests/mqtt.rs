@@ -496,6 +496,8 @@ const CANARIES: &[&str] = &[
 
 const OWN_TABLE: &str = "CREATE TABLE webhooks (code TEXT PRIMARY KEY, direction TEXT, url TEXT, method TEXT, auth TEXT, user TEXT, key TEXT, password TEXT, signing_secret TEXT, enabled TEXT);\n";
 
+const MQTT_PASSWORD: &str = "Mqtt-Pw-CANARY-0123456789";
+
 #[test]
 fn payloads_match_their_schemas_and_hold_no_credential() {
     let server = TestServer::start(&[
@@ -536,20 +538,32 @@ fn payloads_match_their_schemas_and_hold_no_credential() {
     scratch.write(
         "plan.kdl",
         &format!(
-            "plan \"canary\" {{ jobs 1; }}\ndatabase \"registry\" url=\"sqlite://registry.db\" {{ seed-sql \"webhooks.sql\"; }}\nmqtt \"events\" url=\"{}\"\nalerting {{ failure-rate-threshold 10.0; min-deliveries 1; channel \"mqtt\" topic=\"webhook/alerts\"; }}\n{steps}",
+            "plan \"canary\" {{ jobs 1; }}\ndatabase \"registry\" url=\"sqlite://registry.db\" {{ seed-sql \"webhooks.sql\"; }}\nmqtt \"events\" url=\"{}\" {{ username \"hookplan\" password=\"${{secret.MQTT_PASSWORD}}\"; }}\nalerting {{ failure-rate-threshold 10.0; min-deliveries 1; channel \"mqtt\" topic=\"webhook/alerts\"; }}\n{steps}",
             broker.url()
         ),
     );
-    let run = scratch.run(&[
-        "run",
-        "plan.kdl",
-        "--time-scale",
-        "0",
-        "--no-progress",
-        "--report-dir",
-        "out",
-    ]);
+    // The broker's own password is a secret of the run too (this broker checks none).
+    let run = scratch.run_env(
+        &[
+            "run",
+            "plan.kdl",
+            "--time-scale",
+            "0",
+            "--no-progress",
+            "--report-dir",
+            "out",
+        ],
+        &[("MQTT_PASSWORD", MQTT_PASSWORD)],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
+    for (path, content) in scratch.all_files() {
+        assert!(
+            !content.contains(MQTT_PASSWORD),
+            "the broker's password in {}",
+            path.display()
+        );
+    }
+    assert!(!format!("{}{}", run.stdout, run.stderr).contains(MQTT_PASSWORD));
     let counts = &report(&scratch)["mqtt"]["events"];
     let published = counts["published"].as_u64().unwrap() as usize;
     assert_eq!(counts["unpublished"], 0, "{}", run.stderr);
@@ -596,6 +610,7 @@ fn payloads_match_their_schemas_and_hold_no_credential() {
         if canary.len() > 8 {
             forms.push(canary.to_string());
         }
+        forms.push(MQTT_PASSWORD.to_string());
         for form in &forms {
             // `"POST"` is the method, legitimately: every other form of it is a leak.
             if form == "\"POST\"" {
