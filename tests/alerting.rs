@@ -96,25 +96,15 @@ fn run_burst(server: &TestServer, slack_path: &str, secrets: [&str; 5], plan: &s
     scratch.write("plan.kdl", plan);
     let slack = format!("{}{slack_path}", server.url);
     let [token, user, flag, zero, method] = secrets;
-    let run = scratch.run_env(
-        &[
-            "run",
-            "plan.kdl",
-            "--time-scale",
-            "0",
-            "--report-dir",
-            "out",
-        ],
-        &[
-            ("BASE", &server.url),
-            ("SLACK_WEBHOOK_URL", &slack),
-            ("TOKEN", token),
-            ("USER", user),
-            ("FLAG", flag),
-            ("ZERO", zero),
-            ("METHOD", method),
-        ],
-    );
+    let run = scratch.run_plan(&[
+        ("BASE", &server.url),
+        ("SLACK_WEBHOOK_URL", &slack),
+        ("TOKEN", token),
+        ("USER", user),
+        ("FLAG", flag),
+        ("ZERO", zero),
+        ("METHOD", method),
+    ]);
     Burst { scratch, run }
 }
 
@@ -313,24 +303,14 @@ fn project_config_alerting_in_the_specs_keys_and_alerts_stay_out_of_the_digest()
                 "alerting {{\n    enabled #true\n    failure_rate_threshold 10.0\n    auth_failure_threshold 100\n    latency_threshold_seconds 3600.0\n    window_minutes 5\n    min_deliveries {min}\n    channels \"log\"\n}}\n"
             ),
         );
-        let run = scratch.run_env(
-            &[
-                "run",
-                "plan.kdl",
-                "--time-scale",
-                "0",
-                "--report-dir",
-                "out",
-            ],
-            &[
-                ("BASE", &server.url),
-                ("TOKEN", "t"),
-                ("USER", "u"),
-                ("FLAG", "f"),
-                ("ZERO", "z"),
-                ("METHOD", "m"),
-            ],
-        );
+        let run = scratch.run_plan(&[
+            ("BASE", &server.url),
+            ("TOKEN", "t"),
+            ("USER", "u"),
+            ("FLAG", "f"),
+            ("ZERO", "z"),
+            ("METHOD", "m"),
+        ]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         let report = report(&scratch, "out");
         digests.push(report["digest"].clone());

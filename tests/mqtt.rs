@@ -427,15 +427,7 @@ fn a_broker_that_never_comes_up_fails_nothing_and_counts_what_was_not_published(
     );
     scratch.write("plan.kdl", &plan);
     let started = Instant::now();
-    let run = scratch.run(&[
-        "run",
-        "plan.kdl",
-        "--time-scale",
-        "0",
-        "--no-progress",
-        "--report-dir",
-        "out",
-    ]);
+    let run = scratch.run_plan(&[]);
     let took = started.elapsed();
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(server.total_hits(), 20);
@@ -464,15 +456,7 @@ fn a_full_outbox_drops_the_oldest_and_says_so() {
         free_port()
     );
     scratch.write("plan.kdl", &plan);
-    let run = scratch.run(&[
-        "run",
-        "plan.kdl",
-        "--time-scale",
-        "0",
-        "--no-progress",
-        "--report-dir",
-        "out",
-    ]);
+    let run = scratch.run_plan(&[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         report(&scratch)["mqtt"]["events"],
@@ -543,18 +527,7 @@ fn payloads_match_their_schemas_and_hold_no_credential() {
         ),
     );
     // The broker's own password is a secret of the run too (this broker checks none).
-    let run = scratch.run_env(
-        &[
-            "run",
-            "plan.kdl",
-            "--time-scale",
-            "0",
-            "--no-progress",
-            "--report-dir",
-            "out",
-        ],
-        &[("MQTT_PASSWORD", MQTT_PASSWORD)],
-    );
+    let run = scratch.run_plan(&[("MQTT_PASSWORD", MQTT_PASSWORD)]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     for (path, content) in scratch.all_files() {
         assert!(
@@ -705,15 +678,7 @@ fn an_mqtts_connection_sets_up_rustls_on_ring_and_a_failed_handshake_is_only_cou
         ),
     );
     let started = Instant::now();
-    let run = scratch.run(&[
-        "run",
-        "plan.kdl",
-        "--time-scale",
-        "0",
-        "--no-progress",
-        "--report-dir",
-        "out",
-    ]);
+    let run = scratch.run_plan(&[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         report(&scratch)["mqtt"]["secure"],

@@ -115,6 +115,23 @@ impl Scratch {
         run_in(self.path(), args)
     }
 
+    /// `hookplan run plan.kdl --time-scale 0 --no-progress --report-dir out` here, with extra
+    /// environment variables: how most scenario tests run their plan.
+    pub fn run_plan(&self, env: &[(&str, &str)]) -> Run {
+        self.run_env(
+            &[
+                "run",
+                "plan.kdl",
+                "--time-scale",
+                "0",
+                "--no-progress",
+                "--report-dir",
+                "out",
+            ],
+            env,
+        )
+    }
+
     /// Runs with extra environment variables.
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut command = hookplan();
