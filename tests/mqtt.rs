@@ -85,6 +85,22 @@ impl Broker {
         );
     }
 
+    /// SIGTERM, waited for: mosquitto saves its sessions and queued messages and exits, the
+    /// way an operator restarts it.
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = child.id().to_string();
+            assert!(
+                Command::new("kill")
+                    .args(["-TERM", &pid])
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+            let _ = child.wait();
+        }
+    }
+
     /// SIGKILL: gone with everything it had not acknowledged, the way a crash goes.
     fn crash(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -412,6 +428,139 @@ fn a_broker_restarted_mid_run_loses_no_message() {
         started.elapsed() < Duration::from_secs(30),
         "took {:?}",
         started.elapsed()
+    );
+}
+
+/// `mosquitto_sub -c -i ID -q 1 -t 'webhook/#' -v`: Debian's own persistent QoS 1 subscriber,
+/// its output in a file (it flushes every line).
+struct MosquittoSub {
+    output: PathBuf,
+    child: Child,
+}
+
+impl MosquittoSub {
+    fn start(port: u16, dir: &Path) -> Self {
+        let output = dir.join("mosquitto_sub.txt");
+        let child = Command::new("mosquitto_sub")
+            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-c", "-i", &format!("ci-sub-{port}"), "-q", "1"])
+            .args(["-t", "webhook/#", "-v"])
+            .stdout(std::fs::File::create(&output).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto_sub is installed (apt-get install -y mosquitto-clients)");
+        let sub = Self { output, child };
+        // Subscribed once a message published now reaches it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !std::fs::read_to_string(&sub.output)
+            .unwrap_or_default()
+            .contains("webhook/ready")
+        {
+            assert!(Instant::now() < deadline, "mosquitto_sub did not subscribe");
+            let _ = Command::new("mosquitto_pub")
+                .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+                .args(["-q", "1", "-t", "webhook/ready", "-m", "{}"])
+                .status();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        sub
+    }
+
+    /// Distinct message ids seen per topic (the probe's `webhook/ready` aside).
+    fn ids(&self) -> BTreeMap<String, BTreeSet<String>> {
+        let mut ids: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let text = std::fs::read_to_string(&self.output).unwrap_or_default();
+        for line in text.lines() {
+            let Some((topic, payload)) = line.split_once(' ') else {
+                continue;
+            };
+            if topic == "webhook/ready" {
+                continue;
+            }
+            let payload: serde_json::Value = serde_json::from_str(payload).unwrap();
+            ids.entry(topic.to_string())
+                .or_default()
+                .insert(payload["message_id"].as_str().unwrap().to_string());
+        }
+        ids
+    }
+
+    fn wait_for(&self, n: usize, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.ids().values().map(BTreeSet::len).sum::<usize>() < n && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for MosquittoSub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_broker_restarted_by_its_operator_mid_run_loses_nothing_for_mosquitto_sub() {
+    let scratch = Scratch::new();
+    let mut broker = Broker::start(scratch.path(), true);
+    let subscriber = MosquittoSub::start(broker.port, scratch.path());
+    let server = GatedServer::start();
+    // 100 deliveries; the broker is stopped (SIGTERM) and 50 deliveries happen while it is
+    // down; it starts again from its persistence file and the last 50 deliver: 202 steps,
+    // 404 messages, each of which must reach the persistent subscriber.
+    let (first, first_names) = steps("a", 100, &server.url, None);
+    let (second, second_names) = steps("b", 50, &server.url, Some("gate-1"));
+    let (third, _) = steps("c", 50, &server.url, Some("gate-2"));
+    let plan = format!(
+        "plan \"restart\" {{ jobs 4; }}\nmqtt \"events\" url=\"{}\" {{ qos 1; drain \"15s\"; }}\n{first}{}{second}{}{third}",
+        broker.url(),
+        gate(1, &server.url, &first_names),
+        gate(2, &server.url, &second_names),
+    );
+    scratch.write("plan.kdl", &plan);
+    let run = hookplan()
+        .current_dir(scratch.path())
+        .args(["run", "plan.kdl", "--time-scale", "0", "--no-progress"])
+        .args(["--report-dir", "out"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    server.wait_reached(1, Duration::from_secs(20));
+    broker.stop();
+    server.open(1);
+    server.wait_reached(2, Duration::from_secs(20));
+    broker.up();
+    server.open(2);
+    let output = run.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+
+    let expected = 202 * 2;
+    subscriber.wait_for(expected, Duration::from_secs(20));
+    let ids = subscriber.ids();
+    let requests = ids.get("webhook/requests").cloned().unwrap_or_default();
+    let responses = ids.get("webhook/responses").cloned().unwrap_or_default();
+    assert_eq!(
+        (requests.len(), responses.len()),
+        (202, 202),
+        "every attempt and every result reached mosquitto_sub at least once"
+    );
+    let all: BTreeSet<&String> = requests.iter().chain(&responses).collect();
+    let key = all.iter().next().unwrap().split('-').next().unwrap();
+    for n in 1..=expected {
+        assert!(
+            all.contains(&format!("{key}-{n}")),
+            "message {n} is missing"
+        );
+    }
+    assert_eq!(
+        report(&scratch)["mqtt"]["events"],
+        serde_json::json!({"published": expected, "dropped": 0, "unpublished": 0}),
+        "{stderr}"
     );
 }
 

