@@ -24,3 +24,4 @@ pub mod run_link;
 pub mod sandbox;
 pub mod signature;
 pub mod steps;
+pub mod store;
