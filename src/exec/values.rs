@@ -89,6 +89,9 @@ pub fn resolve(
         );
     }
     templates.extend(plan.databases.iter().filter_map(|d| d.url.as_ref()));
+    for store in &plan.stores {
+        templates.extend(store.templates());
+    }
     for mqtt in &plan.mqtt {
         templates.push(&mqtt.url);
         templates.extend(mqtt.password.as_ref());

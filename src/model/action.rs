@@ -15,6 +15,7 @@ use std::sync::Arc;
 pub enum Resource {
     Sandbox,
     Database,
+    Store,
 }
 
 impl Resource {
@@ -22,6 +23,7 @@ impl Resource {
         match self {
             Resource::Sandbox => "sandbox",
             Resource::Database => "database",
+            Resource::Store => "secret-store",
         }
     }
 }

@@ -14,6 +14,7 @@ mod mqtt;
 mod replay;
 mod requests;
 mod span;
+mod store;
 pub mod suggest;
 mod template;
 
@@ -31,6 +32,11 @@ pub use mqtt::{BrokerAddress, DEFAULT_DRAIN, DEFAULT_OUTBOX, DEFAULT_TOPIC_PREFI
 pub use replay::ReplayAction;
 pub use requests::{CountExpectation, ExpectRequests, RequestCheck};
 pub use span::{Span, Spanned};
+pub use store::{
+    API_VERSIONS, CredentialLocation, DEFAULT_NAME_PATTERN, DEFAULT_STORE_PATH, INFISICAL_STORE,
+    InfisicalDecl, LOCAL_STORE, LOCAL_STORE_FILE, STORE_KINDS, StoreDecl, StoreKind, check_pattern,
+    field_name, secret_name,
+};
 pub use template::{
     NAMESPACES, Part, Reference, SANDBOX_FIELDS, Template, TemplateError, TextOrigin,
 };
@@ -58,6 +64,9 @@ pub struct Plan {
     pub sandboxes: Vec<SandboxDecl>,
     /// Webhook registries, by name (`check` connects to none of them).
     pub databases: Vec<DatabaseDecl>,
+    /// Secret stores, by name: the plan's own, then those of the project config or the
+    /// implicit ones (`local`, `infisical`) that its steps name.
+    pub stores: Vec<StoreDecl>,
     pub steps: Vec<Step>,
     /// The plan's `alerting`, else the project config's; `None` when neither declares it.
     pub alerting: Option<AlertingDecl>,
@@ -85,6 +94,7 @@ impl Plan {
             retry_policies: Vec::new(),
             sandboxes: Vec::new(),
             databases: Vec::new(),
+            stores: Vec::new(),
             steps: vec![step],
             alerting: None,
             mqtt: Vec::new(),
@@ -100,6 +110,10 @@ impl Plan {
 
     pub fn database(&self, name: &str) -> Option<&DatabaseDecl> {
         self.databases.iter().find(|d| d.name == name)
+    }
+
+    pub fn store(&self, name: &str) -> Option<&StoreDecl> {
+        self.stores.iter().find(|s| s.name == name)
     }
 
     pub fn sandbox(&self, name: &str) -> Option<&SandboxDecl> {

@@ -18,7 +18,7 @@
 //! A `database` here is the registry `hookplan call` and `hookplan webhooks` use, and one
 //! that any plan may name; a plan's own `database` of the same name wins.
 
-use super::decode::{alerting, database, mqtt, retry};
+use super::decode::{alerting, database, mqtt, retry, secret_store};
 use super::diagnostic::{Diagnostic, Diagnostics, PlanErrors};
 use super::reader::{self, NodeReader, once, unknown_node};
 use super::{LoadError, syntax};
@@ -48,6 +48,9 @@ pub struct ProjectConfig {
     pub alerting: Option<crate::model::AlertingDecl>,
     /// `mqtt "NAME" url="…" { … }`: the brokers every plan without its own publishes to.
     pub mqtt: Vec<crate::model::MqttDecl>,
+    /// `secret-store "NAME" kind="…" { … }`: the stores every plan and direct command may
+    /// name; files are read relative to the config's folder.
+    pub stores: Vec<crate::model::StoreDecl>,
 }
 
 impl Default for ProjectConfig {
@@ -62,6 +65,7 @@ impl Default for ProjectConfig {
             log_file: None,
             alerting: None,
             mqtt: Vec::new(),
+            stores: Vec::new(),
         }
     }
 }
@@ -69,6 +73,10 @@ impl Default for ProjectConfig {
 impl ProjectConfig {
     pub fn database(&self, name: &str) -> Option<&DatabaseDecl> {
         self.databases.iter().find(|d| d.name == name)
+    }
+
+    pub fn store(&self, name: &str) -> Option<&crate::model::StoreDecl> {
+        self.stores.iter().find(|s| s.name == name)
     }
 
     pub fn policy(&self, name: &str) -> Option<&RetryPolicy> {
@@ -174,6 +182,34 @@ impl ProjectConfig {
                         config.mqtt.push(decl);
                     }
                 }
+                "secret-store" => {
+                    if let Some(mut store) = secret_store::decode(node, &mut diags) {
+                        if let Some(first) = config.store(&store.name) {
+                            diags.push(
+                                Diagnostic::error(
+                                    "hookplan::duplicate-name",
+                                    format!("secret-store \"{}\" is declared twice", store.name),
+                                    store.span,
+                                    "second declaration",
+                                )
+                                .with_related(first.span, "first declaration"),
+                            );
+                            continue;
+                        }
+                        for template in store.templates() {
+                            super::validate::check_static_template(
+                                template,
+                                "a secret store",
+                                &[],
+                                &mut diags,
+                            );
+                        }
+                        // Its files are the config's, whichever plan runs.
+                        let dir = path.parent().unwrap_or(Path::new("."));
+                        store.rebase(dir);
+                        config.stores.push(store);
+                    }
+                }
                 "logging" => {
                     if once(&mut seen, node, &mut diags) {
                         let dir = path.parent().unwrap_or(Path::new("."));
@@ -184,7 +220,13 @@ impl ProjectConfig {
                     node,
                     "the project config",
                     &[
-                        "retry", "webhooks", "database", "logging", "mqtt", "alerting",
+                        "retry",
+                        "webhooks",
+                        "database",
+                        "secret-store",
+                        "logging",
+                        "mqtt",
+                        "alerting",
                     ],
                     &mut diags,
                 ),

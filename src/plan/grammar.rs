@@ -11,7 +11,15 @@ const FIXED: &[(&str, &[&str])] = &[
     (
         "top",
         &[
-            "plan", "vars", "retry", "sandbox", "database", "mqtt", "alerting", "step",
+            "plan",
+            "vars",
+            "retry",
+            "sandbox",
+            "database",
+            "secret-store",
+            "mqtt",
+            "alerting",
+            "step",
         ],
     ),
     (
@@ -72,6 +80,21 @@ const FIXED: &[(&str, &[&str])] = &[
         ],
     ),
     ("database", &["table", "columns", "seed-sql", "auth-header"]),
+    (
+        "secret-store",
+        &[
+            "path",
+            "name",
+            "file",
+            "api-url",
+            "project",
+            "environment",
+            "auth",
+            "api-version",
+            "ca-bundle",
+            "retry",
+        ],
+    ),
     (
         "mqtt",
         &["topic-prefix", "qos", "username", "outbox", "drain"],

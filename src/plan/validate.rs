@@ -1,12 +1,16 @@
 //! Cross-node checks: names, references, cycles, templates, files; then the validated model.
 
 use super::config::DEFAULT_POLICY;
+
+/// The name of a store's own retry policy (the spec's schedule plus 429).
+pub const STORE_RETRY: &str = "store";
 use super::decode::{Decoded, RetryChoice};
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::kinds;
 use crate::graph::find_cycles;
 use crate::model::suggest::did_you_mean;
 use crate::model::{
+    INFISICAL_STORE, LOCAL_STORE, StoreDecl, StoreKind,
     BodyDecl, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_DATABASE, DatabaseDecl, DelaySpec, HumanDuration,
     Plan, Reference, Resource, Span, Step, Template,
 };
@@ -29,6 +33,7 @@ pub fn validate(
         retry_policies,
         sandboxes,
         databases,
+        stores,
         steps,
         alerting,
         alerting_nodes: _,
@@ -106,6 +111,11 @@ pub fn validate(
         diags,
     );
     duplicates(
+        "secret store",
+        stores.iter().map(|s| (s.name.as_str(), s.span)),
+        diags,
+    );
+    duplicates(
         "step",
         steps.iter().map(|s| (s.step.name.as_str(), s.step.span)),
         diags,
@@ -135,6 +145,27 @@ pub fn validate(
             }
         }
     }
+    // Stores likewise: the plan's own, then those of the project config, then the implicit
+    // `local` and `infisical` that its steps name.
+    let own_stores = stores.len();
+    let mut stores = stores;
+    for s in &steps {
+        for (resource, name) in s.step.action.spec().resources() {
+            if resource != Resource::Store || stores.iter().any(|d| d.name == name.value) {
+                continue;
+            }
+            if let Some(store) = config.store(&name.value) {
+                stores.push(store.clone());
+            } else if let Some(store) = StoreDecl::implicit(&name.value) {
+                stores.push(store);
+            }
+        }
+    }
+    let mut store_names: Vec<&str> = stores.iter().map(|d| d.name.as_str()).collect();
+    store_names.extend(config.stores.iter().map(|d| d.name.as_str()));
+    store_names.extend([LOCAL_STORE, INFISICAL_STORE]);
+    store_names.sort_unstable();
+    store_names.dedup();
     let mut database_names: Vec<&str> = databases.iter().map(|d| d.name.as_str()).collect();
     database_names.extend(config.databases.iter().map(|d| d.name.as_str()));
     database_names.push(DEFAULT_DATABASE);
@@ -250,6 +281,39 @@ pub fn validate(
         }
     }
 
+    // Stores: templates may read env, secrets and vars; a CA bundle must exist; a retry
+    // policy named must be declared (`store` is the store's own).
+    for store in &stores[..own_stores] {
+        for template in store.templates() {
+            check_static_template(template, "a secret store", &var_names, diags);
+        }
+        if let StoreKind::Infisical(infisical) = &store.kind {
+            if let Some(ca) = &infisical.ca_bundle {
+                check_file(base_dir, ca, ca.span, diags);
+            }
+            if let Some(retry) = &infisical.retry
+                && retry.value != STORE_RETRY
+                && !retry_policies
+                    .iter()
+                    .any(|p| p.name.as_deref() == Some(retry.value.as_str()))
+                && config.policy(&retry.value).is_none()
+            {
+                let mut names: Vec<&str> = retry_policies
+                    .iter()
+                    .filter_map(|p| p.name.as_deref())
+                    .collect();
+                names.push(STORE_RETRY);
+                diags.push(unknown(
+                    "retry policy",
+                    &retry.value,
+                    retry.span,
+                    &names,
+                    "use the store's own with `retry \"store\"`, or declare `retry \"NAME\" { … }`",
+                ));
+            }
+        }
+    }
+
     let mut out_steps = Vec::with_capacity(steps.len());
     for (i, decoded) in steps.into_iter().enumerate() {
         let mut step: Step = decoded.step;
@@ -342,6 +406,16 @@ pub fn validate(
                     ));
                 }
                 Resource::Database => {}
+                Resource::Store if !store_names.contains(&name.as_str()) => {
+                    diags.push(unknown(
+                        "secret store",
+                        &name.value,
+                        name.span,
+                        &store_names,
+                        "declare it with `secret-store \"local\" kind=\"file\"`",
+                    ));
+                }
+                Resource::Store => {}
             }
         }
         for path in step.action.spec().files() {
@@ -477,6 +551,7 @@ pub fn validate(
         retry_policies,
         sandboxes,
         databases,
+        stores,
         steps: out_steps,
         alerting,
         mqtt,

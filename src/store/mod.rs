@@ -7,6 +7,7 @@
 //! against it and both against `reference/infisical-api.md`.
 
 mod error;
+pub mod file;
 
 pub use error::StoreError;
 

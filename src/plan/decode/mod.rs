@@ -12,6 +12,7 @@ mod plan_node;
 pub(super) mod replay;
 pub(super) mod retry;
 mod sandbox;
+pub(super) mod secret_store;
 mod step;
 mod vars;
 
@@ -37,6 +38,7 @@ pub struct Decoded {
     pub retry_policies: Vec<RetryPolicy>,
     pub sandboxes: Vec<SandboxDecl>,
     pub databases: Vec<DatabaseDecl>,
+    pub stores: Vec<crate::model::StoreDecl>,
     pub steps: Vec<DecodedStep>,
     pub alerting: Option<AlertingDecl>,
     /// Where each `alerting` node was written (a plan holds one).
@@ -77,6 +79,11 @@ pub fn decode(nodes: &[RawNode], diags: &mut Diagnostics) -> Decoded {
             "mqtt" => {
                 if let Some(decl) = mqtt::decode(node, diags) {
                     decoded.mqtt.push(decl);
+                }
+            }
+            "secret-store" => {
+                if let Some(store) = secret_store::decode(node, diags) {
+                    decoded.stores.push(store);
                 }
             }
             "alerting" => {
