@@ -89,6 +89,12 @@ impl RunContext {
         self.redactor.write().expect("redactor lock").add(value);
     }
 
+    /// Adds values to the run's secrets from anywhere, later (a store's fresh access token).
+    pub fn secret_sink(&self) -> Arc<dyn Fn(&str) + Send + Sync> {
+        let redactor = self.redactor.clone();
+        Arc::new(move |value: &str| redactor.write().expect("redactor lock").add(value))
+    }
+
     pub fn redactor(&self) -> Redactor {
         self.redactor.read().expect("redactor lock").clone()
     }

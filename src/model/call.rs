@@ -17,7 +17,8 @@ pub struct CallAction {
     pub payload: Option<Body>,
     /// Replaces the registered URL (the spec's `hook._Baseurl = sandbox`).
     pub url: Option<Template>,
-    /// A secret store to read the credentials from (the secret-store issue brings stores).
+    /// A secret store to read the webhook's credentials from, by the store's name pattern;
+    /// those it does not hold are the registry's.
     pub credentials: Option<Spanned<String>>,
     pub sign: Option<SignSpec>,
 }
@@ -42,7 +43,11 @@ impl ActionSpec for CallAction {
     }
 
     fn resources(&self) -> Vec<(Resource, &Spanned<String>)> {
-        vec![(Resource::Database, &self.database)]
+        let mut out = vec![(Resource::Database, &self.database)];
+        if let Some(store) = &self.credentials {
+            out.push((Resource::Store, store));
+        }
+        out
     }
 
     fn files(&self) -> Vec<&Spanned<PathBuf>> {

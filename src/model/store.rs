@@ -35,7 +35,9 @@ pub struct StoreDecl {
 #[derive(Debug, Clone)]
 pub enum StoreKind {
     /// A JSON file, 0600; `None`: `STATE_DIR/secrets.json`. Relative to the plan's folder.
-    File { file: Option<Spanned<PathBuf>> },
+    File {
+        file: Option<Spanned<PathBuf>>,
+    },
     Infisical(InfisicalDecl),
 }
 
@@ -170,7 +172,9 @@ pub fn check_pattern(pattern: &str) -> Result<(), String> {
         rest = rest.replace(known, "");
     }
     if let Some(start) = rest.find('{') {
-        let end = rest[start..].find('}').map_or(rest.len(), |e| start + e + 1);
+        let end = rest[start..]
+            .find('}')
+            .map_or(rest.len(), |e| start + e + 1);
         return Err(format!(
             "`{}` is not a placeholder of a name pattern (there are {{direction}}, {{code}} and {{field}})",
             &rest[start..end]
@@ -213,7 +217,8 @@ impl CredentialLocation {
         if text == "db" {
             return Ok(Self::Registry);
         }
-        let bad = || format!("\"{text}\" is not a credential location (`db` or `STORE:/PATH/NAME`)");
+        let bad =
+            || format!("\"{text}\" is not a credential location (`db` or `STORE:/PATH/NAME`)");
         let (store, rest) = text.split_once(':').ok_or_else(bad)?;
         let (path, name) = rest.rsplit_once('/').ok_or_else(bad)?;
         if store.is_empty() || name.is_empty() {
@@ -258,7 +263,11 @@ mod tests {
     #[test]
     fn a_pattern_must_name_credentials_apart() {
         assert!(check_pattern(DEFAULT_NAME_PATTERN).is_ok());
-        assert!(check_pattern("WEBHOOK_{code}").unwrap_err().contains("{field}"));
+        assert!(
+            check_pattern("WEBHOOK_{code}")
+                .unwrap_err()
+                .contains("{field}")
+        );
         assert!(check_pattern("{field}").unwrap_err().contains("{code}"));
         assert!(
             check_pattern("{code}_{field}_{env}")
@@ -287,7 +296,10 @@ mod tests {
                 name: "K".into()
             }
         );
-        assert_eq!(CredentialLocation::parse("db").unwrap(), CredentialLocation::Registry);
+        assert_eq!(
+            CredentialLocation::parse("db").unwrap(),
+            CredentialLocation::Registry
+        );
         assert!(CredentialLocation::parse("vault").is_err());
         assert!(CredentialLocation::parse(":/x/K").is_err());
     }

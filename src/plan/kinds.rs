@@ -31,6 +31,7 @@ pub const STEP_KINDS: &[StepKind] = &[
     decode::replay::KIND,
     decode::call::KIND,
     decode::expect_alerts::KIND,
+    decode::expect_secrets::KIND,
 ];
 
 /// The kind of this name.

@@ -10,9 +10,9 @@ use super::kinds;
 use crate::graph::find_cycles;
 use crate::model::suggest::did_you_mean;
 use crate::model::{
-    INFISICAL_STORE, LOCAL_STORE, StoreDecl, StoreKind,
     BodyDecl, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_DATABASE, DatabaseDecl, DelaySpec, HumanDuration,
-    Plan, Reference, Resource, Span, Step, Template,
+    INFISICAL_STORE, LOCAL_STORE, Plan, Reference, Resource, Span, Step, StoreDecl, StoreKind,
+    Template,
 };
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};

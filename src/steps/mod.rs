@@ -5,10 +5,12 @@ pub mod capture;
 pub mod expect;
 pub mod expect_alerts;
 pub mod expect_requests;
+pub mod expect_secrets;
 pub mod http;
 pub mod registries;
 pub mod replay;
 pub mod sandboxes;
+pub mod stores;
 
 use crate::clock::Timeline;
 use crate::exec::{RunContext, StepFuture, StepOutcome, StepRunner};
@@ -18,6 +20,7 @@ use sandboxes::Sandboxes;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use stores::Stores;
 use tokio_util::sync::CancellationToken;
 
 /// The runner half of a step kind: its name (as in `plan::kinds`) and how it runs.
@@ -35,6 +38,7 @@ pub const RUNNERS: &[Runner] = &[
     replay::RUNNER,
     call::RUNNER,
     expect_alerts::RUNNER,
+    expect_secrets::RUNNER,
 ];
 
 /// The runner of a kind.
@@ -50,6 +54,7 @@ pub struct StepCall<'a> {
     pub step: &'a Step,
     pub sandboxes: &'a Sandboxes,
     pub registries: &'a Registries,
+    pub stores: &'a Stores,
     pub timeline: Timeline,
     pub cancel: CancellationToken,
 }
@@ -74,6 +79,7 @@ impl<'a> StepCall<'a> {
 pub struct PlanRunner {
     sandboxes: Arc<Sandboxes>,
     registries: Arc<Registries>,
+    stores: Arc<Stores>,
 }
 
 impl PlanRunner {
@@ -81,6 +87,7 @@ impl PlanRunner {
         Self {
             sandboxes: Arc::new(Sandboxes::new(ctx)),
             registries: Arc::new(Registries::default()),
+            stores: Arc::new(Stores::default()),
         }
     }
 
@@ -100,6 +107,7 @@ impl StepRunner for PlanRunner {
     ) -> StepFuture {
         let sandboxes = self.sandboxes.clone();
         let registries = self.registries.clone();
+        let stores = self.stores.clone();
         Box::pin(async move {
             let def = &ctx.plan.steps[step];
             for name in def.sandboxes_used() {
@@ -122,6 +130,7 @@ impl StepRunner for PlanRunner {
                 step: def,
                 sandboxes: &sandboxes,
                 registries: &registries,
+                stores: &stores,
                 timeline,
                 cancel,
             };

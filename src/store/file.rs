@@ -160,7 +160,11 @@ impl SecretStore for FileStore {
                     what: format!("secret \"{name}\" in {folder}"),
                 });
             }
-            if contents.folders.get(&folder).is_some_and(BTreeMap::is_empty) {
+            if contents
+                .folders
+                .get(&folder)
+                .is_some_and(BTreeMap::is_empty)
+            {
                 contents.folders.remove(&folder);
             }
             write(file, &contents)
@@ -245,7 +249,11 @@ fn write(path: &Path, contents: &Contents) -> Result<(), StoreError> {
 
 fn unavailable(path: &Path, doing: &str, error: &std::io::Error) -> StoreError {
     StoreError::Unavailable {
-        message: format!("{doing} {}: {}", path.display(), crate::io_error::describe(error)),
+        message: format!(
+            "{doing} {}: {}",
+            path.display(),
+            crate::io_error::describe(error)
+        ),
     }
 }
 
@@ -262,14 +270,32 @@ mod tests {
     async fn a_secret_reads_back_as_written_and_its_version_counts_changes() {
         let dir = tempfile::tempdir().unwrap();
         let s = store(&dir);
-        let w = s.set("/webhooks", NewSecret::new("A_KEY", "0")).await.unwrap();
+        let w = s
+            .set("/webhooks", NewSecret::new("A_KEY", "0"))
+            .await
+            .unwrap();
         assert_eq!(w.version, 1);
         let got = s.get("webhooks/", "A_KEY").await.unwrap();
         assert_eq!((got.value.expose(), got.version), ("0", 1));
         // The same value again is no change; another value is.
-        assert_eq!(s.set("/webhooks", NewSecret::new("A_KEY", "0")).await.unwrap().version, 1);
-        assert_eq!(s.set("/webhooks", NewSecret::new("A_KEY", " 1 ")).await.unwrap().version, 2);
-        assert_eq!(s.get("/webhooks", "A_KEY").await.unwrap().value.expose(), " 1 ");
+        assert_eq!(
+            s.set("/webhooks", NewSecret::new("A_KEY", "0"))
+                .await
+                .unwrap()
+                .version,
+            1
+        );
+        assert_eq!(
+            s.set("/webhooks", NewSecret::new("A_KEY", " 1 "))
+                .await
+                .unwrap()
+                .version,
+            2
+        );
+        assert_eq!(
+            s.get("/webhooks", "A_KEY").await.unwrap().value.expose(),
+            " 1 "
+        );
         let mode = std::fs::metadata(s.path()).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let dir_mode = std::fs::metadata(s.path().parent().unwrap())
@@ -286,14 +312,25 @@ mod tests {
         let s = store(&dir);
         assert!(s.get("/webhooks", "NOPE").await.unwrap_err().is_not_found());
         assert!(s.list("/nowhere").await.unwrap().is_empty());
-        assert!(s.delete("/webhooks", "NOPE").await.unwrap_err().is_not_found());
+        assert!(
+            s.delete("/webhooks", "NOPE")
+                .await
+                .unwrap_err()
+                .is_not_found()
+        );
         s.set_many(
             "/webhooks",
             vec![NewSecret::new("B", "ss"), NewSecret::new("A", "true")],
         )
         .await
         .unwrap();
-        let names: Vec<String> = s.list("/webhooks").await.unwrap().into_iter().map(|s| s.name).collect();
+        let names: Vec<String> = s
+            .list("/webhooks")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
         assert_eq!(names, ["A", "B"]);
         s.delete("/webhooks", "A").await.unwrap();
         assert!(s.get("/webhooks", "A").await.unwrap_err().is_not_found());
@@ -306,7 +343,10 @@ mod tests {
         let err = s
             .set_many(
                 "/webhooks",
-                vec![NewSecret::new("GOOD", "POST"), NewSecret::new("bad name", "x")],
+                vec![
+                    NewSecret::new("GOOD", "POST"),
+                    NewSecret::new("bad name", "x"),
+                ],
             )
             .await
             .unwrap_err();
@@ -319,7 +359,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = store(&dir);
         std::fs::create_dir_all(s.path().parent().unwrap()).unwrap();
-        std::fs::write(s.path(), "{\"format\":1,\"folders\":{\"/w\":{\"K\":{\"value\":\"hunter2\"").unwrap();
+        std::fs::write(
+            s.path(),
+            "{\"format\":1,\"folders\":{\"/w\":{\"K\":{\"value\":\"hunter2\"",
+        )
+        .unwrap();
         let err = s.list("/w").await.unwrap_err().to_string();
         assert!(err.contains("not a hookplan secrets file"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
@@ -333,7 +377,9 @@ mod tests {
             .map(|t| {
                 let path = path.clone();
                 std::thread::spawn(move || {
-                    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .unwrap();
                     let s = FileStore::new("local", path);
                     for i in 0..25 {
                         runtime
@@ -346,8 +392,12 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
-        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        let all = runtime.block_on(FileStore::new("local", path).list("/w")).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let all = runtime
+            .block_on(FileStore::new("local", path).list("/w"))
+            .unwrap();
         assert_eq!(all.len(), 100);
     }
 }

@@ -116,19 +116,6 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<CallAction> {
                 credentials = c
                     .value(example)
                     .and_then(|v| reader::string(v, "`credentials`", example, c.diags));
-                if let Some(store) = &credentials {
-                    c.diags.push(
-                        Diagnostic::error(
-                            "hookplan::unknown-store",
-                            format!("no secret store \"{}\" is declared", store.value),
-                            store.span,
-                            "unknown store",
-                        )
-                        .with_help(
-                            "this version reads credentials from the registry only: remove `credentials`",
-                        ),
-                    );
-                }
             }
             _ => {
                 c.no_children();

@@ -6,6 +6,7 @@ pub(super) mod database;
 mod expect;
 pub(super) mod expect_alerts;
 pub(super) mod expect_requests;
+pub(super) mod expect_secrets;
 pub(super) mod http;
 pub(super) mod mqtt;
 mod plan_node;

@@ -120,7 +120,9 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<StoreDecl> {
                     format!("not for kind=\"{}\"", kind.value),
                 )
                 .with_related(kind.span, "the store's kind")
-                .with_help(format!("remove `{child_kind}`, or make it kind=\"{other}\"")),
+                .with_help(format!(
+                    "remove `{child_kind}`, or make it kind=\"{other}\""
+                )),
             );
             ok = false;
             continue;

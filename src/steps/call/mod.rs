@@ -7,6 +7,8 @@
 
 use super::http::{Prepared, ShownRequest, Signing, execute, render_json};
 use super::{KindFuture, Runner, StepCall};
+
+mod credentials;
 use crate::exec::{EventKind, RunContext, StepOutcome};
 use crate::model::{Body, CallAction, SignatureScheme};
 use crate::observe::{MASK, mask_credential};
@@ -47,6 +49,7 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         timeline,
         cancel,
         registries,
+        stores,
         ..
     } = call;
     let fail = |message: String| StepOutcome::errored(ctx.redact(&message), timeline.elapsed());
@@ -64,10 +67,21 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         );
     }
     let registry = &opened.registry;
-    let webhook = match read(registry, &action.code.value).await {
+    let mut webhook = match read(registry, &action.code.value).await {
         Ok(webhook) => webhook,
         Err(why) => return fail(why),
     };
+    match credentials::resolve(ctx, stores, registry, action, &mut webhook).await {
+        Ok(Some(line)) => ctx.events.emit(
+            &timeline,
+            EventKind::StepLog {
+                step: index,
+                message: line,
+            },
+        ),
+        Ok(None) => {}
+        Err(why) => return fail(why),
+    }
     for value in [
         &webhook.user,
         &webhook.key,
@@ -141,18 +155,6 @@ async fn read(registry: &Registry, code: &str) -> Result<Webhook, String> {
         return Err(format!(
             "webhook \"{code}\" is disabled in database \"{db}\""
         ));
-    }
-    for (field, location) in registry
-        .credential_locations(code)
-        .await
-        .map_err(|e| e.to_string())?
-    {
-        if location != "db" {
-            return Err(format!(
-                "the {} of webhook \"{code}\" lives in {location}, and this version reads credentials from the registry only",
-                field.name()
-            ));
-        }
     }
     Ok(webhook)
 }
