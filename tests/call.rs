@@ -334,7 +334,7 @@ fn check_names_unknown_databases_and_secret_stores() {
     let s = Scratch::new();
     s.write(
         "plan.kdl",
-        "plan \"p\"\ndatabase \"legacy\" url=\"sqlite://x.db\"\nstep \"a\" { call \"X\" event=\"E\" database=\"legacyy\"; }\nstep \"b\" { call \"X\" event=\"E\" { credentials \"infisical\"; }; }\nstep \"c\" { call \"X\"; }\n",
+        "plan \"p\"\ndatabase \"legacy\" url=\"sqlite://x.db\"\nstep \"a\" { call \"X\" event=\"E\" database=\"legacyy\"; }\nstep \"b\" { call \"X\" event=\"E\" { credentials \"vualt\"; }; }\nstep \"c\" { call \"X\"; }\n",
     );
     let out = s.run(&["check", "plan.kdl"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
@@ -350,7 +350,7 @@ fn check_names_unknown_databases_and_secret_stores() {
     );
     assert!(
         out.stderr
-            .contains("no secret store \"infisical\" is declared"),
+            .contains("unknown secret store `vualt`"),
         "{}",
         out.stderr
     );
