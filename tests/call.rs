@@ -349,8 +349,7 @@ fn check_names_unknown_databases_and_secret_stores() {
         out.stderr
     );
     assert!(
-        out.stderr
-            .contains("unknown secret store `vualt`"),
+        out.stderr.contains("unknown secret store `vualt`"),
         "{}",
         out.stderr
     );

@@ -298,3 +298,52 @@ step "a" { expect-secrets store="vualt" { secret "K"; }; }
         );
     }
 }
+
+#[test]
+fn hookplan_call_reads_credentials_from_the_local_store() {
+    let server = TestServer::start(&[("/hook", vec![Answer::echo()])]);
+    let url = format!("{}/hook", server.url);
+    let s = project(&cleared_row("PAY", &url, "header"), "", "");
+    s.write(
+        ".hookplan/secrets.json",
+        &store_file(&[("WEBHOOK_OUT_PAY_KEY", "k_0")]),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let config = hookplan::registry::RegistryConfig::new(
+            "registry",
+            format!("sqlite://{}", s.path().join("registry.db").display()),
+        );
+        let registry = hookplan::registry::Registry::open(config).await.unwrap();
+        registry.seed(&s.path().join("webhooks.sql")).await.unwrap();
+    });
+    let env = [("DATABASE_URL", "sqlite://registry.db")];
+    let run = s.run_env(
+        &[
+            "call",
+            "PAY",
+            "DONE",
+            "--credentials",
+            "local",
+            "--time-scale",
+            "0",
+        ],
+        &env,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        header(&server.requests()[0], "x-api-key").as_deref(),
+        Some("k_0")
+    );
+    assert!(!format!("{}{}", run.stdout, run.stderr).contains("k_0"));
+    let unknown = s.run_env(&["call", "PAY", "DONE", "--credentials", "vualt"], &env);
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+    assert!(
+        unknown
+            .stderr
+            .contains("there is no secret store \"vualt\"")
+            && unknown.stderr.contains("use one of: local, infisical"),
+        "{}",
+        unknown.stderr
+    );
+}

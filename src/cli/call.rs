@@ -8,7 +8,10 @@ use super::{CliError, ExitCode};
 use crate::exec::Sink;
 use crate::exec::event::{EventKind, RunEvent, StepStatus};
 use crate::exec::values::{self, ProcessEnvironment};
-use crate::model::{Action, Body, CallAction, Plan, Span, Spanned, Step, Template};
+use crate::model::{
+    Action, Body, CallAction, INFISICAL_STORE, LOCAL_STORE, Plan, Span, Spanned, Step, StoreDecl,
+    Template,
+};
 use crate::plan::ProjectConfig;
 use crate::plan::config::DEFAULT_POLICY;
 use clap::Args;
@@ -36,6 +39,11 @@ pub struct CallArgs {
     #[arg(long, value_name = "NAME")]
     pub database: Option<String>,
 
+    /// Read the webhook's credentials from this secret store (one of the project config, or
+    /// `local` or `infisical`), by its name pattern; those it lacks are the registry's
+    #[arg(long, value_name = "STORE")]
+    pub credentials: Option<String>,
+
     /// Turn the registry's retry off for this call
     #[arg(long)]
     pub no_retry: bool,
@@ -60,6 +68,20 @@ pub fn run(
     if let Some(url) = &args.url {
         check_url(url)?;
     }
+    // The project's stores (a credential the tables place in one is read from it), and the
+    // one `--credentials` names.
+    let mut stores = config.stores.clone();
+    if let Some(name) = &args.credentials
+        && config.store(name).is_none()
+    {
+        let implicit = StoreDecl::implicit(name).ok_or_else(|| {
+            let mut known: Vec<&str> = config.stores.iter().map(|s| s.name.as_str()).collect();
+            known.extend([LOCAL_STORE, INFISICAL_STORE]);
+            CliError::usage(format!("there is no secret store \"{name}\""))
+                .with_help(format!("use one of: {}", known.join(", ")))
+        })?;
+        stores.push(implicit);
+    }
     if let Some(file) = &args.payload {
         check_payload(file)?;
     }
@@ -75,7 +97,10 @@ pub fn run(
             .url
             .as_deref()
             .map(|u| Template::literal(u, Span::default())),
-        credentials: None,
+        credentials: args
+            .credentials
+            .as_deref()
+            .map(|s| Spanned::new(s.to_string(), Span::default())),
         sign: None,
     };
     let mut step = Step::new("call", Action::new(action, Span::default()));
@@ -84,6 +109,7 @@ pub fn run(
     }
     let mut plan = Plan::one_step("call", step, PathBuf::from("."));
     plan.databases = vec![chosen.decl.clone()];
+    plan.stores = stores;
     plan.alerting = config.alerting.clone();
     plan.mqtt = config.mqtt.clone();
     let values = values::resolve(&plan, &[], &ProcessEnvironment).map_err(|missing| {
