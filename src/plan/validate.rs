@@ -285,7 +285,15 @@ pub fn validate(
     // policy named must be declared (`store` is the store's own).
     for store in &stores[..own_stores] {
         for template in store.templates() {
-            check_static_template(template, "a secret store", &var_names, diags);
+            // A plan's own store may live in one of its sandboxes (`api-url
+            // "${sandbox.vault.url}"`): a step using the store starts that sandbox first.
+            check_template_refs(
+                template,
+                "a secret store",
+                &var_names,
+                Some(&sandbox_names),
+                diags,
+            );
         }
         if let StoreKind::Infisical(infisical) = &store.kind {
             if let Some(ca) = &infisical.ca_bundle {
@@ -622,9 +630,31 @@ pub(super) fn check_static_template(
     var_names: &[&str],
     diags: &mut Diagnostics,
 ) {
+    check_template_refs(template, what, var_names, None, diags);
+}
+
+/// [`check_static_template`], also allowing `${sandbox.NAME.…}` of these sandboxes.
+fn check_template_refs(
+    template: &Template,
+    what: &str,
+    var_names: &[&str],
+    sandboxes: Option<&[&str]>,
+    diags: &mut Diagnostics,
+) {
     for (reference, span) in template.references() {
         match reference {
             Reference::Env { .. } | Reference::Secret { .. } => {}
+            Reference::Sandbox { name, .. } if let Some(known) = sandboxes => {
+                if !known.contains(&name.as_str()) {
+                    diags.push(unknown(
+                        "sandbox",
+                        name,
+                        span,
+                        known,
+                        "declare it with `sandbox \"name\" { port 0 }`",
+                    ));
+                }
+            }
             Reference::Var { name } if var_names.contains(&name.as_str()) => {}
             Reference::Var { name } => diags.push(unknown(
                 "variable",

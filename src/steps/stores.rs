@@ -2,8 +2,9 @@
 //! rendered from the run's values; the client secret becomes a secret of the run) and shared
 //! by every step after that.
 
+use super::sandboxes::Sandboxes;
 use crate::exec::RunContext;
-use crate::model::{StoreDecl, StoreKind};
+use crate::model::{Reference, StoreDecl, StoreKind};
 use crate::store::SecretStore;
 use crate::store::file::FileStore;
 use std::collections::HashMap;
@@ -26,12 +27,26 @@ pub struct Opened {
 
 impl Stores {
     /// The store of this name, opened the first time. The error is one line, for people.
-    pub async fn get(&self, ctx: &RunContext, name: &str) -> Result<Opened, String> {
+    /// A store that lives in one of the plan's sandboxes (`api-url "${sandbox.vault.url}"`)
+    /// has that sandbox started first.
+    pub async fn get(
+        &self,
+        ctx: &RunContext,
+        sandboxes: &Sandboxes,
+        name: &str,
+    ) -> Result<Opened, String> {
         let decl = ctx.plan.store(name).cloned().ok_or_else(|| {
             format!(
                 "secret store \"{name}\" is not part of this plan; declare `secret-store \"{name}\" kind=\"…\"` in the plan, or name it with `credentials \"{name}\"`"
             )
         })?;
+        for template in decl.templates() {
+            for (reference, _) in template.references() {
+                if let Reference::Sandbox { name, .. } = reference {
+                    sandboxes.ensure(ctx, name).await?;
+                }
+            }
+        }
         let mut opened = self.opened.lock().await;
         if let Some(store) = opened.get(name) {
             return Ok(Opened {

@@ -2,6 +2,7 @@
 //! credential lives in a secret store now (`infisical:/webhooks/NAME`), or the step names a
 //! store (`credentials "infisical"`) to read them from by the store's name pattern.
 
+use super::super::sandboxes::Sandboxes;
 use super::super::stores::Stores;
 use crate::exec::RunContext;
 use crate::model::{CallAction, CredentialLocation};
@@ -19,6 +20,7 @@ const FIELDS: [Field; 4] = [
 /// fields came from which store; never a value), or why the call cannot be made.
 pub async fn resolve(
     ctx: &RunContext,
+    sandboxes: &Sandboxes,
     stores: &Stores,
     registry: &Registry,
     action: &CallAction,
@@ -41,7 +43,7 @@ pub async fn resolve(
         let CredentialLocation::Store { store, path, name } = location else {
             continue;
         };
-        let opened = stores.get(ctx, &store).await.map_err(|why| {
+        let opened = stores.get(ctx, sandboxes, &store).await.map_err(|why| {
             format!(
                 "the {} of webhook \"{code}\" lives in secret store \"{store}\": {why}",
                 field.name()
@@ -67,7 +69,7 @@ pub async fn resolve(
 
     if let Some(store_name) = &action.credentials {
         let store_name = &store_name.value;
-        let opened = stores.get(ctx, store_name).await?;
+        let opened = stores.get(ctx, sandboxes, store_name).await?;
         let direction = webhook.direction.unwrap_or(Direction::Out);
         let mut looked_for = Vec::new();
         for field in FIELDS {

@@ -50,6 +50,7 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         cancel,
         registries,
         stores,
+        sandboxes,
         ..
     } = call;
     let fail = |message: String| StepOutcome::errored(ctx.redact(&message), timeline.elapsed());
@@ -71,7 +72,7 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         Ok(webhook) => webhook,
         Err(why) => return fail(why),
     };
-    match credentials::resolve(ctx, stores, registry, action, &mut webhook).await {
+    match credentials::resolve(ctx, sandboxes, stores, registry, action, &mut webhook).await {
         Ok(Some(line)) => ctx.events.emit(
             &timeline,
             EventKind::StepLog {
