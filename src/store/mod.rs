@@ -7,6 +7,7 @@
 //! against it and both against `reference/infisical-api.md`.
 
 mod error;
+pub mod infisical;
 
 pub use error::StoreError;
 
@@ -127,11 +128,28 @@ pub trait SecretStore: Send + Sync {
 
     /// Creates or updates several secrets in one call, creating the folder if it is missing.
     /// Answers them in the order given.
-    fn set_many<'a>(&'a self, path: &'a str, secrets: Vec<NewSecret>)
-    -> StoreFuture<'a, Vec<Written>>;
+    fn set_many<'a>(
+        &'a self,
+        path: &'a str,
+        secrets: Vec<NewSecret>,
+    ) -> StoreFuture<'a, Vec<Written>>;
 
     /// Deletes one secret; [`StoreError::NotFound`] when it is not there.
     fn delete<'a>(&'a self, path: &'a str, name: &'a str) -> StoreFuture<'a, ()>;
+
+    /// Deletes every one of `names` the folder holds (all or nothing where the store is);
+    /// names it does not hold are skipped, so a repeated call succeeds.
+    fn delete_many<'a>(&'a self, path: &'a str, names: Vec<String>) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            for name in &names {
+                match self.delete(path, name).await {
+                    Ok(()) | Err(StoreError::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]
