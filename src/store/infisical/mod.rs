@@ -261,13 +261,18 @@ impl InfisicalStore {
         }
     }
 
-    /// The masking of this store's secrets plus `values`.
-    fn redactor_with<'v>(&self, values: impl IntoIterator<Item = &'v SecretValue>) -> Redactor {
-        let mut redactor = self.redactor.lock().expect("redactor lock").clone();
+    /// The masking of error texts, with `values` remembered first (an error body may echo
+    /// any value the store has handled).
+    fn mask<'v>(&'v self, values: impl IntoIterator<Item = &'v SecretValue>) -> Mask<'v> {
+        self.remember(values);
+        Mask { store: self }
+    }
+
+    fn remember<'v>(&self, values: impl IntoIterator<Item = &'v SecretValue>) {
+        let mut redactor = self.redactor.lock().expect("redactor lock");
         for value in values {
             redactor.add(value.expose());
         }
-        redactor
     }
 
     /// The version to speak, probing once under `auto`. A probe of `path`'s list whose answer
@@ -295,20 +300,20 @@ impl InfisicalStore {
 
     /// v4 list; on 404, v3 list, chosen only when it answers 2xx. Errors are not cached.
     async fn probe(&self, path: &str) -> Result<(Api, Option<answers::Reply>), StoreError> {
-        let redactor = self.redactor_with([]);
+        let mask = self.mask([]);
         let what = format!("list of {path} (API v4)");
         let v4 = match self
             .call(&routes::list(Api::V4, self.place(path)), true)
             .await?
         {
             Sent::Answered(reply) => reply,
-            Sent::Lost { text, .. } => return Err(unavailable(&what, &text, &redactor)),
+            Sent::Lost { text, .. } => return Err(mask.unavailable(&what, &text)),
         };
         if v4.is_success() {
             return Ok((Api::V4, Some(v4)));
         }
         if v4.status != 404 {
-            return Err(to_error(&v4, &what, &redactor));
+            return Err(mask.error(&v4, &what));
         }
         let what = format!("list of {path} (API v3)");
         match self
@@ -320,8 +325,8 @@ impl InfisicalStore {
                 Ok((Api::V3, Some(v3)))
             }
             Sent::Answered(v3) if (400..500).contains(&v3.status) => Ok((Api::V4, Some(v4))),
-            Sent::Answered(v3) => Err(to_error(&v3, &what, &redactor)),
-            Sent::Lost { text, .. } => Err(unavailable(&what, &text, &redactor)),
+            Sent::Answered(v3) => Err(mask.error(&v3, &what)),
+            Sent::Lost { text, .. } => Err(mask.unavailable(&what, &text)),
         }
     }
 
@@ -337,15 +342,11 @@ impl InfisicalStore {
             {
                 Sent::Answered(reply) => reply,
                 Sent::Lost { text, .. } => {
-                    return Err(unavailable(
-                        &format!("list of {path}"),
-                        &text,
-                        &self.redactor_with([]),
-                    ));
+                    return Err(self.mask([]).unavailable(&format!("list of {path}"), &text));
                 }
             },
         };
-        self.read_list(&path, reply, &self.redactor_with([]))
+        self.read_list(&path, reply, &self.mask([]))
     }
 
     /// A list's answer: its secrets; a missing folder (404) is empty.
@@ -353,40 +354,44 @@ impl InfisicalStore {
         &self,
         path: &str,
         reply: answers::Reply,
-        redactor: &Redactor,
+        mask: &Mask<'_>,
     ) -> Result<Vec<Secret>, StoreError> {
         let what = format!("list of {path}");
         if reply.status == 404 {
             return Ok(Vec::new());
         }
         if !reply.is_success() {
-            return Err(to_error(&reply, &what, redactor));
+            return Err(mask.error(&reply, &what));
         }
-        reply.secrets().ok_or_else(|| StoreError::Unavailable {
+        let secrets = reply.secrets().ok_or_else(|| StoreError::Unavailable {
             message: format!("{what} answered {} without a list of secrets", reply.status),
-        })
+        })?;
+        self.remember(secrets.iter().map(|s| &s.value));
+        Ok(secrets)
     }
 
     async fn get_secret(&self, path: &str, name: &str) -> Result<Secret, StoreError> {
         let path = crate::store::normalize_path(path);
         check_name(name)?;
         let api = self.api(&path, &mut None).await?;
-        let redactor = self.redactor_with([]);
+        let mask = self.mask([]);
         let what = format!("read of {name} in {path}");
         match self
             .call(&routes::get(api, self.place(&path), name), true)
             .await?
         {
             Sent::Answered(reply) if reply.is_success() => {
-                reply.secret().ok_or_else(|| StoreError::Unavailable {
-                    message: masked_text(
-                        &redactor,
-                        &format!("{what} answered {} without the secret", reply.status),
-                    ),
+                let secret = reply.secret();
+                self.remember(secret.iter().map(|s| &s.value));
+                secret.ok_or_else(|| StoreError::Unavailable {
+                    message: mask.text(&format!(
+                        "{what} answered {} without the secret",
+                        reply.status
+                    )),
                 })
             }
-            Sent::Answered(reply) => Err(to_error(&reply, &what, &redactor)),
-            Sent::Lost { text, .. } => Err(unavailable(&what, &text, &redactor)),
+            Sent::Answered(reply) => Err(mask.error(&reply, &what)),
+            Sent::Lost { text, .. } => Err(mask.unavailable(&what, &text)),
         }
     }
 }
@@ -401,14 +406,33 @@ fn check_name(name: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn masked_text(redactor: &Redactor, text: &str) -> String {
-    answers::masked(redactor, text)
+/// The masking of error texts: the client secret, every token obtained and every value the
+/// store has sent or read, as they are when the error is made (a login may have happened
+/// since the operation began).
+struct Mask<'a> {
+    store: &'a InfisicalStore,
 }
 
-/// The store could not be reached for `what`, after its retries.
-fn unavailable(what: &str, cause: &str, redactor: &Redactor) -> StoreError {
-    StoreError::Unavailable {
-        message: masked_text(redactor, &format!("{what}: {cause}")),
+impl Mask<'_> {
+    fn now(&self) -> Redactor {
+        self.store.redactor.lock().expect("redactor lock").clone()
+    }
+
+    /// `text` masked and cut.
+    fn text(&self, text: &str) -> String {
+        answers::masked(&self.now(), text)
+    }
+
+    /// The error a failed answer to `what` stands for.
+    fn error(&self, reply: &answers::Reply, what: &str) -> StoreError {
+        to_error(reply, what, &self.now())
+    }
+
+    /// The store could not be reached for `what`, after its retries.
+    fn unavailable(&self, what: &str, cause: &str) -> StoreError {
+        StoreError::Unavailable {
+            message: self.text(&format!("{what}: {cause}")),
+        }
     }
 }
 

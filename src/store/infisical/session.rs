@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::InfisicalStore;
-use super::answers::to_error;
 use super::routes;
 use super::transport::Sent;
 use crate::store::{SecretValue, StoreError};
@@ -96,17 +95,17 @@ impl InfisicalStore {
         generation: u64,
     ) -> Pin<Box<dyn Future<Output = Result<Token, StoreError>> + Send + '_>> {
         Box::pin(async move {
-            let redactor = self.redactor_with([]);
+            let mask = self.mask([]);
             let what = "login (universal auth)";
             let route = routes::login(&self.config.client_id, &self.config.client_secret);
             let reply = match self.exchange(&route, None, true).await? {
                 Sent::Answered(reply) => reply,
                 Sent::Lost { text, .. } => {
-                    return Err(super::unavailable(what, &text, &redactor));
+                    return Err(mask.unavailable(what, &text));
                 }
             };
             if !reply.is_success() {
-                return Err(to_error(&reply, what, &redactor));
+                return Err(mask.error(&reply, what));
             }
             let json: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
             let Some(access) = json

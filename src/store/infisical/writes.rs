@@ -16,11 +16,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::answers::{Reply, to_error};
+use super::answers::Reply;
 use super::routes::{self, Api, Mode};
 use super::transport::Sent;
-use super::{InfisicalStore, check_name, infisical_would_alter, masked_text, unavailable};
-use crate::observe::Redactor;
+use super::{InfisicalStore, Mask, check_name, infisical_would_alter};
 use crate::retry::{AttemptOutcome, Decision, decide};
 use crate::store::{NewSecret, Secret, StoreError, Written, normalize_path};
 
@@ -92,7 +91,7 @@ impl InfisicalStore {
         if secrets.is_empty() {
             return Ok(Vec::new());
         }
-        let redactor = self.redactor_with(secrets.iter().map(|s| &s.value));
+        let mask = self.mask(secrets.iter().map(|s| &s.value));
         let what = format!("write of {} in {path}", names_of(&secrets));
         let api = self.api(&path, &mut None).await?;
         let mut lost = 0u32;
@@ -101,14 +100,14 @@ impl InfisicalStore {
         let mut refusals = 0;
         loop {
             let current = self
-                .read_current(api, &path, &secrets, single, &redactor)
+                .read_current(api, &path, &secrets, single, &mask)
                 .await?;
             let changes = diff(&secrets, &current);
             if changes.is_empty() {
                 return Ok(written(&secrets, &HashMap::new(), &current));
             }
             let round = self
-                .send_changes(api, &path, &changes, single, &redactor)
+                .send_changes(api, &path, &changes, single, &mask)
                 .await?;
             match round {
                 Round::Done(versions) => {
@@ -116,7 +115,7 @@ impl InfisicalStore {
                     let current = if complete {
                         current
                     } else {
-                        self.read_current(api, &path, &secrets, single, &redactor)
+                        self.read_current(api, &path, &secrets, single, &mask)
                             .await?
                     };
                     return Ok(written(&secrets, &versions, &current));
@@ -126,10 +125,9 @@ impl InfisicalStore {
                     match decide(&self.config.retry, &outcome, lost) {
                         Decision::Retry => {}
                         _ => {
-                            return Err(unavailable(
+                            return Err(mask.unavailable(
                                 &what,
                                 &format!("{text}; read it back before writing again"),
-                                &redactor,
                             ));
                         }
                     }
@@ -145,12 +143,12 @@ impl InfisicalStore {
                     previous = Some(wait.delay);
                 }
                 Round::Missing(_) if !folders_made => {
-                    self.make_folders(&path, &redactor).await?;
+                    self.make_folders(&path, &mask).await?;
                     folders_made = true;
                 }
-                Round::Missing(reply) => return Err(to_error(&reply, &what, &redactor)),
+                Round::Missing(reply) => return Err(mask.error(&reply, &what)),
                 Round::Refused(_) if refusals == 0 => refusals += 1,
-                Round::Refused(reply) => return Err(to_error(&reply, &what, &redactor)),
+                Round::Refused(reply) => return Err(mask.error(&reply, &what)),
             }
         }
     }
@@ -162,7 +160,7 @@ impl InfisicalStore {
         path: &str,
         secrets: &[NewSecret],
         single: bool,
-        redactor: &Redactor,
+        mask: &Mask<'_>,
     ) -> Result<HashMap<String, Secret>, StoreError> {
         let (route, what) = if single {
             let name = &secrets[0].name;
@@ -178,24 +176,22 @@ impl InfisicalStore {
         };
         let reply = match self.call(&route, true).await? {
             Sent::Answered(reply) => reply,
-            Sent::Lost { text, .. } => return Err(unavailable(&what, &text, redactor)),
+            Sent::Lost { text, .. } => return Err(mask.unavailable(&what, &text)),
         };
         if reply.status == 404 {
             return Ok(HashMap::new());
         }
         if !reply.is_success() {
-            return Err(to_error(&reply, &what, redactor));
+            return Err(mask.error(&reply, &what));
         }
         let held = if single {
             reply.secret().map(|s| vec![s])
         } else {
             reply.secrets()
         };
+        self.remember(held.iter().flatten().map(|s| &s.value));
         let held = held.ok_or_else(|| StoreError::Unavailable {
-            message: masked_text(
-                redactor,
-                &format!("{what} answered {} without secrets", reply.status),
-            ),
+            message: mask.text(&format!("{what} answered {} without secrets", reply.status)),
         })?;
         Ok(held.into_iter().map(|s| (s.name.clone(), s)).collect())
     }
@@ -207,7 +203,7 @@ impl InfisicalStore {
         path: &str,
         changes: &[(&NewSecret, Change)],
         single: bool,
-        redactor: &Redactor,
+        mask: &Mask<'_>,
     ) -> Result<Round, StoreError> {
         let at = self.place(path);
         let pairs = |change: Option<Change>| -> Vec<(&str, &crate::store::SecretValue)> {
@@ -270,7 +266,7 @@ impl InfisicalStore {
                 }
                 404 => return Ok(Round::Missing(reply)),
                 400 if creates => return Ok(Round::Refused(reply)),
-                _ => return Err(to_error(&reply, &what, redactor)),
+                _ => return Err(mask.error(&reply, &what)),
             }
         }
         if pending.is_empty() {
@@ -282,7 +278,7 @@ impl InfisicalStore {
 
     /// Creates each level of `path`, top down. A level that exists already answers 400: that
     /// is fine, the next level goes on.
-    async fn make_folders(&self, path: &str, redactor: &Redactor) -> Result<(), StoreError> {
+    async fn make_folders(&self, path: &str, mask: &Mask<'_>) -> Result<(), StoreError> {
         for (parent, name) in routes::folder_levels(path) {
             let route = routes::create_folder(
                 &self.config.project,
@@ -296,8 +292,8 @@ impl InfisicalStore {
                     tracing::info!(store = %self.config.name, "created the folder {name} in {parent}");
                 }
                 Sent::Answered(reply) if matches!(reply.status, 400 | 409) => {}
-                Sent::Answered(reply) => return Err(to_error(&reply, &what, redactor)),
-                Sent::Lost { text, .. } => return Err(unavailable(&what, &text, redactor)),
+                Sent::Answered(reply) => return Err(mask.error(&reply, &what)),
+                Sent::Lost { text, .. } => return Err(mask.unavailable(&what, &text)),
             }
         }
         Ok(())
@@ -307,7 +303,7 @@ impl InfisicalStore {
     pub(super) async fn delete_one(&self, path: &str, name: &str) -> Result<(), StoreError> {
         let path = normalize_path(path);
         check_name(name)?;
-        let redactor = self.redactor_with([]);
+        let mask = self.mask([]);
         let what = format!("deletion of {name} in {path}");
         let api = self.api(&path, &mut None).await?;
         let mut lost = 0u32;
@@ -325,10 +321,10 @@ impl InfisicalStore {
                 Sent::Answered(reply) if reply.is_success() => return Ok(()),
                 // Gone: by this call's lost attempt, or before it.
                 Sent::Answered(reply) if reply.status == 404 && lost > 0 => return Ok(()),
-                Sent::Answered(reply) => return Err(to_error(&reply, &what, &redactor)),
+                Sent::Answered(reply) => return Err(mask.error(&reply, &what)),
                 Sent::Lost { outcome, text } => {
                     if decide(&self.config.retry, &outcome, lost) != Decision::Retry {
-                        return Err(unavailable(&what, &text, &redactor));
+                        return Err(mask.unavailable(&what, &text));
                     }
                     lost += 1;
                     let wait = self.backoff().wait(lost, previous, None);
@@ -336,7 +332,7 @@ impl InfisicalStore {
                     previous = Some(wait.delay);
                     let probe = NewSecret::new(name, "");
                     let held = self
-                        .read_current(api, &path, std::slice::from_ref(&probe), true, &redactor)
+                        .read_current(api, &path, std::slice::from_ref(&probe), true, &mask)
                         .await?;
                     if !held.contains_key(name) {
                         return Ok(());
@@ -357,7 +353,7 @@ impl InfisicalStore {
         for name in &names {
             check_name(name)?;
         }
-        let redactor = self.redactor_with([]);
+        let mask = self.mask([]);
         let what = format!("deletion in {path}");
         let api = self.api(&path, &mut None).await?;
         let wanted: Vec<NewSecret> = names
@@ -368,9 +364,7 @@ impl InfisicalStore {
         let mut previous = None;
         let mut vanished = 0;
         loop {
-            let held = self
-                .read_current(api, &path, &wanted, false, &redactor)
-                .await?;
+            let held = self.read_current(api, &path, &wanted, false, &mask).await?;
             let present: Vec<&str> = names
                 .iter()
                 .map(String::as_str)
@@ -394,10 +388,10 @@ impl InfisicalStore {
                 Sent::Answered(reply) if reply.is_success() => return Ok(()),
                 // All or nothing: a name deleted meanwhile fails the batch; read again, once.
                 Sent::Answered(reply) if reply.status == 404 && vanished == 0 => vanished += 1,
-                Sent::Answered(reply) => return Err(to_error(&reply, &what, &redactor)),
+                Sent::Answered(reply) => return Err(mask.error(&reply, &what)),
                 Sent::Lost { outcome, text } => {
                     if decide(&self.config.retry, &outcome, lost) != Decision::Retry {
-                        return Err(unavailable(&what, &text, &redactor));
+                        return Err(mask.unavailable(&what, &text));
                     }
                     lost += 1;
                     let wait = self.backoff().wait(lost, previous, None);
