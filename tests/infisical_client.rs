@@ -944,6 +944,14 @@ async fn a_429_waits_its_retry_after_in_virtual_time() {
     fake.fault("GET", "/api/v4/secrets", limited(&later));
     store.list("/webhooks").await.unwrap();
     assert_eq!(store.waits(), [secs(3), secs(60)]);
+    // A plan's own policy without a max-delay is capped at 60 s too.
+    let (fake, store) = start(Options::default(), |c| {
+        c.api_version = ApiVersion::V4;
+        c.retry.max_delay = None;
+    });
+    fake.fault("GET", "/api/v4/secrets", limited("3600"));
+    store.list("/webhooks").await.unwrap();
+    assert_eq!(store.waits(), [secs(60)]);
 }
 
 #[tokio::test]
@@ -988,6 +996,21 @@ async fn reads_are_retried_on_the_specs_schedule_and_give_up_after_three_retries
     let error = store.list("/webhooks").await.unwrap_err();
     assert!(matches!(error, StoreError::Unavailable { .. }), "{error:?}");
     assert_eq!(fake.calls().len(), 8);
+}
+
+#[tokio::test]
+async fn a_read_that_times_out_is_retried() {
+    let (fake, store) = start(Options::default(), pinned(ApiVersion::V4));
+    fake.put("/webhooks", "A", "1");
+    fake.fault("GET", "/api/v4/secrets/A", Fault::HangAfter);
+    let secret = store.get("/webhooks", "A").await.unwrap();
+    assert_eq!(secret.value.expose(), "1");
+    assert_eq!(store.waits(), [secs(2)]);
+    assert_eq!(
+        fake.calls().len(),
+        2,
+        "the attempt that timed out, then its retry"
+    );
 }
 
 #[tokio::test]
@@ -1049,6 +1072,93 @@ async fn connection_errors_are_retried_and_tls_is_never_dropped() {
         fake.requests().iter().all(|r| r.method.is_empty()),
         "no request was understood"
     );
+}
+
+/// An HTTPS server on 127.0.0.1 with a certificate from the test CA: it answers the login and
+/// an empty list, one request per connection.
+fn tls_server() -> String {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::io::{Read, Write};
+    hookplan::http_client::install_crypto();
+    let dir = support::repo().join("tests/support/tls");
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("server.pem"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    let config = Arc::new(
+        rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(tcp) = stream else { continue };
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let connection = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(connection, tcp);
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                let body = loop {
+                    let Ok(n) = tls.read(&mut buffer) else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buffer[..n]);
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap())
+                            })
+                            .unwrap_or(0);
+                        if request.len() >= end + 4 + length {
+                            break if text.starts_with("POST /api/v1/auth/") {
+                                r#"{"accessToken":"tls-token","expiresIn":7200,"accessTokenMaxTTL":7200,"tokenType":"Bearer"}"#
+                            } else {
+                                r#"{"secrets":[],"imports":[]}"#
+                            };
+                        }
+                    }
+                };
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(answer.as_bytes());
+                let _ = tls.flush();
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_ca_bundle_is_trusted_and_verification_is_never_off() {
+    let url = tls_server();
+    let fake = FakeInfisical::start(Options::default());
+    let mut config = config(&fake, &Options::default());
+    config.api_url = url;
+    config.api_version = ApiVersion::V4;
+    config.ca_bundle = Some(support::repo().join("tests/support/tls/ca.pem"));
+    let store = InfisicalStore::new(config.clone()).unwrap();
+    assert!(store.list("/webhooks").await.unwrap().is_empty());
+    // Without the bundle the same server's certificate is not trusted.
+    config.ca_bundle = None;
+    let store = InfisicalStore::new(config).unwrap();
+    let error = store.list("/webhooks").await.unwrap_err();
+    assert!(matches!(error, StoreError::Unavailable { .. }), "{error:?}");
+    assert!(error.to_string().contains("login"), "{error}");
 }
 
 // ------------------------------------------------------------------ secrets never shown
