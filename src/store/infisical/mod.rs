@@ -289,9 +289,8 @@ impl InfisicalStore {
                 .api
                 .get_or_try_init(|| async {
                     let (api, reply) = self.probe(path).await?;
-                    let chosen = api;
-                    *probed = reply.map(|r| (chosen, r));
-                    Ok(chosen)
+                    *probed = reply.map(|r| (api, r));
+                    Ok(api)
                 })
                 .await
                 .copied(),
