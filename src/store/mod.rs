@@ -8,6 +8,7 @@
 
 mod error;
 pub mod file;
+pub mod infisical;
 
 pub use error::StoreError;
 
@@ -136,6 +137,20 @@ pub trait SecretStore: Send + Sync {
 
     /// Deletes one secret; [`StoreError::NotFound`] when it is not there.
     fn delete<'a>(&'a self, path: &'a str, name: &'a str) -> StoreFuture<'a, ()>;
+
+    /// Deletes every one of `names` the folder holds (all or nothing where the store is);
+    /// names it does not hold are skipped, so a repeated call succeeds.
+    fn delete_many<'a>(&'a self, path: &'a str, names: Vec<String>) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            for name in &names {
+                match self.delete(path, name).await {
+                    Ok(()) | Err(StoreError::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]
