@@ -54,6 +54,9 @@ pub struct InfisicalDecl {
     pub ca_bundle: Option<Spanned<PathBuf>>,
     /// A retry policy's name; `None`: the store's own (the spec's schedule plus 429).
     pub retry: Option<Spanned<String>>,
+    /// The policy `retry` names, found when the plan is checked (the plan's or the project
+    /// config's); `None`: the store's own.
+    pub retry_policy: Option<super::RetryPolicy>,
 }
 
 impl StoreKind {
@@ -88,6 +91,7 @@ impl StoreDecl {
                 api_version: Spanned::new("auto".to_string(), Span::default()),
                 ca_bundle: None,
                 retry: None,
+                retry_policy: None,
             }),
             _ => return None,
         };

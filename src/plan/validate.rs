@@ -161,9 +161,9 @@ pub fn validate(
             }
         }
     }
-    let mut store_names: Vec<&str> = stores.iter().map(|d| d.name.as_str()).collect();
-    store_names.extend(config.stores.iter().map(|d| d.name.as_str()));
-    store_names.extend([LOCAL_STORE, INFISICAL_STORE]);
+    let mut store_names: Vec<String> = stores.iter().map(|d| d.name.clone()).collect();
+    store_names.extend(config.stores.iter().map(|d| d.name.clone()));
+    store_names.extend([LOCAL_STORE.to_string(), INFISICAL_STORE.to_string()]);
     store_names.sort_unstable();
     store_names.dedup();
     let mut database_names: Vec<&str> = databases.iter().map(|d| d.name.as_str()).collect();
@@ -283,7 +283,7 @@ pub fn validate(
 
     // Stores: templates may read env, secrets and vars; a CA bundle must exist; a retry
     // policy named must be declared (`store` is the store's own).
-    for store in &stores[..own_stores] {
+    for store in &mut stores[..own_stores] {
         for template in store.templates() {
             // A plan's own store may live in one of its sandboxes (`api-url
             // "${sandbox.vault.url}"`): a step using the store starts that sandbox first.
@@ -295,17 +295,25 @@ pub fn validate(
                 diags,
             );
         }
-        if let StoreKind::Infisical(infisical) = &store.kind {
+        if let StoreKind::Infisical(infisical) = &mut store.kind {
             if let Some(ca) = &infisical.ca_bundle {
                 check_file(base_dir, ca, ca.span, diags);
             }
-            if let Some(retry) = &infisical.retry
-                && retry.value != STORE_RETRY
-                && !retry_policies
-                    .iter()
-                    .any(|p| p.name.as_deref() == Some(retry.value.as_str()))
-                && config.policy(&retry.value).is_none()
-            {
+            let named = infisical
+                .retry
+                .as_ref()
+                .filter(|r| r.value != STORE_RETRY)
+                .map(|r| {
+                    retry_policies
+                        .iter()
+                        .find(|p| p.name.as_deref() == Some(r.value.as_str()))
+                        .or_else(|| config.policy(&r.value))
+                        .cloned()
+                });
+            if let Some(Some(policy)) = &named {
+                infisical.retry_policy = Some(policy.clone());
+            }
+            if let (Some(retry), Some(None)) = (&infisical.retry, &named) {
                 let mut names: Vec<&str> = retry_policies
                     .iter()
                     .filter_map(|p| p.name.as_deref())
@@ -414,12 +422,13 @@ pub fn validate(
                     ));
                 }
                 Resource::Database => {}
-                Resource::Store if !store_names.contains(&name.as_str()) => {
+                Resource::Store if !store_names.contains(&name.value) => {
+                    let known: Vec<&str> = store_names.iter().map(String::as_str).collect();
                     diags.push(unknown(
                         "secret store",
                         &name.value,
                         name.span,
-                        &store_names,
+                        &known,
                         "declare it with `secret-store \"local\" kind=\"file\"`",
                     ));
                 }

@@ -5,8 +5,9 @@
 use super::sandboxes::Sandboxes;
 use crate::exec::RunContext;
 use crate::model::{Reference, StoreDecl, StoreKind};
-use crate::store::SecretStore;
 use crate::store::file::FileStore;
+use crate::store::infisical::{ApiVersion, InfisicalConfig, InfisicalStore};
+use crate::store::{SecretStore, SecretValue};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::Mutex;
@@ -68,9 +69,39 @@ fn open(ctx: &RunContext, decl: &StoreDecl) -> Result<Arc<dyn SecretStore>, Stri
                 .expect("a file store has a file");
             Ok(Arc::new(FileStore::new(&decl.name, path)))
         }
-        StoreKind::Infisical(_) => Err(format!(
-            "secret store \"{}\": Infisical stores are not available in this build",
-            decl.name
-        )),
+        StoreKind::Infisical(infisical) => {
+            let what = |e: String| format!("secret store \"{}\": {e}", decl.name);
+            let client_secret = ctx.render(&infisical.client_secret).map_err(what)?;
+            // Masked from now on, in whatever the run shows.
+            ctx.add_secret(&client_secret);
+            let api_version = infisical
+                .api_version
+                .value
+                .parse::<ApiVersion>()
+                .map_err(|e| what(e.to_string()))?;
+            let config = InfisicalConfig {
+                name: decl.name.clone(),
+                api_url: ctx.render(&infisical.api_url).map_err(what)?,
+                project: ctx.render(&infisical.project).map_err(what)?,
+                environment: ctx.render(&infisical.environment).map_err(what)?,
+                client_id: ctx.render(&infisical.client_id).map_err(what)?,
+                client_secret: SecretValue::new(client_secret),
+                api_version,
+                ca_bundle: infisical
+                    .ca_bundle
+                    .as_ref()
+                    .map(|ca| ctx.plan.base_dir.join(&ca.value)),
+                retry: infisical
+                    .retry_policy
+                    .clone()
+                    .unwrap_or_else(InfisicalStore::default_retry),
+                clock: ctx.clock.clone(),
+                seed: ctx.plan.seed,
+                attempt_timeout: ctx.plan.attempt_timeout,
+                on_secret: Some(ctx.secret_sink()),
+            };
+            let store = InfisicalStore::new(config).map_err(|e| what(e.to_string()))?;
+            Ok(Arc::new(store))
+        }
     }
 }

@@ -256,6 +256,7 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<StoreDecl> {
                 .unwrap_or_else(|| Spanned::new("auto".to_string(), Span::default())),
             ca_bundle: inf.ca_bundle,
             retry: inf.retry,
+            retry_policy: None,
         })
     };
     ok.then(|| StoreDecl {
