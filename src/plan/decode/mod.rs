@@ -7,6 +7,7 @@ mod expect;
 pub(super) mod expect_alerts;
 pub(super) mod expect_requests;
 pub(super) mod http;
+mod infisical;
 pub(super) mod mqtt;
 mod plan_node;
 pub(super) mod replay;
