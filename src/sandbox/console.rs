@@ -126,8 +126,8 @@ fn infisical_lines(config: &super::infisical::InfisicalConfig) -> String {
     let _ = writeln!(
         out,
         "  Token TTL: {}  (max {})  Approvals: {}",
-        seconds(Duration::from_secs(config.token_ttl.as_secs())),
-        seconds(Duration::from_secs(config.token_max_ttl.as_secs())),
+        crate::model::HumanDuration(config.token_ttl),
+        crate::model::HumanDuration(config.token_max_ttl),
         if config.approval_required {
             "required (writes answer {\"approval\": …} and are not applied)"
         } else {

@@ -94,7 +94,7 @@ impl Auth {
         }
         self.failures = Failures::default();
         let ttl = config.token_ttl.as_secs();
-        let token = new_token(&config.client_id, now);
+        let token = new_token(&config.client_id);
         if self.tokens.len() >= MAX_TOKENS {
             self.tokens.retain(|_, t| t.expires > now);
             if self.tokens.len() >= MAX_TOKENS
@@ -234,12 +234,15 @@ fn well_formed(token: &str) -> bool {
 
 /// A new token: a JWT-shaped string whose payload names the identity and whose last part is
 /// 32 random bytes (what makes it unguessable).
-fn new_token(client_id: &str, now: f64) -> String {
+fn new_token(client_id: &str) -> String {
+    let issued = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
     let payload = serde_json::json!({
         "identityId": client_id,
         "authTokenType": "identityAccessToken",
-        "iat": now as u64,
+        "iat": issued,
     });
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&payload).unwrap_or_default());
     format!(
