@@ -158,7 +158,7 @@ pub struct InfisicalArgs {
     #[arg(long, value_name = "ID", default_value = infisical_config::DEFAULT_CLIENT_ID, requires = "infisical", help_heading = "Infisical emulation")]
     pub infisical_client_id: String,
 
-    /// The machine identity's client secret (never shown)
+    /// The machine identity's client secret (never shown; default demo-secret)
     #[arg(long, value_name = "S", default_value = infisical_config::DEFAULT_CLIENT_SECRET, hide_default_value = true, requires = "infisical", help_heading = "Infisical emulation")]
     pub infisical_client_secret: String,
 
