@@ -288,11 +288,11 @@ async fn renewing_a_token_whose_ttl_equals_its_max_ttl_is_a_401_and_deletes_it()
 async fn a_token_renews_within_its_max_ttl_and_expires_on_the_sandbox_clock() {
     let state = tempfile::tempdir().unwrap();
     let infisical = InfisicalConfig {
-        token_ttl: Duration::from_secs(60),
-        token_max_ttl: Duration::from_secs(600),
+        token_ttl: Duration::from_secs(120),
+        token_max_ttl: Duration::from_secs(1200),
         ..settings()
     };
-    // 60 s on the sandbox's clock take 300 ms here.
+    // 120 s on the sandbox's clock take 600 ms here.
     let emulated = spawn_with(sandbox_config(infisical), state.path(), Clock::new(0.005));
     let token = emulated.login().await;
     let (status, body) = emulated
@@ -305,12 +305,12 @@ async fn a_token_renews_within_its_max_ttl_and_expires_on_the_sandbox_clock() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["accessToken"], token.as_str());
-    assert_eq!(body["expiresIn"], 60);
-    assert_eq!(body["accessTokenMaxTTL"], 600);
+    assert_eq!(body["expiresIn"], 120);
+    assert_eq!(body["accessTokenMaxTTL"], 1200);
     assert_eq!(body["tokenType"], "Bearer");
     let (status, _) = emulated.get(&token, "ANY").await;
     assert_eq!(status, 404, "the token still works");
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
     let (status, body) = emulated.get(&token, "ANY").await;
     assert_error(status, &body, 401, "TokenError");
 }
@@ -1514,7 +1514,21 @@ fn the_cli_sandbox_keeps_its_state_through_kill_dash_9_and_masks_its_console() {
         ),
     );
     assert_eq!(status, 200, "{body}");
-    // Answered, then killed at once: the write must be in the OS already.
+    // The console shows each block off the request's path: let it show this one.
+    sandbox.wait_for("POST /api/v4/secrets/batch");
+    let (console, changed) = &*sandbox.console;
+    let started = Instant::now();
+    let mut shown = console.lock().unwrap();
+    while shown.matches("Response: 200 OK").count() < 2
+        && started.elapsed() < Duration::from_secs(10)
+    {
+        shown = changed
+            .wait_timeout(shown, Duration::from_millis(50))
+            .unwrap()
+            .0;
+    }
+    drop(shown);
+    // Killed without a chance to flush anything: the answered write must be in the OS.
     let _ = sandbox.child.kill();
     let _ = sandbox.child.wait();
     let console = sandbox.console.0.lock().unwrap().clone();
