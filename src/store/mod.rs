@@ -127,11 +127,8 @@ pub trait SecretStore: Send + Sync {
 
     /// Creates or updates several secrets in one call, creating the folder if it is missing.
     /// Answers them in the order given.
-    fn set_many<'a>(
-        &'a self,
-        path: &'a str,
-        secrets: Vec<NewSecret>,
-    ) -> StoreFuture<'a, Vec<Written>>;
+    fn set_many<'a>(&'a self, path: &'a str, secrets: Vec<NewSecret>)
+    -> StoreFuture<'a, Vec<Written>>;
 
     /// Deletes one secret; [`StoreError::NotFound`] when it is not there.
     fn delete<'a>(&'a self, path: &'a str, name: &'a str) -> StoreFuture<'a, ()>;
