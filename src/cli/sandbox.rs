@@ -5,10 +5,12 @@
 
 use super::{CliError, ExitCode};
 use crate::clock::Clock;
+use crate::model::InfisicalApi;
 use crate::sandbox::config::{
     self as sandbox_config, BodyConfig, ConnectionFault, Delay, EndpointConfig, Every,
     ResponseConfig, SandboxConfig, SequenceEntry,
 };
+use crate::sandbox::infisical::{InfisicalConfig, config as infisical_config};
 use crate::sandbox::printer::{self, RequestPrinter};
 use crate::sandbox::{
     self, RecordedRequest, Sandbox, Selection, console, endpoints, recording, replay, state,
@@ -41,6 +43,17 @@ pub enum SandboxCommand {
 
 Routes: any method under /webhook/*, /test and /api/* (200 with a JSON acknowledgement),
 plus endpoints set with `configure-endpoint`; anything else gets 404 and is recorded too.
+
+With --infisical the sandbox emulates Infisical's API (universal-auth login and renewal, v4
+and v3 raw secrets, batches, folders, versions) under /api/v1/, /api/v3/ and /api/v4/; an API
+version it does not serve answers Infisical's 404. Faults (--error-rate, --delay, endpoints
+configured on those paths) apply to it like to any route; a fault replaces the answer and
+the write is not made, except for the share --infisical-faults-after-write of the faults drawn
+for writes, which strike after the write: the answer is lost, the write is kept. Tokens,
+client secrets and secret values are masked in every display.
+  hookplan sandbox start --infisical --port 0
+  hookplan sandbox start --infisical --infisical-api v3 --error-rate 0.3 --infisical-faults-after-write 0.5
+
 Stop with Ctrl+C.")]
     Start(StartArgs),
 
@@ -116,6 +129,91 @@ pub struct StartArgs {
     /// Print only the banner, not each request
     #[arg(long, short)]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub infisical: InfisicalArgs,
+}
+
+/// `--infisical` and its settings: the sandbox also emulates Infisical's API.
+#[derive(Debug, clap::Args)]
+pub struct InfisicalArgs {
+    /// Also emulate Infisical's API under /api/v1/, /api/v3/ and /api/v4/ (its secrets are
+    /// kept in the sandbox's folder and survive a restart)
+    #[arg(long, help_heading = "Infisical emulation")]
+    pub infisical: bool,
+
+    /// The secrets API versions served: v3 (raw only, like older self-hosted servers), v4, or both
+    #[arg(long, value_name = "API", default_value = "both", value_parser = parse_api, requires = "infisical", help_heading = "Infisical emulation")]
+    pub infisical_api: InfisicalApi,
+
+    /// The project id clients must name
+    #[arg(long, value_name = "ID", default_value = infisical_config::DEFAULT_PROJECT, requires = "infisical", help_heading = "Infisical emulation")]
+    pub infisical_project: String,
+
+    /// The environment slug
+    #[arg(long, value_name = "SLUG", default_value = infisical_config::DEFAULT_ENVIRONMENT, requires = "infisical", help_heading = "Infisical emulation")]
+    pub infisical_environment: String,
+
+    /// The machine identity's client id (universal auth)
+    #[arg(long, value_name = "ID", default_value = infisical_config::DEFAULT_CLIENT_ID, requires = "infisical", help_heading = "Infisical emulation")]
+    pub infisical_client_id: String,
+
+    /// The machine identity's client secret (never shown; default demo-secret)
+    #[arg(long, value_name = "S", default_value = infisical_config::DEFAULT_CLIENT_SECRET, hide_default_value = true, requires = "infisical", help_heading = "Infisical emulation")]
+    pub infisical_client_secret: String,
+
+    /// Writes answer {"approval": …} and are not applied (an approval policy)
+    #[arg(long, requires = "infisical", help_heading = "Infisical emulation")]
+    pub infisical_approvals: bool,
+
+    /// Access token lifetime (and max lifetime unless --infisical-token-max-ttl), on the
+    /// sandbox's clock: at --time-scale 0.01 a 2h token lasts 72 real seconds
+    #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = parse_ttl, requires = "infisical", help_heading = "Infisical emulation")]
+    pub infisical_token_ttl: Duration,
+
+    /// How long a token may be renewed for in all (default: its TTL, so renewal fails)
+    #[arg(long, value_name = "DURATION", value_parser = parse_ttl, requires = "infisical", help_heading = "Infisical emulation")]
+    pub infisical_token_max_ttl: Option<Duration>,
+
+    /// The share, 0 to 1, of the faults drawn for writes (5xx, reset, close, hang) that strike
+    /// after the write was applied: the answer is lost, the write is kept
+    #[arg(long, value_name = "F", default_value_t = 0.0, value_parser = parse_rate, requires = "infisical", help_heading = "Infisical emulation")]
+    pub infisical_faults_after_write: f64,
+}
+
+impl InfisicalArgs {
+    /// The emulation's settings; its state is kept in the sandbox's own folder.
+    fn config(&self, name: &str) -> Option<InfisicalConfig> {
+        self.infisical.then(|| InfisicalConfig {
+            project: self.infisical_project.clone(),
+            environment: self.infisical_environment.clone(),
+            client_id: self.infisical_client_id.clone(),
+            client_secret: self.infisical_client_secret.clone(),
+            api: self.infisical_api,
+            approval_required: self.infisical_approvals,
+            state: Some(name.to_string()),
+            token_ttl: self.infisical_token_ttl,
+            token_max_ttl: self
+                .infisical_token_max_ttl
+                .unwrap_or(self.infisical_token_ttl),
+            faults_after_write: self.infisical_faults_after_write,
+            seeds: Vec::new(),
+        })
+    }
+}
+
+fn parse_api(text: &str) -> Result<InfisicalApi, String> {
+    InfisicalApi::parse(text)
+        .ok_or_else(|| format!("use one of: {}", InfisicalApi::NAMES.join(", ")))
+}
+
+/// A token lifetime: a duration (`2h`, `90s`) of at least a second, counted in whole seconds.
+fn parse_ttl(text: &str) -> Result<Duration, String> {
+    let duration = crate::model::parse_duration(text.trim()).map_err(|e| e.to_string())?;
+    if duration < Duration::from_secs(1) {
+        return Err("a token lifetime is at least 1s".into());
+    }
+    Ok(Duration::from_secs(duration.as_secs()))
 }
 
 #[derive(Debug, clap::Args)]
@@ -248,6 +346,7 @@ fn start(args: StartArgs, name: &str, state_dir: &Path) -> Result<ExitCode, CliE
         error_status: args.error_status,
         delay: args.delay,
         max_body_bytes: args.max_body_bytes,
+        infisical: args.infisical.config(name),
         ..SandboxConfig::default()
     };
     config.validate().map_err(CliError::usage)?;
@@ -259,6 +358,7 @@ fn start(args: StartArgs, name: &str, state_dir: &Path) -> Result<ExitCode, CliE
         .then(|| RequestPrinter::spawn(std::io::stdout(), printer::Settings::default()));
     let mut sandbox =
         Sandbox::new(config.clone(), state_dir).with_clock(Clock::new(args.time_scale));
+    let infisical_state = sandbox.infisical_state();
     if let Some(printer) = &printer {
         sandbox = sandbox.with_observer(printer.observer());
     }
@@ -272,7 +372,19 @@ fn start(args: StartArgs, name: &str, state_dir: &Path) -> Result<ExitCode, CliE
         shown
             .endpoints
             .extend(endpoints::load(started.dir()).unwrap_or_default());
-        print_now(&console::banner(&shown, started.addr(), args.time_scale));
+        let mut banner = console::banner(&shown, started.addr(), args.time_scale);
+        if let Some(dir) = &infisical_state {
+            // Before the last line ("Press Ctrl+C to stop").
+            let at = banner.trim_end().rfind('\n').map_or(0, |i| i + 1);
+            banner.insert_str(
+                at,
+                &format!(
+                    "  Infisical state: {}\n",
+                    dir.join(sandbox::infisical::STATE_FILE).display()
+                ),
+            );
+        }
+        print_now(&banner);
         started
             .serve(stop)
             .await

@@ -87,6 +87,7 @@ pub fn resolve(
                 .iter()
                 .filter_map(|e| e.signature.as_ref().map(|s| &s.secret)),
         );
+        templates.extend(sandbox.infisical.as_ref().map(|i| &i.client_secret));
     }
     templates.extend(plan.databases.iter().filter_map(|d| d.url.as_ref()));
     for store in &plan.stores {

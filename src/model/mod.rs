@@ -306,6 +306,107 @@ pub struct SandboxDecl {
     /// Where the delay was written (warnings point at it).
     pub delay_span: Option<Span>,
     pub endpoints: Vec<EndpointDecl>,
+    /// `infisical { … }`: the sandbox also emulates Infisical's API.
+    pub infisical: Option<InfisicalDecl>,
+}
+
+/// A sandbox's Infisical emulation, as declared.
+#[derive(Debug, Clone)]
+pub struct InfisicalDecl {
+    pub span: Span,
+    pub project: String,
+    pub environment: String,
+    pub client_id: String,
+    /// May read `${secret.…}`; never shown.
+    pub client_secret: Template,
+    pub api: InfisicalApi,
+    pub approval_required: bool,
+    /// Keeps the emulation's secrets in `STATE_DIR/sandbox/NAME/` across runs.
+    pub state: Option<String>,
+    pub token_ttl: Duration,
+    /// Default: the token TTL (a renewal then fails, as on a real server with those settings).
+    pub token_max_ttl: Option<Duration>,
+    /// The share of the faults drawn for a write that strike after the write was applied.
+    pub faults_after_write: f64,
+    pub secrets: Vec<InfisicalSeedDecl>,
+}
+
+/// `secret "NAME" "VALUE" path="/"`: a value the emulation starts with.
+#[derive(Debug, Clone)]
+pub struct InfisicalSeedDecl {
+    pub name: String,
+    pub value: String,
+    pub path: String,
+    pub span: Span,
+}
+
+/// An Infisical folder path in its one spelling (`/`, `/webhooks/out`: no trailing `/`), or
+/// `None` when it is not one. Folder names use letters, digits, `-` and `_`, as Infisical's do.
+pub fn folder_path(text: &str) -> Option<String> {
+    if !text.starts_with('/') {
+        return None;
+    }
+    let mut path = String::new();
+    for name in text.split('/').filter(|n| !n.is_empty()) {
+        if !is_folder_name(name) {
+            return None;
+        }
+        path.push('/');
+        path.push_str(name);
+    }
+    if path.is_empty() {
+        path.push('/');
+    }
+    Some(path)
+}
+
+/// A folder name as Infisical accepts it: letters, digits, `-` and `_`.
+pub fn is_folder_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Which secrets API versions an emulation serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InfisicalApi {
+    /// Only `/api/v3/secrets/raw…`, like older self-hosted servers.
+    V3,
+    /// Only `/api/v4/secrets…`.
+    V4,
+    #[default]
+    Both,
+}
+
+impl InfisicalApi {
+    pub const NAMES: &'static [&'static str] = &["v3", "v4", "both"];
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "v3" => Some(Self::V3),
+            "v4" => Some(Self::V4),
+            "both" => Some(Self::Both),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::V3 => "v3",
+            Self::V4 => "v4",
+            Self::Both => "both",
+        }
+    }
+
+    pub fn serves_v3(self) -> bool {
+        matches!(self, Self::V3 | Self::Both)
+    }
+
+    pub fn serves_v4(self) -> bool {
+        matches!(self, Self::V4 | Self::Both)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

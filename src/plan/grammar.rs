@@ -61,6 +61,22 @@ const FIXED: &[(&str, &[&str])] = &[
             "error-status",
             "delay",
             "endpoint",
+            "infisical",
+        ],
+    ),
+    (
+        "infisical",
+        &[
+            "project",
+            "environment",
+            "identity",
+            "api",
+            "approval-required",
+            "state",
+            "token-ttl",
+            "token-max-ttl",
+            "faults-after-write",
+            "secret",
         ],
     ),
     (

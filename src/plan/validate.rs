@@ -255,6 +255,14 @@ pub fn validate(
 
     // Sandboxes: endpoint secrets may read env, secrets and vars; body files must exist.
     for sandbox in &sandboxes {
+        if let Some(infisical) = &sandbox.infisical {
+            check_static_template(
+                &infisical.client_secret,
+                "a sandbox's setting",
+                &var_names,
+                diags,
+            );
+        }
         for endpoint in &sandbox.endpoints {
             if let Some(sig) = &endpoint.signature {
                 check_static_template(&sig.secret, "a sandbox's setting", &var_names, diags);

@@ -40,6 +40,9 @@ pub struct SandboxConfig {
     pub header_read_timeout: Duration,
     #[serde(default)]
     pub endpoints: Vec<EndpointConfig>,
+    /// Emulates Infisical's API under `/api/v1/`, `/api/v3/` and `/api/v4/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub infisical: Option<super::infisical::InfisicalConfig>,
 }
 
 impl Default for SandboxConfig {
@@ -55,6 +58,7 @@ impl Default for SandboxConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             endpoints: Vec::new(),
+            infisical: None,
         }
     }
 }
@@ -345,7 +349,7 @@ impl SandboxConfig {
     }
 
     /// As [`SandboxConfig::from_decl`], with `resolve` turning the templates a sandbox holds
-    /// (signature secrets) into their values.
+    /// (signature secrets, the Infisical client secret) into their values.
     pub fn from_decl_with(
         decl: &SandboxDecl,
         base_dir: &Path,
@@ -369,6 +373,13 @@ impl SandboxConfig {
                 })?,
             );
         }
+        let infisical = match &decl.infisical {
+            Some(infisical) => Some(
+                super::infisical::InfisicalConfig::from_decl(infisical, resolve)
+                    .map_err(|e| format!("sandbox \"{}\", infisical: {e}", decl.name))?,
+            ),
+            None => None,
+        };
         let config = Self {
             name: decl.name.clone(),
             bind,
@@ -380,6 +391,7 @@ impl SandboxConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             endpoints,
+            infisical,
         };
         config
             .validate()
@@ -402,6 +414,9 @@ impl SandboxConfig {
             endpoint
                 .validate()
                 .map_err(|e| format!("endpoint \"{}\": {e}", endpoint.path))?;
+        }
+        if let Some(infisical) = &self.infisical {
+            infisical.validate()?;
         }
         Ok(())
     }
@@ -649,6 +664,7 @@ mod tests {
                     signature: None,
                 },
             ],
+            infisical: None,
         }
     }
 

@@ -75,6 +75,14 @@ pub fn banner(config: &SandboxConfig, addr: SocketAddr, time_scale: f64) -> Stri
     for (path, what) in DEFAULT_ROUTES {
         let _ = writeln!(out, "{path} - {what}");
     }
+    if let Some(infisical) = &config.infisical {
+        let _ = writeln!(
+            out,
+            "{} - Infisical emulation",
+            super::infisical::ROUTE_KEYS.join(", ")
+        );
+        out.push_str(&infisical_lines(infisical));
+    }
     for endpoint in &config.endpoints {
         let mut what = Vec::new();
         what.extend(endpoint.method.clone());
@@ -92,6 +100,47 @@ pub fn banner(config: &SandboxConfig, addr: SocketAddr, time_scale: f64) -> Stri
         );
     }
     let _ = writeln!(out, "Press Ctrl+C to stop");
+    out
+}
+
+/// The banner's lines about an Infisical emulation; the client secret is never shown.
+fn infisical_lines(config: &super::infisical::InfisicalConfig) -> String {
+    let api = match config.api {
+        crate::model::InfisicalApi::V3 => "v3 raw only (/api/v4/* answers 404)",
+        crate::model::InfisicalApi::V4 => "v4 only (/api/v3/* answers 404)",
+        crate::model::InfisicalApi::Both => "v4 and v3 raw",
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "  Infisical API: {api}");
+    let _ = writeln!(
+        out,
+        "  Project: {}  Environment: {}",
+        config.project, config.environment
+    );
+    let _ = writeln!(
+        out,
+        "  Identity: client-id {}  client-secret {}",
+        config.client_id,
+        crate::observe::MASK
+    );
+    let _ = writeln!(
+        out,
+        "  Token TTL: {}  (max {})  Approvals: {}",
+        crate::model::HumanDuration(config.token_ttl),
+        crate::model::HumanDuration(config.token_max_ttl),
+        if config.approval_required {
+            "required (writes answer {\"approval\": …} and are not applied)"
+        } else {
+            "off"
+        }
+    );
+    if config.faults_after_write > 0.0 {
+        let _ = writeln!(
+            out,
+            "  Faults after write: {:.0}% of the faults drawn for writes",
+            config.faults_after_write * 100.0
+        );
+    }
     out
 }
 
@@ -319,6 +368,19 @@ fn answer_text(answer: &Answer) -> String {
         Answer::Every { n } => format!("every {n}th request"),
         Answer::NotFound => "no route (404)".into(),
         Answer::Rejected { reason } => format!("rejected: {reason}"),
+        Answer::Infisical {
+            wrote,
+            fault_after_write,
+        } => {
+            let mut text = "Infisical emulation".to_string();
+            if *wrote {
+                text.push_str(" (write applied)");
+            }
+            if *fault_after_write {
+                text.push_str(", then a fault lost the answer");
+            }
+            text
+        }
     }
 }
 

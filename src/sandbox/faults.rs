@@ -54,6 +54,9 @@ pub(crate) struct Decision {
     pub connection: Option<ConnectionFault>,
     pub fault: Option<Fault>,
     pub answer: Answer,
+    /// The answer names a status or a body of its own (an emulated API's answer gives way to
+    /// it); false for an answer that only delays.
+    pub scripted: bool,
 }
 
 /// Decides the answer to a request that `route` matched. `nth` is the request's number at
@@ -75,6 +78,7 @@ pub(crate) fn decide(
                 connection: None,
                 fault: None,
                 answer: Answer::NotFound,
+                scripted: false,
             };
         }
         Route::Default(_) => (Answer::Route, None, defaults.error_rate),
@@ -119,6 +123,7 @@ pub(crate) fn decide(
             connection: None,
             fault: Some(Fault::ErrorRate),
             answer,
+            scripted: false,
         };
     }
     let connection = response.and_then(|r| r.fault);
@@ -130,6 +135,7 @@ pub(crate) fn decide(
         connection,
         fault: connection.map(Fault::from),
         answer,
+        scripted: response.is_some_and(|r| r.status.is_some() || r.body.is_some()),
     }
 }
 

@@ -7,6 +7,7 @@
 //! [`recording::RecordedRequest`] first took some thirty allocations per request.
 
 use super::faults::{self, Decision, Defaults, DrawKey};
+use super::infisical::{self, Emulation};
 use super::journal::Journal;
 use super::json_line::{self, Entry, EntryResponse, Headers};
 use super::recording::{self, Answer, Fault};
@@ -69,6 +70,8 @@ pub(crate) struct Shared {
     pub arrivals: AtomicU64,
     pub observer: Option<Observer>,
     pub link: Option<crate::run_link::RunLink>,
+    /// Answers the paths under `/api/v1/`, `/api/v3/` and `/api/v4/` when set.
+    pub infisical: Option<Emulation>,
     pub shutdown: CancellationToken,
 }
 
@@ -249,7 +252,17 @@ fn settle(
     (entry.body, entry.body_base64) = (&text, base64);
 
     let routes: Arc<Routes> = shared.routes.current();
-    let route = routes.find(&parts.method, parts.uri.path());
+    // The Infisical emulation takes its paths from the default routes; an endpoint configured
+    // on one of them still answers (or faults) first.
+    let emulation = shared
+        .infisical
+        .as_ref()
+        .and_then(|e| infisical::route_key(parts.uri.path()).map(|key| (e, key)));
+    let route = match (routes.find(&parts.method, parts.uri.path()), emulation) {
+        (Route::Endpoint(endpoint), _) => Route::Endpoint(endpoint),
+        (_, Some((_, key))) => Route::Default(key),
+        (route, None) => route,
+    };
     entry.endpoint = route.key();
 
     if let Route::Endpoint(endpoint) = &route
@@ -280,12 +293,21 @@ fn settle(
         }
     }
 
+    // The emulation's requests are told apart by the names they carry, never by a value.
+    let names;
+    let drawn: &[u8] = match emulation {
+        Some(_) => {
+            names = infisical::fingerprint_input(parts.uri.path(), parts.uri.query(), &body);
+            &names
+        }
+        None => &body,
+    };
     let fingerprint = match &shared.link {
         Some(link) => {
-            let (path, body) = link.masked(parts.uri.path(), &body);
-            faults::fingerprint(parts.method.as_str(), &path, &body)
+            let (path, drawn) = link.masked(parts.uri.path(), drawn);
+            faults::fingerprint(parts.method.as_str(), &path, &drawn)
         }
-        None => faults::fingerprint(parts.method.as_str(), parts.uri.path(), &body),
+        None => faults::fingerprint(parts.method.as_str(), parts.uri.path(), drawn),
     };
     let (occurrence, nth) = shared.count(&fingerprint, &route);
     let hex = lower_hex(&fingerprint);
@@ -296,10 +318,76 @@ fn settle(
         fingerprint: &fingerprint,
         occurrence,
     };
-    let decision = faults::decide(&route, nth, &shared.defaults, shared.random, &key);
+    let mut decision = faults::decide(&route, nth, &shared.defaults, shared.random, &key);
+    if let Some((emulation, _)) = emulation {
+        let call = infisical::Call {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query(),
+            authorization: parts
+                .headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok()),
+            body: &body,
+        };
+        decision = emulated(shared, emulation, &call, arrival, decision, &key);
+    }
     entry.answered_by = &decision.answer;
     entry.fault = decision.fault;
     respond(shared, entry, &decision)
+}
+
+/// The answer to a request on the Infisical emulation's paths. A fault or a scripted answer
+/// replaces the emulation's (the write is not made), except that a share of the faults drawn
+/// for writes — `faults-after-write`, keyed like every draw — strike after the write: it is
+/// made and kept, and its answer is lost to the fault. Only faults that could lose an answer
+/// that way do: a dropped connection or a 5xx.
+fn emulated(
+    shared: &Shared,
+    emulation: &Emulation,
+    call: &infisical::Call,
+    arrival: &Arrival,
+    decision: Decision,
+    key: &DrawKey,
+) -> Decision {
+    let replaced = decision.fault.is_some() || decision.scripted;
+    if !replaced {
+        let reply = emulation.answer(call, &arrival.id);
+        return Decision {
+            status: StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            headers: Vec::new(),
+            body: Some(json_body(&reply.body)),
+            delay: decision.delay,
+            connection: None,
+            fault: None,
+            answer: Answer::Infisical {
+                wrote: reply.wrote,
+                fault_after_write: false,
+            },
+            scripted: false,
+        };
+    }
+    let loses_an_answer = decision.connection.is_some() || decision.status.is_server_error();
+    let occurrence = key.occurrence.to_le_bytes();
+    let parts: [&[u8]; 3] = [key.endpoint.as_bytes(), key.fingerprint, &occurrence];
+    let after_write = loses_an_answer
+        && infisical::is_write(call.method, call.path)
+        && shared.random.chance(
+            emulation.config().faults_after_write,
+            "fault-after-write",
+            &parts,
+        );
+    if !after_write {
+        return decision;
+    }
+    let reply = emulation.answer(call, &arrival.id);
+    Decision {
+        answer: Answer::Infisical {
+            wrote: reply.wrote,
+            fault_after_write: true,
+        },
+        ..decision
+    }
 }
 
 /// Records and answers as decided, or gets ready to after the delay.

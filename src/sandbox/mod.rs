@@ -11,6 +11,7 @@ pub mod console;
 pub mod endpoints;
 mod faults;
 mod handler;
+pub mod infisical;
 mod journal;
 #[doc(hidden)]
 pub mod json_line;
@@ -57,6 +58,9 @@ pub struct Sandbox {
     pub observer: Option<Observer>,
     /// Set for a plan's sandbox: the run's secrets and its key for signed delay reports.
     pub link: Option<crate::run_link::RunLink>,
+    /// The state directory: an Infisical emulation with `state "NAME"` keeps its secrets in
+    /// `<state_dir>/sandbox/NAME/`.
+    pub state_dir: PathBuf,
 }
 
 impl Sandbox {
@@ -70,7 +74,21 @@ impl Sandbox {
             clock: Clock::default(),
             observer: None,
             link: None,
+            state_dir: state_root.to_path_buf(),
         }
+    }
+
+    /// The state directory an Infisical emulation's `state` lives under, when it is not
+    /// `state_root` (a plan's sandboxes live in the run's folder, their state does not).
+    pub fn with_state_dir(mut self, state_dir: PathBuf) -> Self {
+        self.state_dir = state_dir;
+        self
+    }
+
+    /// Where the Infisical emulation keeps its secrets, if it keeps them.
+    pub fn infisical_state(&self) -> Option<PathBuf> {
+        let name = self.config.infisical.as_ref()?.state.as_ref()?;
+        Some(state::sandbox_dir(&self.state_dir, name))
     }
 
     /// Ties the sandbox to a run: fingerprints mask the run's secrets, and delays are reported

@@ -81,6 +81,13 @@ pub enum Answer {
     NotFound,
     /// Refused before any rule applied (body too large, bad signature).
     Rejected { reason: String },
+    /// The Infisical emulation answered; `wrote`: the request changed its state. With
+    /// `fault_after_write`, an injected fault then replaced the answer (the write was kept).
+    Infisical {
+        wrote: bool,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        fault_after_write: bool,
+    },
 }
 
 /// What the sandbox injected.

@@ -9,6 +9,7 @@
 use super::endpoints::{self, LiveRoutes};
 use super::faults::Defaults;
 use super::handler::{self, Counts, ResetSwitch, Shared};
+use super::infisical::Emulation;
 use super::journal::Journal;
 use super::recording;
 use super::state::{self, SandboxStatus};
@@ -48,14 +49,23 @@ pub(crate) struct Server {
 impl Server {
     /// Opens a new session in the sandbox's folder: its recording file and status.
     pub fn start(listener: TcpListener, sandbox: Sandbox) -> Result<Self, SandboxError> {
+        let infisical_state = sandbox.infisical_state();
         let Sandbox {
             config,
             dir,
             clock,
             observer,
             link,
+            state_dir: _,
         } = sandbox;
         config.validate().map_err(SandboxError::Config)?;
+        let infisical = match &config.infisical {
+            Some(settings) => Some(
+                Emulation::open(settings.clone(), infisical_state, clock.clone())
+                    .map_err(SandboxError::Config)?,
+            ),
+            None => None,
+        };
         let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
             addr: SocketAddr::new(config.bind, config.port),
             source,
@@ -102,6 +112,7 @@ impl Server {
             arrivals: AtomicU64::new(0),
             observer,
             link,
+            infisical,
             shutdown: CancellationToken::new(),
         });
         let mut http = http1::Builder::new();

@@ -208,9 +208,16 @@ fn start(ctx: &RunContext, name: &str) -> Result<SandboxHandle, String> {
     let mut resolve = |t: &crate::model::Template| ctx.render(t);
     let config =
         SandboxConfig::from_decl_with(decl, &ctx.plan.base_dir, ctx.random.seed(), &mut resolve)?;
+    // What the emulation holds never shows: its client secret and the values it is seeded with.
+    if let Some(infisical) = &config.infisical {
+        for secret in infisical.secrets() {
+            ctx.add_secret(secret);
+        }
+    }
     let sandbox = Sandbox::new(config, &ctx.run_dir)
         .with_clock(ctx.clock.clone())
-        .with_link(ctx.link.clone());
+        .with_link(ctx.link.clone())
+        .with_state_dir(ctx.state_dir.clone());
     let handle = SandboxHandle::spawn(sandbox).map_err(|e| {
         let hint = if e.is_address_in_use() {
             "; choose another `port`, or `port 0` for any free one"

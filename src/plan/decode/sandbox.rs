@@ -1,4 +1,4 @@
-//! `sandbox "name" { port 0; error-rate 0.2; delay "100ms"; endpoint "/p" …; }`
+//! `sandbox "name" { port 0; error-rate 0.2; delay "100ms"; endpoint "/p" …; infisical { … } }`
 
 use super::super::diagnostic::{Diagnostic, Diagnostics};
 use super::super::grammar;
@@ -27,6 +27,7 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<SandboxDecl> {
         delay: None,
         delay_span: None,
         endpoints: Vec::new(),
+        infisical: None,
     };
     let mut seen = Vec::new();
     for child in node.children() {
@@ -99,6 +100,11 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<SandboxDecl> {
                 if let Some(endpoint) = endpoint(child, diags) {
                     sandbox.endpoints.push(endpoint);
                 }
+                continue;
+            }
+            "infisical" => {
+                drop(c);
+                sandbox.infisical = super::infisical::decode(child, &name.value, diags);
                 continue;
             }
             _ => unreachable!("checked against the grammar above"),
