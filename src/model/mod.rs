@@ -36,8 +36,8 @@ pub use requests::{CountExpectation, ExpectRequests, RequestCheck};
 pub use span::{Span, Spanned};
 pub use store::{
     API_VERSIONS, CredentialLocation, DEFAULT_NAME_PATTERN, DEFAULT_STORE_PATH, INFISICAL_STORE,
-    InfisicalDecl, LOCAL_STORE, LOCAL_STORE_FILE, STORE_KINDS, StoreDecl, StoreKind, check_pattern,
-    field_name, secret_name,
+    InfisicalStoreDecl, LOCAL_STORE, LOCAL_STORE_FILE, STORE_KINDS, StoreDecl, StoreKind,
+    check_pattern, field_name, secret_name,
 };
 pub use template::{
     NAMESPACES, Part, Reference, SANDBOX_FIELDS, Template, TemplateError, TextOrigin,

@@ -38,11 +38,11 @@ pub enum StoreKind {
     File {
         file: Option<Spanned<PathBuf>>,
     },
-    Infisical(InfisicalDecl),
+    Infisical(InfisicalStoreDecl),
 }
 
 #[derive(Debug, Clone)]
-pub struct InfisicalDecl {
+pub struct InfisicalStoreDecl {
     pub api_url: Template,
     pub project: Template,
     pub environment: Template,
@@ -79,7 +79,7 @@ impl StoreDecl {
     pub fn implicit(name: &str) -> Option<Self> {
         let kind = match name {
             LOCAL_STORE => StoreKind::File { file: None },
-            INFISICAL_STORE => StoreKind::Infisical(InfisicalDecl {
+            INFISICAL_STORE => StoreKind::Infisical(InfisicalStoreDecl {
                 api_url: env_template("INFISICAL_API_URL", Some("https://app.infisical.com")),
                 project: env_template("INFISICAL_PROJECT_ID", None),
                 environment: env_template("INFISICAL_ENVIRONMENT", Some("prod")),

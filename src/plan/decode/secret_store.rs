@@ -10,7 +10,7 @@ use super::super::reader::{self, NodeReader, once};
 use super::{check_name, template};
 use crate::model::suggest::did_you_mean;
 use crate::model::{
-    API_VERSIONS, DEFAULT_NAME_PATTERN, DEFAULT_STORE_PATH, InfisicalDecl, STORE_KINDS, Span,
+    API_VERSIONS, DEFAULT_NAME_PATTERN, DEFAULT_STORE_PATH, InfisicalStoreDecl, STORE_KINDS, Span,
     Spanned, StoreDecl, StoreKind, Template, check_pattern,
 };
 use std::path::PathBuf;
@@ -245,7 +245,7 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<StoreDecl> {
         if missing || !ok {
             return None;
         }
-        StoreKind::Infisical(InfisicalDecl {
+        StoreKind::Infisical(InfisicalStoreDecl {
             api_url: inf.api_url?,
             project: inf.project?,
             environment: inf.environment?,
