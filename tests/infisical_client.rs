@@ -256,7 +256,9 @@ async fn auto_falls_back_to_v3_when_v4_answers_404_and_v3_answers() {
     assert_eq!(
         calls(&fake),
         [
+            // The probe lists the root folder, which every environment has.
             call("GET", "/api/v4/secrets"),
+            call("GET", "/api/v3/secrets/raw"),
             call("GET", "/api/v3/secrets/raw"),
             call("GET", "/api/v3/secrets/raw/A"),
             call("GET", "/api/v3/secrets/raw"),
@@ -281,6 +283,7 @@ async fn auto_stays_on_v4_when_v3_does_not_answer_2xx() {
         [
             call("GET", "/api/v4/secrets"),
             call("GET", "/api/v3/secrets/raw"),
+            call("GET", "/api/v4/secrets"),
             call("GET", "/api/v4/secrets"),
         ]
     );

@@ -87,7 +87,10 @@ pub fn resolve(
                 .iter()
                 .filter_map(|e| e.signature.as_ref().map(|s| &s.secret)),
         );
-        templates.extend(sandbox.infisical.as_ref().map(|i| &i.client_secret));
+        if let Some(infisical) = &sandbox.infisical {
+            templates.push(&infisical.client_secret);
+            templates.extend(infisical.secrets.iter().map(|s| &s.value));
+        }
     }
     templates.extend(plan.databases.iter().filter_map(|d| d.url.as_ref()));
     for store in &plan.stores {

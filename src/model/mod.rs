@@ -335,7 +335,8 @@ pub struct InfisicalDecl {
 #[derive(Debug, Clone)]
 pub struct InfisicalSeedDecl {
     pub name: String,
-    pub value: String,
+    /// May read env, secrets and vars (`"${secret.DEMO_KEY:-sk_demo}"`).
+    pub value: Template,
     pub path: String,
     pub span: Span,
 }

@@ -256,12 +256,10 @@ pub fn validate(
     // Sandboxes: endpoint secrets may read env, secrets and vars; body files must exist.
     for sandbox in &sandboxes {
         if let Some(infisical) = &sandbox.infisical {
-            check_static_template(
-                &infisical.client_secret,
-                "a sandbox's setting",
-                &var_names,
-                diags,
-            );
+            let seeds = infisical.secrets.iter().map(|s| &s.value);
+            for template in std::iter::once(&infisical.client_secret).chain(seeds) {
+                check_static_template(template, "a sandbox's setting", &var_names, diags);
+            }
         }
         for endpoint in &sandbox.endpoints {
             if let Some(sig) = &endpoint.signature {

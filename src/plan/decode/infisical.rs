@@ -221,7 +221,9 @@ fn seed(c: &mut NodeReader) -> Option<InfisicalSeedDecl> {
     const EXAMPLE: &str = "secret \"WEBHOOK_OUT_DEMO_KEY\" \"value\"";
     c.no_children();
     let name = c.string_arg(0, "a secret name", EXAMPLE);
-    let value = c.string_arg(1, "a value", EXAMPLE);
+    let value = c
+        .arg(1, "a value", EXAMPLE)
+        .and_then(|entry| super::template(entry, "the value", EXAMPLE, c.diags));
     let path = c.string_prop("path", "path=\"/webhooks\"");
     let (name, value) = (name?, value?);
     if name.value.is_empty() || name.value.contains(char::is_whitespace) {
@@ -258,7 +260,7 @@ fn seed(c: &mut NodeReader) -> Option<InfisicalSeedDecl> {
     };
     Some(InfisicalSeedDecl {
         name: name.value,
-        value: value.value,
+        value,
         path,
         span: name.span,
     })

@@ -101,6 +101,14 @@ impl InfisicalConfig {
         decl: &InfisicalDecl,
         resolve: &mut dyn FnMut(&Template) -> Result<String, String>,
     ) -> Result<Self, String> {
+        let mut seeds = Vec::with_capacity(decl.secrets.len());
+        for s in &decl.secrets {
+            seeds.push(Seed {
+                path: s.path.clone(),
+                name: s.name.clone(),
+                value: resolve(&s.value)?,
+            });
+        }
         let config = Self {
             project: decl.project.clone(),
             environment: decl.environment.clone(),
@@ -112,15 +120,7 @@ impl InfisicalConfig {
             token_ttl: decl.token_ttl,
             token_max_ttl: decl.token_max_ttl.unwrap_or(decl.token_ttl),
             faults_after_write: decl.faults_after_write,
-            seeds: decl
-                .secrets
-                .iter()
-                .map(|s| Seed {
-                    path: s.path.clone(),
-                    name: s.name.clone(),
-                    value: s.value.clone(),
-                })
-                .collect(),
+            seeds,
         };
         config.validate()?;
         Ok(config)

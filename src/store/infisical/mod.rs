@@ -275,8 +275,8 @@ impl InfisicalStore {
         }
     }
 
-    /// The version to speak, probing once under `auto`. A probe of `path`'s list whose answer
-    /// can serve the caller is handed back in `probed`.
+    /// The version to speak, probing once under `auto` with the root folder's list, which is
+    /// handed back in `probed` when the caller asked for that very list.
     async fn api(
         &self,
         path: &str,
@@ -288,8 +288,12 @@ impl InfisicalStore {
             ApiVersion::Auto => self
                 .api
                 .get_or_try_init(|| async {
-                    let (api, reply) = self.probe(path).await?;
-                    *probed = reply.map(|r| (api, r));
+                    // The root folder: it exists in every environment, so a 404 from v3 can
+                    // only mean a missing route or environment, never a folder not made yet.
+                    let (api, reply) = self.probe("/").await?;
+                    if super::normalize_path(path) == "/" {
+                        *probed = reply.map(|r| (api, r));
+                    }
                     Ok(api)
                 })
                 .await
