@@ -226,3 +226,36 @@ async fn a_value_infisical_would_trim_is_refused_before_anything_is_written() {
         "nothing was written"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_write_is_one_list_and_batches_of_a_hundred() {
+    let vault = vault(Emulation::default(), 0.0, Clock::new(0.0));
+    let store = client(&vault, "demo-secret", ApiVersion::V4);
+    let written = store.set_many("/webhooks", names(250)).await.unwrap();
+    assert_eq!(written.len(), 250);
+    assert!(written.iter().all(|w| w.version == 1));
+    let calls: Vec<(String, String)> = vault
+        .handle
+        .recordings()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/api/v4/"))
+        .map(|r| (r.method, r.path))
+        .collect();
+    let batch = ("PATCH".to_string(), "/api/v4/secrets/batch".to_string());
+    let list = ("GET".to_string(), "/api/v4/secrets".to_string());
+    // The folder is missing at first: the first batch answers 404, the folder is made
+    // (under /api/v1) and read again, then three batches.
+    assert_eq!(
+        calls,
+        [
+            list.clone(),
+            batch.clone(),
+            list,
+            batch.clone(),
+            batch.clone(),
+            batch
+        ]
+    );
+    assert_eq!(store.list("/webhooks").await.unwrap().len(), 250);
+}

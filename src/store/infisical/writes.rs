@@ -23,6 +23,10 @@ use super::{InfisicalStore, Mask, check_name, infisical_would_alter};
 use crate::retry::{AttemptOutcome, Decision, decide};
 use crate::store::{NewSecret, Secret, StoreError, Written, normalize_path};
 
+/// Names per batch request: requests and answers stay small whatever the write's size, and a
+/// write of thousands stays far under Infisical Cloud's rate limit.
+pub const BATCH: usize = 100;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Change {
     Create,
@@ -80,6 +84,11 @@ fn refuse(secrets: &[NewSecret]) -> Result<(), StoreError> {
 
 impl InfisicalStore {
     /// Creates or updates `secrets` in `path`; `single` uses the one-secret endpoints.
+    ///
+    /// Many secrets go in batches of [`BATCH`], all compared against one read of the folder
+    /// (kept up to date with what each batch answered), so a write of N names costs one list
+    /// and N / BATCH batches, and no request or answer grows with N. A batch that is pending
+    /// approval does not stop the others; all pending names are reported at the end.
     pub(super) async fn write(
         &self,
         path: &str,
@@ -91,36 +100,70 @@ impl InfisicalStore {
         if secrets.is_empty() {
             return Ok(Vec::new());
         }
-        let mask = self.mask(secrets.iter().map(|s| &s.value));
-        let what = format!("write of {} in {path}", names_of(&secrets));
         let api = self.api(&path, &mut None).await?;
+        let mask = self.mask(secrets.iter().map(|s| &s.value));
+        let mut current = self
+            .read_current(api, &path, &secrets, single, &mask)
+            .await?;
+        let mut pending = Vec::new();
+        for batch in secrets.chunks(BATCH) {
+            let mask = self.mask(batch.iter().map(|s| &s.value));
+            if let Some(names) = self
+                .write_batch(api, &path, batch, single, &mut current, &mask)
+                .await?
+            {
+                pending.extend(names);
+            }
+        }
+        if !pending.is_empty() {
+            return Err(StoreError::PendingApproval { names: pending });
+        }
+        Ok(written(&secrets, &HashMap::new(), &current))
+    }
+
+    /// Makes `current` hold one batch: sends what differs, and reads back after a lost answer
+    /// (then sends only what is still missing or different). `Some(names)`: pending approval.
+    async fn write_batch(
+        &self,
+        api: Api,
+        path: &str,
+        secrets: &[NewSecret],
+        single: bool,
+        current: &mut HashMap<String, Secret>,
+        mask: &Mask<'_>,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let what = format!("write of {} in {path}", names_of(secrets));
         let mut lost = 0u32;
         let mut previous = None;
         let mut folders_made = false;
         let mut refusals = 0;
         loop {
-            let current = self
-                .read_current(api, &path, &secrets, single, &mask)
-                .await?;
-            let changes = diff(&secrets, &current);
+            let changes = diff(secrets, current);
             if changes.is_empty() {
-                return Ok(written(&secrets, &HashMap::new(), &current));
+                return Ok(None);
             }
-            let round = self
-                .send_changes(api, &path, &changes, single, &mask)
-                .await?;
+            let round = self.send_changes(api, path, &changes, single, mask).await?;
             match round {
                 Round::Done(versions) => {
                     let complete = changes.iter().all(|(s, _)| versions.contains_key(&s.name));
-                    let current = if complete {
-                        current
+                    if complete {
+                        for (secret, _) in &changes {
+                            let version = versions[&secret.name];
+                            current.insert(
+                                secret.name.clone(),
+                                Secret {
+                                    name: secret.name.clone(),
+                                    value: secret.value.clone(),
+                                    version,
+                                },
+                            );
+                        }
                     } else {
-                        self.read_current(api, &path, &secrets, single, &mask)
-                            .await?
-                    };
-                    return Ok(written(&secrets, &versions, &current));
+                        *current = self.read_current(api, path, secrets, single, mask).await?;
+                    }
+                    return Ok(None);
                 }
-                Round::Pending(names) => return Err(StoreError::PendingApproval { names }),
+                Round::Pending(names) => return Ok(Some(names)),
                 Round::Lost(outcome, text) => {
                     match decide(&self.config.retry, &outcome, lost) {
                         Decision::Retry => {}
@@ -141,13 +184,19 @@ impl InfisicalStore {
                     );
                     self.wait(wait.delay).await;
                     previous = Some(wait.delay);
+                    *current = self.read_current(api, path, secrets, single, mask).await?;
                 }
                 Round::Missing(_) if !folders_made => {
-                    self.make_folders(&path, &mask).await?;
+                    // A 404 may also be a name deleted meanwhile: read again after.
+                    self.make_folders(path, mask).await?;
                     folders_made = true;
+                    *current = self.read_current(api, path, secrets, single, mask).await?;
                 }
                 Round::Missing(reply) => return Err(mask.error(&reply, &what)),
-                Round::Refused(_) if refusals == 0 => refusals += 1,
+                Round::Refused(_) if refusals == 0 => {
+                    refusals += 1;
+                    *current = self.read_current(api, path, secrets, single, mask).await?;
+                }
                 Round::Refused(reply) => return Err(mask.error(&reply, &what)),
             }
         }
