@@ -14,7 +14,7 @@ demo:
     cargo run --release -- run plans/quickstart.kdl --report-dir target/demo-report
 
 # Every benchmark.
-bench: bench-engine bench-call bench-check bench-sandbox bench-time-scale bench-alerts bench-mqtt
+bench: bench-engine bench-call bench-check bench-sandbox bench-time-scale bench-alerts bench-mqtt bench-store
 
 # Executor overhead per step, the retry layer, an http step against a bare reqwest call.
 bench-engine:
@@ -45,3 +45,7 @@ bench-alerts:
 # 1,000 `call` steps publishing to a live mosquitto against the same plan without `mqtt` (median of 5 interleaved runs).
 bench-mqtt:
     scripts/bench-mqtt.sh
+
+# 10,000 secrets through the Infisical client into the sandbox's emulation: time, exactly once through faults, peak memory.
+bench-store:
+    cargo bench --bench store_writes

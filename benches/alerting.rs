@@ -11,35 +11,14 @@ use divan::counter::ItemsCount;
 use hookplan::alerting::window::SlidingWindow;
 use hookplan::alerting::{AlertEvaluator, AlertRecord};
 use hookplan::model::{AlertingDecl, Span};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// Counts live heap bytes and their high-water mark.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(p, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
+#[path = "support/heap.rs"]
+mod heap;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: heap::Counting = heap::Counting;
 
 const WINDOW: Duration = Duration::from_secs(300);
 
@@ -84,10 +63,9 @@ fn evaluate(n: u64) -> usize {
 
 /// Heap high-water mark (bytes above what was live before) while evaluating `n` deliveries.
 fn peak_heap(n: u64) -> usize {
-    let before = LIVE.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
+    let before = heap::start();
     black_box(evaluate(n));
-    PEAK.load(Ordering::Relaxed) - before
+    heap::peak_since(before)
 }
 
 fn exact_p95(mut values: Vec<u64>) -> f64 {

@@ -10,6 +10,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use std::borrow::Cow;
+use std::cmp::Reverse;
+use std::collections::BTreeSet;
 
 /// What a secret is replaced with.
 pub const MASK: &str = "***";
@@ -19,8 +21,9 @@ pub const BOUNDED_BELOW: usize = 8;
 
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
-    /// Every written form of every secret, longest first (so a longer form wins over a part of it).
-    forms: Vec<String>,
+    /// Every written form of every secret, longest first (so a longer form wins over a part of
+    /// it), each once. A set, so that adding the thousandth secret costs what the first did.
+    forms: BTreeSet<(Reverse<usize>, String)>,
 }
 
 /// Whether a match at `start..end` of `text` stands alone: no letter or digit touches it.
@@ -95,11 +98,10 @@ impl Redactor {
             }
         }
         for form in forms {
-            if !form.is_empty() && !self.forms.contains(&form) {
-                self.forms.push(form);
+            if !form.is_empty() {
+                self.forms.insert((Reverse(form.len()), form));
             }
         }
-        self.forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -109,7 +111,7 @@ impl Redactor {
     /// The text with every secret form replaced by [`MASK`].
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut out = Cow::Borrowed(text);
-        for form in &self.forms {
+        for (_, form) in &self.forms {
             let bounded = form.chars().count() < BOUNDED_BELOW;
             if let Some(replaced) = replace_form(&out, form, bounded) {
                 out = Cow::Owned(replaced);

@@ -22,6 +22,7 @@ mod writes;
 
 pub use values::{infisical_trimmed, infisical_would_alter};
 
+use std::collections::HashSet;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -137,6 +138,10 @@ pub struct InfisicalStore {
     session: session::Session,
     /// The client secret and every token obtained; each call adds the values it sends.
     redactor: Mutex<Redactor>,
+    /// Every value the store has sent or read, masked in its error texts (a server may echo
+    /// any of them). Kept as they are, not as masking forms: those are made only when an
+    /// error is described, so handling ten thousand values costs no more than holding them.
+    handled: Mutex<HashSet<String>>,
     /// The store's own virtual time (token expiry), advanced by its waits.
     timeline: Mutex<Timeline>,
     /// Every wait scheduled between attempts, in order.
@@ -231,6 +236,7 @@ impl InfisicalStore {
             api: tokio::sync::OnceCell::new(),
             session: session::Session::default(),
             redactor,
+            handled: Mutex::new(HashSet::new()),
             timeline,
             waits: Mutex::new(Vec::new()),
             config,
@@ -269,9 +275,11 @@ impl InfisicalStore {
     }
 
     fn remember<'v>(&self, values: impl IntoIterator<Item = &'v SecretValue>) {
-        let mut redactor = self.redactor.lock().expect("redactor lock");
+        let mut handled = self.handled.lock().expect("handled lock");
         for value in values {
-            redactor.add(value.expose());
+            if !handled.contains(value.expose()) {
+                handled.insert(value.expose().to_string());
+            }
         }
     }
 
@@ -417,8 +425,13 @@ struct Mask<'a> {
 }
 
 impl Mask<'_> {
+    /// The client secret, every token and every value handled, as masking forms.
     fn now(&self) -> Redactor {
-        self.store.redactor.lock().expect("redactor lock").clone()
+        let mut redactor = self.store.redactor.lock().expect("redactor lock").clone();
+        for value in self.store.handled.lock().expect("handled lock").iter() {
+            redactor.add(value);
+        }
+        redactor
     }
 
     /// `text` masked and cut.
