@@ -151,12 +151,14 @@ async fn call_once(
     registries: &hookplan::steps::registries::Registries,
 ) -> hookplan::exec::StepOutcome {
     let sandboxes = hookplan::steps::sandboxes::Sandboxes::new(ctx);
+    let stores = hookplan::steps::stores::Stores::default();
     let call = hookplan::steps::StepCall {
         ctx,
         index: 0,
         step,
         sandboxes: &sandboxes,
         registries,
+        stores: &stores,
         timeline: ctx.clock.timeline(Duration::ZERO),
         cancel: CancellationToken::new(),
     };

@@ -83,6 +83,7 @@ fn plan(deep: bool) -> Plan {
         retry_policies: Vec::new(),
         sandboxes: Vec::new(),
         databases: Vec::new(),
+        stores: Vec::new(),
         steps,
         alerting: None,
         mqtt: Vec::new(),

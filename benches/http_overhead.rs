@@ -124,6 +124,7 @@ fn http_step_with_retry_policy(bencher: Bencher) {
         retry_policies: Vec::new(),
         sandboxes: Vec::new(),
         databases: Vec::new(),
+        stores: Vec::new(),
         steps: vec![step.clone()],
         alerting: None,
         mqtt: Vec::new(),
@@ -144,6 +145,7 @@ fn http_step_with_retry_policy(bencher: Bencher) {
         .unwrap();
     let sandboxes = hookplan::steps::sandboxes::Sandboxes::new(&ctx);
     let registries = hookplan::steps::registries::Registries::default();
+    let stores = hookplan::steps::stores::Stores::default();
     bencher.bench_local(|| {
         f.runtime.block_on(async {
             let call = hookplan::steps::StepCall {
@@ -152,6 +154,7 @@ fn http_step_with_retry_policy(bencher: Bencher) {
                 step: &step,
                 sandboxes: &sandboxes,
                 registries: &registries,
+                stores: &stores,
                 timeline: clock.timeline(Duration::ZERO),
                 cancel: CancellationToken::new(),
             };

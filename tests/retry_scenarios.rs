@@ -223,12 +223,14 @@ step "call" {{
         let step = &plan.steps[0];
         let sandboxes = hookplan::steps::sandboxes::Sandboxes::new(&ctx);
         let registries = hookplan::steps::registries::Registries::default();
+        let stores = hookplan::steps::stores::Stores::default();
         let call = hookplan::steps::StepCall {
             ctx: &ctx,
             index: 0,
             step,
             sandboxes: &sandboxes,
             registries: &registries,
+            stores: &stores,
             timeline: clock.timeline(std::time::Duration::ZERO),
             cancel: tokio_util::sync::CancellationToken::new(),
         };

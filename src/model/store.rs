@@ -38,7 +38,7 @@ pub enum StoreKind {
     File {
         file: Option<Spanned<PathBuf>>,
     },
-    Infisical(InfisicalStoreDecl),
+    Infisical(Box<InfisicalStoreDecl>),
 }
 
 #[derive(Debug, Clone)]
@@ -79,7 +79,7 @@ impl StoreDecl {
     pub fn implicit(name: &str) -> Option<Self> {
         let kind = match name {
             LOCAL_STORE => StoreKind::File { file: None },
-            INFISICAL_STORE => StoreKind::Infisical(InfisicalStoreDecl {
+            INFISICAL_STORE => StoreKind::Infisical(Box::new(InfisicalStoreDecl {
                 api_url: env_template("INFISICAL_API_URL", Some("https://app.infisical.com")),
                 project: env_template("INFISICAL_PROJECT_ID", None),
                 environment: env_template("INFISICAL_ENVIRONMENT", Some("prod")),
@@ -92,7 +92,7 @@ impl StoreDecl {
                 ca_bundle: None,
                 retry: None,
                 retry_policy: None,
-            }),
+            })),
             _ => return None,
         };
         Some(Self {

@@ -245,7 +245,7 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<StoreDecl> {
         if missing || !ok {
             return None;
         }
-        StoreKind::Infisical(InfisicalStoreDecl {
+        StoreKind::Infisical(Box::new(InfisicalStoreDecl {
             api_url: inf.api_url?,
             project: inf.project?,
             environment: inf.environment?,
@@ -257,7 +257,7 @@ pub fn decode(node: &RawNode, diags: &mut Diagnostics) -> Option<StoreDecl> {
             ca_bundle: inf.ca_bundle,
             retry: inf.retry,
             retry_policy: None,
-        })
+        }))
     };
     ok.then(|| StoreDecl {
         name: name.value.clone(),
