@@ -51,6 +51,17 @@ fn header(request: &support::server::Seen, name: &str) -> Option<String> {
         .map(|(_, v)| v.clone())
 }
 
+/// The project's `registry.db`, seeded from its `webhooks.sql` (before any run).
+async fn seeded_registry(s: &Scratch) -> hookplan::registry::Registry {
+    let config = hookplan::registry::RegistryConfig::new(
+        "registry",
+        format!("sqlite://{}", s.path().join("registry.db").display()),
+    );
+    let registry = hookplan::registry::Registry::open(config).await.unwrap();
+    registry.seed(&s.path().join("webhooks.sql")).await.unwrap();
+    registry
+}
+
 /// Every output of a run: its console and every file it left.
 fn everything(s: &Scratch, run: &Run) -> String {
     let mut all = format!("{}\n{}", run.stdout, run.stderr);
@@ -143,12 +154,7 @@ fn a_credential_the_tables_place_in_a_store_is_read_from_there() {
     // Seed the registry, then record where its key lives now, as a migration does.
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let config = hookplan::registry::RegistryConfig::new(
-            "registry",
-            format!("sqlite://{}", s.path().join("registry.db").display()),
-        );
-        let registry = hookplan::registry::Registry::open(config).await.unwrap();
-        registry.seed(&s.path().join("webhooks.sql")).await.unwrap();
+        let registry = seeded_registry(&s).await;
         registry
             .set_credential_location(
                 "PAY",
@@ -308,15 +314,9 @@ fn hookplan_call_reads_credentials_from_the_local_store() {
         ".hookplan/secrets.json",
         &store_file(&[("WEBHOOK_OUT_PAY_KEY", "k_0")]),
     );
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let config = hookplan::registry::RegistryConfig::new(
-            "registry",
-            format!("sqlite://{}", s.path().join("registry.db").display()),
-        );
-        let registry = hookplan::registry::Registry::open(config).await.unwrap();
-        registry.seed(&s.path().join("webhooks.sql")).await.unwrap();
-    });
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(seeded_registry(&s));
     let env = [("DATABASE_URL", "sqlite://registry.db")];
     let run = s.run_env(
         &[

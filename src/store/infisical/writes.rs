@@ -165,25 +165,15 @@ impl InfisicalStore {
                 }
                 Round::Pending(names) => return Ok(Some(names)),
                 Round::Lost(outcome, text) => {
-                    match decide(&self.config.retry, &outcome, lost) {
-                        Decision::Retry => {}
-                        _ => {
-                            return Err(mask.unavailable(
-                                &what,
-                                &format!("{text}; read it back before writing again"),
-                            ));
-                        }
+                    if !self
+                        .back_off_after_loss(&outcome, &mut lost, &mut previous)
+                        .await
+                    {
+                        return Err(mask.unavailable(
+                            &what,
+                            &format!("{text}; read it back before writing again"),
+                        ));
                     }
-                    lost += 1;
-                    let wait = self.backoff().wait(lost, previous, None);
-                    tracing::warn!(
-                        store = %self.config.name,
-                        "the answer to a write was lost ({}): reading back in {}",
-                        outcome.class(),
-                        crate::retry::wording::seconds(wait.delay)
-                    );
-                    self.wait(wait.delay).await;
-                    previous = Some(wait.delay);
                     *current = self.read_current(api, path, secrets, single, mask).await?;
                 }
                 Round::Missing(_) if !folders_made => {
@@ -200,6 +190,30 @@ impl InfisicalStore {
                 Round::Refused(reply) => return Err(mask.error(&reply, &what)),
             }
         }
+    }
+
+    /// After a lost answer: waits as the store's retry policy says before reading back, and
+    /// counts the loss; `false` when the policy gives up.
+    async fn back_off_after_loss(
+        &self,
+        outcome: &AttemptOutcome,
+        lost: &mut u32,
+        previous: &mut Option<std::time::Duration>,
+    ) -> bool {
+        if decide(&self.config.retry, outcome, *lost) != Decision::Retry {
+            return false;
+        }
+        *lost += 1;
+        let wait = self.backoff().wait(*lost, *previous, None);
+        tracing::warn!(
+            store = %self.config.name,
+            "an answer was lost ({}): reading back in {}",
+            outcome.class(),
+            crate::retry::wording::seconds(wait.delay)
+        );
+        self.wait(wait.delay).await;
+        *previous = Some(wait.delay);
+        true
     }
 
     /// What the store holds now of `secrets`' names: one get, or the folder's list.
@@ -372,13 +386,12 @@ impl InfisicalStore {
                 Sent::Answered(reply) if reply.status == 404 && lost > 0 => return Ok(()),
                 Sent::Answered(reply) => return Err(mask.error(&reply, &what)),
                 Sent::Lost { outcome, text } => {
-                    if decide(&self.config.retry, &outcome, lost) != Decision::Retry {
+                    if !self
+                        .back_off_after_loss(&outcome, &mut lost, &mut previous)
+                        .await
+                    {
                         return Err(mask.unavailable(&what, &text));
                     }
-                    lost += 1;
-                    let wait = self.backoff().wait(lost, previous, None);
-                    self.wait(wait.delay).await;
-                    previous = Some(wait.delay);
                     let probe = NewSecret::new(name, "");
                     let held = self
                         .read_current(api, &path, std::slice::from_ref(&probe), true, &mask)
@@ -439,13 +452,12 @@ impl InfisicalStore {
                 Sent::Answered(reply) if reply.status == 404 && vanished == 0 => vanished += 1,
                 Sent::Answered(reply) => return Err(mask.error(&reply, &what)),
                 Sent::Lost { outcome, text } => {
-                    if decide(&self.config.retry, &outcome, lost) != Decision::Retry {
+                    if !self
+                        .back_off_after_loss(&outcome, &mut lost, &mut previous)
+                        .await
+                    {
                         return Err(mask.unavailable(&what, &text));
                     }
-                    lost += 1;
-                    let wait = self.backoff().wait(lost, previous, None);
-                    self.wait(wait.delay).await;
-                    previous = Some(wait.delay);
                 }
             }
         }
