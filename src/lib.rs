@@ -12,6 +12,7 @@ pub mod exec;
 pub mod graph;
 pub mod http_client;
 pub mod io_error;
+pub mod migration;
 pub mod model;
 pub mod mqtt;
 pub mod observe;

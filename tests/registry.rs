@@ -56,6 +56,22 @@ async fn legacy_table_is_read_and_written(url: &str) {
         (Auth::None, Some(Direction::In))
     );
     assert_eq!(registry.get("NOPE").await.unwrap(), None);
+    // Page by page, in code order, on both databases.
+    let page = |after: Option<&'static str>, limit| {
+        let registry = &registry;
+        async move {
+            registry
+                .page(after, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|w| w.code)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(page(None, 2).await, ["INBOUND", "STRIPE_PAYMENT"]);
+    assert_eq!(page(Some("STRIPE_PAYMENT"), 2).await, ["TEST_WEBHOOK"]);
+    assert!(page(Some("TEST_WEBHOOK"), 2).await.is_empty());
 
     // Reads created nothing.
     assert_eq!(registry.tables().await.unwrap(), ["def_webhook"]);

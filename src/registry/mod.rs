@@ -72,6 +72,15 @@ fn install_drivers() {
 
 const OWN_TABLE: &str = "webhooks";
 
+/// Which rows a select reads.
+#[derive(Debug, Clone, Copy)]
+enum Rows<'a> {
+    All,
+    Code(&'a str),
+    /// Codes after this one (all with `None`), at most this many.
+    After(Option<&'a str>, usize),
+}
+
 /// A registry, connected on first use.
 pub struct Registry {
     config: RegistryConfig,
@@ -303,15 +312,25 @@ impl Registry {
 
     /// Every webhook, ordered by code. An embedded registry not created yet is empty.
     pub async fn list(&self) -> Result<Vec<Webhook>, RegistryError> {
-        self.select(None).await
+        self.select(Rows::All).await
     }
 
     /// One webhook by its code.
     pub async fn get(&self, code: &str) -> Result<Option<Webhook>, RegistryError> {
-        Ok(self.select(Some(code)).await?.into_iter().next())
+        Ok(self.select(Rows::Code(code)).await?.into_iter().next())
     }
 
-    async fn select(&self, code: Option<&str>) -> Result<Vec<Webhook>, RegistryError> {
+    /// At most `limit` webhooks whose code sorts after `after` (from the first with `None`),
+    /// ordered by code: a registry read page by page, never held whole in memory.
+    pub async fn page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Webhook>, RegistryError> {
+        self.select(Rows::After(after, limit)).await
+    }
+
+    async fn select(&self, rows: Rows<'_>) -> Result<Vec<Webhook>, RegistryError> {
         let mut guard = self.conn.lock().await;
         self.connect(&mut guard, false).await?;
         let Some(conn) = guard.as_mut() else {
@@ -335,11 +354,22 @@ impl Registry {
             list.join(", "),
             quote(&resolved.table)
         ));
-        if let Some(code) = code {
-            s.push(&format!(" WHERE {} = ", quote(code_column)))
-                .bind(Some(code.to_string()));
+        match rows {
+            Rows::All => {}
+            Rows::Code(code) => {
+                s.push(&format!(" WHERE {} = ", quote(code_column)))
+                    .bind(Some(code.to_string()));
+            }
+            Rows::After(Some(after), _) => {
+                s.push(&format!(" WHERE {} > ", quote(code_column)))
+                    .bind(Some(after.to_string()));
+            }
+            Rows::After(None, _) => {}
         }
         s.push(&format!(" ORDER BY {}", quote(code_column)));
+        if let Rows::After(_, limit) = rows {
+            s.push(&format!(" LIMIT {limit}"));
+        }
         let rows = bound(&s)
             .fetch_all(&mut *conn)
             .await
