@@ -8,10 +8,7 @@ use super::{CliError, ExitCode};
 use crate::exec::Sink;
 use crate::exec::event::{EventKind, RunEvent, StepStatus};
 use crate::exec::values::{self, ProcessEnvironment};
-use crate::model::{
-    Action, Body, CallAction, INFISICAL_STORE, LOCAL_STORE, Plan, Span, Spanned, Step, StoreDecl,
-    Template,
-};
+use crate::model::{Action, Body, CallAction, Plan, Span, Spanned, Step, Template};
 use crate::plan::ProjectConfig;
 use crate::plan::config::DEFAULT_POLICY;
 use clap::Args;
@@ -74,13 +71,7 @@ pub fn run(
     if let Some(name) = &args.credentials
         && config.store(name).is_none()
     {
-        let implicit = StoreDecl::implicit(name).ok_or_else(|| {
-            let mut known: Vec<&str> = config.stores.iter().map(|s| s.name.as_str()).collect();
-            known.extend([LOCAL_STORE, INFISICAL_STORE]);
-            CliError::usage(format!("there is no secret store \"{name}\""))
-                .with_help(format!("use one of: {}", known.join(", ")))
-        })?;
-        stores.push(implicit);
+        stores.push(super::store::choose(config, Some(name))?);
     }
     if let Some(file) = &args.payload {
         check_payload(file)?;

@@ -12,6 +12,7 @@ mod render;
 mod report;
 mod run;
 mod sandbox;
+mod store;
 mod webhooks;
 
 pub use error::{CliError, ErrorKind};
