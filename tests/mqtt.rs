@@ -334,6 +334,31 @@ fn gate(n: u32, url: &str, needs: &[String]) -> String {
     )
 }
 
+/// 100 deliveries; gate 1; 50 deliveries; gate 2; 50 deliveries: 202 http steps, one attempt
+/// and one result each, 404 messages. The test acts on the broker while a gate holds.
+fn restart_plan(broker: &str, server: &str) -> String {
+    let (first, first_names) = steps("a", 100, server, None);
+    let (second, second_names) = steps("b", 50, server, Some("gate-1"));
+    let (third, _) = steps("c", 50, server, Some("gate-2"));
+    format!(
+        "plan \"restart\" {{ jobs 4; }}\nmqtt \"events\" url=\"{broker}\" {{ qos 1; drain \"15s\"; }}\n{first}{}{second}{}{third}",
+        gate(1, server, &first_names),
+        gate(2, server, &second_names),
+    )
+}
+
+/// `hookplan run plan.kdl` in the scratch folder, in the background.
+fn spawn_run(scratch: &Scratch) -> Child {
+    hookplan()
+        .current_dir(scratch.path())
+        .args(["run", "plan.kdl", "--time-scale", "0", "--no-progress"])
+        .args(["--report-dir", "out"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn a_broker_restarted_mid_run_loses_no_message() {
     let scratch = Scratch::new();
@@ -344,32 +369,9 @@ fn a_broker_restarted_mid_run_loses_no_message() {
     // publish into the frozen broker (in flight, never acknowledged); the broker crashes and
     // restarts; gate 2 opens and 50 more deliver. 202 http steps, one attempt and one result
     // each: 404 messages, every one of them must arrive.
-    let (first, first_names) = steps("a", 100, &server.url, None);
-    let (second, second_names) = steps("b", 50, &server.url, Some("gate-1"));
-    let (third, _) = steps("c", 50, &server.url, Some("gate-2"));
-    let plan = format!(
-        "plan \"restart\" {{ jobs 4; }}\nmqtt \"events\" url=\"{}\" {{ qos 1; drain \"15s\"; }}\n{first}{}{second}{}{third}",
-        broker.url(),
-        gate(1, &server.url, &first_names),
-        gate(2, &server.url, &second_names),
-    );
-    scratch.write("plan.kdl", &plan);
+    scratch.write("plan.kdl", &restart_plan(&broker.url(), &server.url));
     let started = Instant::now();
-    let run = hookplan()
-        .current_dir(scratch.path())
-        .args([
-            "run",
-            "plan.kdl",
-            "--time-scale",
-            "0",
-            "--no-progress",
-            "--report-dir",
-            "out",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let run = spawn_run(&scratch);
 
     server.wait_reached(1, Duration::from_secs(20));
     subscriber.wait_for(200, Duration::from_secs(10));
@@ -510,24 +512,8 @@ fn a_broker_restarted_by_its_operator_mid_run_loses_nothing_for_mosquitto_sub() 
     // 100 deliveries; the broker is stopped (SIGTERM) and 50 deliveries happen while it is
     // down; it starts again from its persistence file and the last 50 deliver: 202 steps,
     // 404 messages, each of which must reach the persistent subscriber.
-    let (first, first_names) = steps("a", 100, &server.url, None);
-    let (second, second_names) = steps("b", 50, &server.url, Some("gate-1"));
-    let (third, _) = steps("c", 50, &server.url, Some("gate-2"));
-    let plan = format!(
-        "plan \"restart\" {{ jobs 4; }}\nmqtt \"events\" url=\"{}\" {{ qos 1; drain \"15s\"; }}\n{first}{}{second}{}{third}",
-        broker.url(),
-        gate(1, &server.url, &first_names),
-        gate(2, &server.url, &second_names),
-    );
-    scratch.write("plan.kdl", &plan);
-    let run = hookplan()
-        .current_dir(scratch.path())
-        .args(["run", "plan.kdl", "--time-scale", "0", "--no-progress"])
-        .args(["--report-dir", "out"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    scratch.write("plan.kdl", &restart_plan(&broker.url(), &server.url));
+    let run = spawn_run(&scratch);
 
     server.wait_reached(1, Duration::from_secs(20));
     broker.stop();
