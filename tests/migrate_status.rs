@@ -39,7 +39,10 @@ const STORED: &[(&str, &str)] = &[
     ("WEBHOOK_OUT_STRIPE_PAYMENT_USER", "POST"),
     ("WEBHOOK_OUT_STRIPE_PAYMENT_KEY", "ss"),
     ("WEBHOOK_OUT_GITHUB_WEBHOOK_USER", "0"),
-    ("WEBHOOK_OUT_GITHUB_WEBHOOK_KEY", "sk_live_canary_7f3a91_rotated"),
+    (
+        "WEBHOOK_OUT_GITHUB_WEBHOOK_KEY",
+        "sk_live_canary_7f3a91_rotated",
+    ),
     ("WEBHOOK_OUT_LEGACY_HOOK_USER", "true"),
     ("MOVED_CLEARED_KEY", "true"),
 ];
@@ -128,7 +131,10 @@ fn strings(value: &Value, out: &mut Vec<String>) {
 /// the long one (nor a value that merely starts with it).
 fn assert_no_canary_in_table(table: &str) {
     for cell in cells(table) {
-        assert!(!SHORT.contains(&cell.as_str()), "a value in the table: {cell}\n{table}");
+        assert!(
+            !SHORT.contains(&cell.as_str()),
+            "a value in the table: {cell}\n{table}"
+        );
     }
     assert!(!table.contains(LONG), "{table}");
 }
@@ -179,7 +185,11 @@ fn expected_lines() -> Vec<(String, String, bool, String)> {
 }
 
 fn ok(run: &Run) {
-    assert_eq!(run.code, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
 }
 
 const CONFIG: &str = r#"database "registry" url="sqlite://registry.db"
@@ -218,7 +228,14 @@ fn the_command_prints_the_specs_table_and_json_without_a_value() {
     let json: Value = serde_json::from_str(&run.stdout).unwrap();
     let codes: Vec<String> = lines(&json).into_iter().map(|l| l.0).collect();
     assert_eq!(codes, ["LEGACY_HOOK"]);
-    let run = s.run(&["status", "--webhook", "CLEARED", "--direction", "OUT", "--json"]);
+    let run = s.run(&[
+        "status",
+        "--webhook",
+        "CLEARED",
+        "--direction",
+        "OUT",
+        "--json",
+    ]);
     let json: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(json["selection"], "webhook=CLEARED");
     assert_eq!(lines(&json), expected_lines()[..1].to_vec());
@@ -259,15 +276,25 @@ fn a_step_reports_each_webhook_and_follows_the_report_schema() {
     assert_no_canary_in_table(&run.stderr);
 
     // The report schema knows the shape: an unknown field in the details is refused.
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(
-        support::repo().join("schemas/report.schema.json"),
-    ).unwrap())
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(support::repo().join("schemas/report.schema.json")).unwrap(),
+    )
     .unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    assert!(validator.is_valid(&report), "{:?}", validator.iter_errors(&report).map(|e| e.to_string()).collect::<Vec<_>>());
+    assert!(
+        validator.is_valid(&report),
+        "{:?}",
+        validator
+            .iter_errors(&report)
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+    );
     let mut leaky = report.clone();
     leaky["steps"][0]["details"]["webhooks"][0]["value"] = Value::String("x".into());
-    assert!(!validator.is_valid(&leaky), "a value field would be refused");
+    assert!(
+        !validator.is_valid(&leaky),
+        "a value field would be refused"
+    );
 }
 
 #[test]
@@ -349,7 +376,10 @@ step "status" {{ status to="vault"; }}
         }
         assert!(!text.contains(LONG), "{} holds a value", path.display());
     }
-    assert!(faults > 0, "the emulation answered no 503: the faults were not exercised");
+    assert!(
+        faults > 0,
+        "the emulation answered no 503: the faults were not exercised"
+    );
 }
 
 #[test]
@@ -427,7 +457,11 @@ fn bad_filters_are_usage_errors_and_a_plan_needs_its_store() {
     );
     let run = s.run(&["check", "plan.kdl"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    for needle in ["needs the secret store", "unknown direction \"UP\"", "not a pattern"] {
+    for needle in [
+        "needs the secret store",
+        "unknown direction \"UP\"",
+        "not a pattern",
+    ] {
         assert!(run.stderr.contains(needle), "{needle}: {}", run.stderr);
     }
 }

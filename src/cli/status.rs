@@ -55,8 +55,10 @@ pub fn run(
 ) -> Result<ExitCode, CliError> {
     if let Some(p) = &args.pattern {
         glob::Pattern::new(p).map_err(|e| {
-            CliError::usage(format!("--pattern: \"{p}\" is not a pattern of webhook codes: {e}"))
-                .with_help("give a glob such as --pattern \"STRIPE_*\"")
+            CliError::usage(format!(
+                "--pattern: \"{p}\" is not a pattern of webhook codes: {e}"
+            ))
+            .with_help("give a glob such as --pattern \"STRIPE_*\"")
         })?;
     }
     let chosen = registry::choose(config, args.database.as_deref(), state_dir)?;
