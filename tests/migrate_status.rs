@@ -465,3 +465,45 @@ fn bad_filters_are_usage_errors_and_a_plan_needs_its_store() {
         assert!(run.stderr.contains(needle), "{needle}: {}", run.stderr);
     }
 }
+
+#[test]
+fn the_registry_is_read_page_by_page() {
+    use hookplan::migration::Selection;
+    use hookplan::migration::status::{State, scan_pages};
+    let s = sqlite_project("local");
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let url = format!("sqlite://{}", s.path().join("registry.db").display());
+            let registry = Registry::open(RegistryConfig::new("registry", &url))
+                .await
+                .unwrap();
+            let store =
+                hookplan::store::file::FileStore::new("local", s.path().join("secrets.json"));
+            let decl = hookplan::model::StoreDecl::implicit("local").unwrap();
+            let all = Selection::new(None, None, None).unwrap();
+            for size in [1, 2, 5, 500] {
+                let mut seen = Vec::new();
+                scan_pages(&registry, &store, &decl, &all, size, |w| {
+                    seen.push((w.code, w.state))
+                })
+                .await
+                .unwrap();
+                let codes: Vec<&str> = seen.iter().map(|(c, _)| c.as_str()).collect();
+                assert_eq!(
+                    codes,
+                    [
+                        "CLEARED",
+                        "GITHUB_WEBHOOK",
+                        "INBOUND",
+                        "LEGACY_HOOK",
+                        "STRIPE_PAYMENT"
+                    ],
+                    "pages of {size}"
+                );
+                assert_eq!(seen[1].1, State::Mismatch);
+            }
+        });
+}

@@ -174,8 +174,21 @@ pub async fn scan(
     store: &dyn SecretStore,
     decl: &StoreDecl,
     selection: &Selection,
+    each: impl FnMut(WebhookStatus),
+) -> Result<(), String> {
+    scan_pages(registry, store, decl, selection, PAGE_SIZE, each).await
+}
+
+/// [`scan`], reading `page_size` rows at a time.
+pub async fn scan_pages(
+    registry: &Registry,
+    store: &dyn SecretStore,
+    decl: &StoreDecl,
+    selection: &Selection,
+    page_size: usize,
     mut each: impl FnMut(WebhookStatus),
 ) -> Result<(), String> {
+    let page_size = page_size.max(1);
     if let Some(code) = &selection.webhook {
         if let Some(webhook) = registry.get(code).await.map_err(|e| e.to_string())? {
             each(webhook_status(registry, store, decl, &webhook).await?);
@@ -185,14 +198,14 @@ pub async fn scan(
     let mut after: Option<String> = None;
     loop {
         let page = registry
-            .page(after.as_deref(), PAGE_SIZE)
+            .page(after.as_deref(), page_size)
             .await
             .map_err(|e| e.to_string())?;
         let Some(last) = page.last() else {
             return Ok(());
         };
         after = Some(last.code.clone());
-        let full = page.len() == PAGE_SIZE;
+        let full = page.len() == page_size;
         for webhook in page.iter().filter(|w| selection.matches(w)) {
             each(webhook_status(registry, store, decl, webhook).await?);
         }
