@@ -12,6 +12,7 @@ mod render;
 mod report;
 mod run;
 mod sandbox;
+mod status;
 mod store;
 mod webhooks;
 
@@ -139,6 +140,16 @@ Credentials come from environment variables (--key-env VAR) or standard input (-
 from the command line; every display masks them.")]
     Webhooks(webhooks::WebhooksArgs),
 
+    /// Show where each webhook's credentials stand: in the registry, in the secret store, or both
+    #[command(after_help = "Examples:
+  hookplan status
+  hookplan status --direction OUT --pattern \"STRIPE_*\"
+  hookplan status --webhook STRIPE_PAYMENT --store infisical --json
+
+Status is Migrated (the store holds every credential with the same value), Pending (not in the
+store yet), Mismatch (the store holds another value) or No credentials. No value is shown.")]
+    Status(status::StatusArgs),
+
     /// Print a shell completion script
     #[command(
         after_help = "Example:\n  hookplan completions bash > ~/.local/share/bash-completion/completions/hookplan"
@@ -208,6 +219,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             call::run(args, &cli.state_dir, &config, &logs(&config))
         }
         Command::Webhooks(args) => webhooks::run(args, &config()?, &cli.state_dir),
+        Command::Status(args) => {
+            let config = config()?;
+            status::run(args, &cli.state_dir, &config, &logs(&config))
+        }
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -1,7 +1,10 @@
 //! Moving webhook credentials from the registry into a secret store, and everything an
 //! operator needs around it: which webhooks (`selection`), what the store would hold for each
-//! (`targets`), and — as the migration issue lands them — backups, status, verify and rollback.
+//! (`targets`), where each webhook stands (`status`), and — as the migration issue lands
+//! them — backups, verify and rollback.
 
 pub mod selection;
+pub mod status;
 
 pub use selection::{Selection, Target, targets};
+pub use status::{State, WebhookStatus};

@@ -15,6 +15,7 @@ mod mqtt;
 mod replay;
 mod requests;
 mod span;
+mod status;
 mod store;
 pub mod suggest;
 mod template;
@@ -34,6 +35,7 @@ pub use mqtt::{BrokerAddress, DEFAULT_DRAIN, DEFAULT_OUTBOX, DEFAULT_TOPIC_PREFI
 pub use replay::ReplayAction;
 pub use requests::{CountExpectation, ExpectRequests, RequestCheck};
 pub use span::{Span, Spanned};
+pub use status::StatusAction;
 pub use store::{
     API_VERSIONS, CredentialLocation, DEFAULT_NAME_PATTERN, DEFAULT_STORE_PATH, INFISICAL_STORE,
     InfisicalStoreDecl, LOCAL_STORE, LOCAL_STORE_FILE, STORE_KINDS, StoreDecl, StoreKind,

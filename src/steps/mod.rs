@@ -10,6 +10,7 @@ pub mod http;
 pub mod registries;
 pub mod replay;
 pub mod sandboxes;
+pub mod status;
 pub mod stores;
 
 use crate::clock::Timeline;
@@ -39,6 +40,7 @@ pub const RUNNERS: &[Runner] = &[
     call::RUNNER,
     expect_alerts::RUNNER,
     expect_secrets::RUNNER,
+    status::RUNNER,
 ];
 
 /// The runner of a kind.

@@ -15,6 +15,7 @@ pub(super) mod replay;
 pub(super) mod retry;
 mod sandbox;
 pub(super) mod secret_store;
+pub(super) mod status;
 mod step;
 mod vars;
 
