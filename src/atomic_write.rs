@@ -55,6 +55,50 @@ fn write_with(
     File::open(dir)?.sync_all()
 }
 
+/// An owner-only (0600) temporary file in `dir`, for a file written in pieces and then given
+/// its name with [`persist_new`]; removed when dropped before that.
+pub fn private_temp(dir: &Path, prefix: &str) -> io::Result<tempfile::NamedTempFile> {
+    let temp = tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    temp.as_file()
+        .set_permissions(fs::Permissions::from_mode(0o600))?;
+    Ok(temp)
+}
+
+/// Syncs `temp` and gives it the first of `{stem}.{ext}`, `{stem}-2.{ext}`, `{stem}-3.{ext}`, …
+/// that does not exist in `dir` — never replacing a file, even one another writer creates at
+/// the same moment — then syncs the folder. Answers the name given.
+pub fn persist_new(
+    temp: tempfile::NamedTempFile,
+    dir: &Path,
+    stem: &str,
+    ext: &str,
+) -> io::Result<String> {
+    temp.as_file().sync_all()?;
+    let mut temp = temp;
+    for n in 1u32..=10_000 {
+        let name = if n == 1 {
+            format!("{stem}.{ext}")
+        } else {
+            format!("{stem}-{n}.{ext}")
+        };
+        match temp.persist_noclobber(dir.join(&name)) {
+            Ok(_) => {
+                File::open(dir)?.sync_all()?;
+                return Ok(name);
+            }
+            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => temp = e.file,
+            Err(e) => return Err(e.error),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!("{stem}.{ext} and 9,999 suffixed names all exist"),
+    ))
+}
+
 /// Creates a folder and every missing parent, each owner-only (0700); folders that already
 /// exist are left as they are.
 pub fn private_dir(path: &Path) -> io::Result<()> {

@@ -2,6 +2,7 @@
 //! operator needs around it: which webhooks (`selection`), what the store would hold for each
 //! (`targets`), and — as the migration issue lands them — backups, status, verify and rollback.
 
+pub mod backup;
 pub mod selection;
 
 pub use selection::{Selection, Target, targets};
