@@ -32,6 +32,7 @@ pub const STEP_KINDS: &[StepKind] = &[
     decode::call::KIND,
     decode::expect_alerts::KIND,
     decode::expect_secrets::KIND,
+    decode::backup::KIND,
 ];
 
 /// The kind of this name.

@@ -1,5 +1,6 @@
 //! Step runners: the runner half of each step kind, found by the kind's name.
 
+pub mod backup;
 pub mod call;
 pub mod capture;
 pub mod expect;
@@ -39,6 +40,7 @@ pub const RUNNERS: &[Runner] = &[
     call::RUNNER,
     expect_alerts::RUNNER,
     expect_secrets::RUNNER,
+    backup::RUNNER,
 ];
 
 /// The runner of a kind.

@@ -6,6 +6,7 @@ pub(super) mod database;
 mod expect;
 pub(super) mod expect_alerts;
 pub(super) mod expect_requests;
+pub(super) mod backup;
 pub(super) mod expect_secrets;
 pub(super) mod http;
 mod infisical;
