@@ -1,5 +1,6 @@
 //! The command line: arguments, commands, and the one place errors are printed.
 
+mod backups;
 mod call;
 mod check;
 mod direct;
@@ -139,6 +140,20 @@ Credentials come from environment variables (--key-env VAR) or standard input (-
 from the command line; every display masks them.")]
     Webhooks(webhooks::WebhooksArgs),
 
+    /// Back up a selection's credentials and the store's values, as `migrate` does first
+    #[command(after_help = "Examples:
+  hookplan backup
+  hookplan backup --direction IN --pattern 'STRIPE_*'
+  hookplan backup --webhook STRIPE_PAYMENT --store infisical
+
+The backup (STATE_DIR/backups/backup_{DIR}_{YYYY-MM-DD_HHMMSS}.json, mode 0600) holds the
+values; nothing printed does.")]
+    Backup(backups::BackupArgs),
+
+    /// List the backups in STATE_DIR/backups, their checksums verified
+    #[command(after_help = "Examples:\n  hookplan list-backups\n  hookplan list-backups --json")]
+    ListBackups(backups::ListBackupsArgs),
+
     /// Print a shell completion script
     #[command(
         after_help = "Example:\n  hookplan completions bash > ~/.local/share/bash-completion/completions/hookplan"
@@ -208,6 +223,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             call::run(args, &cli.state_dir, &config, &logs(&config))
         }
         Command::Webhooks(args) => webhooks::run(args, &config()?, &cli.state_dir),
+        Command::Backup(args) => {
+            let config = config()?;
+            backups::backup(args, &cli.state_dir, &config, &logs(&config))
+        }
+        Command::ListBackups(args) => backups::list(args, &cli.state_dir),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
