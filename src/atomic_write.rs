@@ -139,6 +139,38 @@ mod tests {
     }
 
     #[test]
+    fn a_new_name_never_replaces_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("b.json"), "first").unwrap();
+        fs::write(dir.path().join("b-2.json"), "second").unwrap();
+        let mut temp = private_temp(dir.path(), ".b.").unwrap();
+        temp.write_all(b"third").unwrap();
+        let name = persist_new(temp, dir.path(), "b", "json").unwrap();
+        assert_eq!(name, "b-3.json");
+        assert_eq!(fs::read(dir.path().join("b.json")).unwrap(), b"first");
+        assert_eq!(fs::read(dir.path().join("b-2.json")).unwrap(), b"second");
+        assert_eq!(fs::read(dir.path().join("b-3.json")).unwrap(), b"third");
+        assert_eq!(
+            fs::metadata(dir.path().join("b-3.json"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+        let temp = private_temp(dir.path(), ".c.").unwrap();
+        assert_eq!(
+            persist_new(temp, dir.path(), "c", "json").unwrap(),
+            "c.json"
+        );
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            4,
+            "no temporary file left"
+        );
+    }
+
+    #[test]
     fn a_failed_write_leaves_the_target_alone() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.json");

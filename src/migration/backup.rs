@@ -56,7 +56,7 @@ pub enum BackupError {
     #[error("cannot write the backup into {folder}: {reason}")]
     Write { folder: String, reason: String },
     #[error(transparent)]
-    Registry(#[from] RegistryError),
+    Registry(Box<RegistryError>),
     #[error("secret store \"{store}\": cannot read \"{name}\" for the backup: {reason}")]
     Store {
         store: String,
@@ -71,6 +71,12 @@ pub enum BackupError {
     Checksum { path: String },
     #[error("backup {path} has format version {version}; this hookplan reads version {VERSION}")]
     Version { path: String, version: u64 },
+}
+
+impl From<RegistryError> for BackupError {
+    fn from(error: RegistryError) -> Self {
+        Self::Registry(Box::new(error))
+    }
 }
 
 impl BackupError {
@@ -433,7 +439,10 @@ pub fn verify(path: &Path) -> Result<String, BackupError> {
     let stated = trailer
         .strip_prefix(TRAILER_HEAD)
         .and_then(|t| t.strip_suffix(TRAILER_TAIL))
-        .filter(|hex| hex.iter().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+        .filter(|hex| {
+            hex.iter()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        })
         .ok_or_else(|| corrupt(path, "it does not end with its checksum"))?;
     if stated != hex::encode(hasher.finalize()).as_bytes() {
         return Err(BackupError::Checksum {
@@ -461,7 +470,10 @@ impl Write for HashSink<'_> {
 
 fn check_header(path: &Path, header: &Header) -> Result<(), BackupError> {
     if header.format != FORMAT {
-        return Err(corrupt(path, format!("its format is \"{}\"", header.format)));
+        return Err(corrupt(
+            path,
+            format!("its format is \"{}\"", header.format),
+        ));
     }
     if header.version != u64::from(VERSION) {
         return Err(BackupError::Version {
@@ -497,7 +509,10 @@ pub fn read(path: &Path) -> Result<Backup, BackupError> {
     let repr: FileRepr = parse(path)?;
     check_header(path, &repr.header)?;
     if repr.checksum != checksum {
-        return Err(corrupt(path, "its checksum member is not the one it ends with"));
+        return Err(corrupt(
+            path,
+            "its checksum member is not the one it ends with",
+        ));
     }
     if repr.count != repr.webhooks.len() as u64 {
         return Err(corrupt(

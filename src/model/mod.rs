@@ -5,11 +5,11 @@
 
 mod action;
 mod alerting;
+mod backup;
 mod call;
 mod database;
 mod duration;
 mod expect_alerts;
-mod backup;
 mod expect_secrets;
 mod http;
 mod mqtt;
@@ -25,11 +25,11 @@ pub use alerting::{
     AlertKind, AlertState, AlertingDecl, CHANNELS, ChannelDecl, DEFAULT_ALERT_TOPIC,
     DEFAULT_SLACK_URL,
 };
+pub use backup::{BackupAction, SelectionSpec};
 pub use call::CallAction;
 pub use database::{DATABASE_URL_ENV, DEFAULT_DATABASE, DatabaseDecl};
 pub use duration::{DurationError, HumanDuration, parse_duration};
 pub use expect_alerts::ExpectAlerts;
-pub use backup::{BackupAction, SelectionSpec};
 pub use expect_secrets::{ExpectSecrets, SecretCheck};
 pub use http::{Body, HttpAction, SignSpec};
 pub use mqtt::{BrokerAddress, DEFAULT_DRAIN, DEFAULT_OUTBOX, DEFAULT_TOPIC_PREFIX, MqttDecl};

@@ -6,7 +6,9 @@ use super::super::diagnostic::{Diagnostic, Diagnostics};
 use super::super::kinds::StepKind;
 use super::super::raw::RawNode;
 use super::super::reader::NodeReader;
-use crate::model::{Action, BackupAction, DEFAULT_DATABASE, INFISICAL_STORE, SelectionSpec, Spanned};
+use crate::model::{
+    Action, BackupAction, DEFAULT_DATABASE, INFISICAL_STORE, SelectionSpec, Spanned,
+};
 use crate::registry::Direction;
 
 pub const KIND: StepKind = StepKind {
@@ -54,7 +56,9 @@ pub(super) fn selection(r: &mut NodeReader<'_, '_>) -> Option<SelectionSpec> {
                         d.span,
                         "not a direction",
                     )
-                    .with_help("write `direction=\"OUT\"`, `direction=\"IN\"` or `direction=\"ALL\"`"),
+                    .with_help(
+                        "write `direction=\"OUT\"`, `direction=\"IN\"` or `direction=\"ALL\"`",
+                    ),
                 );
                 ok = false;
                 None

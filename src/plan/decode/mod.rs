@@ -1,12 +1,12 @@
 //! Raw nodes to the model: one decoder per node kind, all diagnostics collected in one pass.
 
 pub(super) mod alerting;
+pub(super) mod backup;
 pub(super) mod call;
 pub(super) mod database;
 mod expect;
 pub(super) mod expect_alerts;
 pub(super) mod expect_requests;
-pub(super) mod backup;
 pub(super) mod expect_secrets;
 pub(super) mod http;
 mod infisical;
