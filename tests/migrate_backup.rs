@@ -602,3 +602,26 @@ INSERT INTO webhooks (code, direction, url, method, auth, user, key, password, s
         assert!(!listed.contains(word), "{listed}");
     }
 }
+
+#[test]
+fn a_store_that_cannot_be_read_stops_the_backup_before_any_file() {
+    let s = Scratch::new();
+    s.write("seed.sql", SEED);
+    s.write(
+        "plan.kdl",
+        &emulation_plan(r#"step "b" { backup to="infisical"; }"#).replacen(
+            "client-secret=\"${secret.VAULT_SECRET}\"\n}",
+            "client-secret=\"${secret.WRONG_SECRET}\"\n}",
+            1,
+        ),
+    );
+    let mut env = env();
+    env.push(("WRONG_SECRET", "wrong-secret"));
+    let out = s.run_plan(&env);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let report = report(&s);
+    let message = report["steps"][0]["message"].as_str().unwrap();
+    assert!(message.starts_with("no backup written: "), "{message}");
+    assert!(!backups_dir(&s).exists(), "no folder, no file");
+    assert_no_canary("the console", &format!("{}{}", out.stdout, out.stderr));
+}
