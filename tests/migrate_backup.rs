@@ -625,3 +625,58 @@ fn a_store_that_cannot_be_read_stops_the_backup_before_any_file() {
     assert!(!backups_dir(&s).exists(), "no folder, no file");
     assert_no_canary("the console", &format!("{}{}", out.stdout, out.stderr));
 }
+
+#[test]
+fn a_registry_of_several_pages_is_backed_up_in_order_with_each_prior_value_in_its_place() {
+    let s = Scratch::new();
+    let mut seed = String::from(
+        "CREATE TABLE webhooks (code TEXT PRIMARY KEY, direction TEXT, url TEXT, method TEXT, auth TEXT, user TEXT, key TEXT, password TEXT, signing_secret TEXT, enabled TEXT);\n",
+    );
+    for n in 0..1_203 {
+        let direction = if n % 5 == 4 { "IN" } else { "OUT" };
+        seed.push_str(&format!(
+            "INSERT INTO webhooks (code, direction, url, auth, key) VALUES ('H{n:04}', '{direction}', 'https://api.example.com/{n}', 'bearer', 'key-{n}');\n"
+        ));
+    }
+    s.write("seed.sql", &seed);
+    let plan = emulation_plan(r#"step "b" { backup to="infisical" direction="OUT"; }"#).replacen(
+        "        secret \"WEBHOOK_OUT_PAY_KEY\" \"${secret.PRIOR_KEY}\" path=\"/webhooks\"\n",
+        "        secret \"WEBHOOK_OUT_H0007_KEY\" \"prior-7\" path=\"/webhooks\"\n        secret \"WEBHOOK_OUT_H0513_KEY\" \"prior-513\" path=\"/webhooks\"\n        secret \"WEBHOOK_OUT_H1202_KEY\" \"prior-1202\" path=\"/webhooks\"\n",
+        1,
+    );
+    s.write("plan.kdl", &plan);
+    let out = s.run_plan(&env());
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let read = backup::read(&backup_files(&s)[0]).unwrap();
+    let expected: Vec<String> = (0..1_203)
+        .filter(|n| n % 5 != 4)
+        .map(|n| format!("H{n:04}"))
+        .collect();
+    let codes: Vec<&str> = read.entries.iter().map(|e| e.code.as_str()).collect();
+    assert_eq!(codes, expected);
+    for entry in &read.entries {
+        let n: usize = entry.code[1..].parse().unwrap();
+        let key = entry
+            .credentials
+            .iter()
+            .find(|(f, _)| *f == Field::Key)
+            .and_then(|(_, v)| v.as_ref())
+            .unwrap();
+        assert_eq!(key.expose(), format!("key-{n}"));
+        assert_eq!(entry.store.len(), 1);
+        assert_eq!(
+            entry.store[0].name,
+            format!("WEBHOOK_OUT_{}_KEY", entry.code)
+        );
+        let prior = entry.store[0]
+            .value
+            .as_ref()
+            .map(|v| v.expose().to_string());
+        let wanted = [7, 513, 1202].contains(&n).then(|| format!("prior-{n}"));
+        assert_eq!(prior, wanted, "{}", entry.code);
+    }
+    assert_eq!(
+        report(&s)["steps"][0]["details"]["webhooks"],
+        expected.len()
+    );
+}

@@ -24,7 +24,7 @@
 //! `head -c -92 FILE | sha256sum` (the trailer is 24 + 64 + 4 bytes). It detects corruption, not tampering: the
 //! backup is not signed.
 
-use super::selection::{CREDENTIAL_FIELDS, Selection, targets};
+use super::selection::{CREDENTIAL_FIELDS, Selection, Target, targets};
 use crate::atomic_write;
 use crate::model::StoreDecl;
 use crate::registry::{Direction, Field, Registry, RegistryError, Webhook};
@@ -41,6 +41,8 @@ pub const FORMAT: &str = "hookplan-backup";
 pub const VERSION: u32 = 1;
 /// Rows read from the registry at a time.
 const PAGE: usize = 500;
+/// Store reads in flight at once.
+const CONCURRENT_READS: usize = 16;
 const TRAILER_HEAD: &[u8] = b",\n  \"checksum\": \"sha256:";
 const TRAILER_TAIL: &[u8] = b"\"\n}\n";
 const TRAILER_LEN: usize = TRAILER_HEAD.len() + 64 + TRAILER_TAIL.len();
@@ -142,7 +144,7 @@ pub struct Made {
 pub struct Request<'a> {
     pub registry: &'a Registry,
     pub database: &'a str,
-    pub store: &'a dyn SecretStore,
+    pub store: std::sync::Arc<dyn SecretStore>,
     pub decl: &'a StoreDecl,
     /// The store's folder.
     pub path: &'a str,
@@ -237,30 +239,138 @@ fn json(value: &impl Serialize) -> String {
 /// registry is not given an id. On any error nothing is left behind and the caller must not
 /// change anything.
 pub async fn write(request: &Request<'_>) -> Result<Option<Made>, BackupError> {
-    let mut open: Option<Open> = None;
+    let mut writer = Writer {
+        open: None,
+        reads: 0,
+    };
     if let Some(code) = &request.selection.webhook {
         if let Some(webhook) = request.registry.get(code).await? {
-            add(request, &mut open, &webhook).await?;
+            writer.page(request, &[&webhook]).await?;
         }
     } else {
         let mut after: Option<String> = None;
         loop {
             let page = request.registry.page(after.as_deref(), PAGE).await?;
-            for webhook in &page {
-                if request.selection.matches(webhook) {
-                    add(request, &mut open, webhook).await?;
-                }
-            }
+            let matched: Vec<&Webhook> = page
+                .iter()
+                .filter(|w| request.selection.matches(w))
+                .collect();
+            writer.page(request, &matched).await?;
             if page.len() < PAGE {
                 break;
             }
             after = page.last().map(|w| w.code.clone());
         }
     }
-    let Some(open) = open else {
+    let Some(open) = writer.open else {
         return Ok(None);
     };
     finish(request, open).map(Some)
+}
+
+/// The backup being written, and how many store reads it made.
+struct Writer {
+    open: Option<Open>,
+    reads: usize,
+}
+
+impl Writer {
+    /// Adds a page's webhooks: the store's values under their target names first (read
+    /// [`CONCURRENT_READS`] at a time, the very first alone so that a store logs in once),
+    /// then one line each. A store that cannot be read leaves no file behind.
+    async fn page(
+        &mut self,
+        request: &Request<'_>,
+        webhooks: &[&Webhook],
+    ) -> Result<(), BackupError> {
+        if webhooks.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<Vec<Target>> = webhooks.iter().map(|w| targets(request.decl, w)).collect();
+        let flat: Vec<&Target> = names.iter().flatten().collect();
+        let mut found: Vec<Option<PriorValue>> = (0..flat.len()).map(|_| None).collect();
+        let mut reads = tokio::task::JoinSet::new();
+        let mut next = 0;
+        while next < flat.len() || !reads.is_empty() {
+            let limit = if self.reads == 0 { 1 } else { CONCURRENT_READS };
+            while next < flat.len() && reads.len() < limit {
+                let store = request.store.clone();
+                let path = request.path.to_string();
+                let name = flat[next].name.clone();
+                let index = next;
+                reads.spawn(async move { (index, store.get(&path, &name).await) });
+                next += 1;
+            }
+            let Some(done) = reads.join_next().await else {
+                break;
+            };
+            self.reads += 1;
+            let (index, result) = done.map_err(|e| BackupError::Store {
+                store: request.store.name().to_string(),
+                name: String::new(),
+                reason: format!("a read stopped: {e}"),
+            })?;
+            match result {
+                Ok(secret) => {
+                    found[index] = Some(PriorValue {
+                        value: secret.value.into_inner(),
+                        version: secret.version,
+                    });
+                }
+                Err(e) if e.is_not_found() => {}
+                // Dropping `reads` cancels the others.
+                Err(e) => {
+                    return Err(BackupError::Store {
+                        store: request.store.name().to_string(),
+                        name: flat[index].name.clone(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        let mut found = found.into_iter();
+        for (webhook, targets) in webhooks.iter().zip(names) {
+            let store = targets
+                .into_iter()
+                .map(|t| PriorRepr {
+                    field: t.field.name().to_string(),
+                    name: t.name,
+                    prior: found.next().flatten(),
+                })
+                .collect();
+            self.add(request, webhook, store).await?;
+        }
+        Ok(())
+    }
+
+    async fn add(
+        &mut self,
+        request: &Request<'_>,
+        webhook: &Webhook,
+        store: Vec<PriorRepr>,
+    ) -> Result<(), BackupError> {
+        let direction = webhook.direction.unwrap_or(Direction::Out);
+        if self.open.is_none() {
+            self.open = Some(start(request, direction).await?);
+        }
+        let open = self.open.as_mut().expect("opened above");
+        let entry = EntryRepr {
+            code: webhook.code.clone(),
+            direction: direction.to_string(),
+            credentials: CredentialsRepr {
+                user: webhook.user.clone(),
+                key: webhook.key.clone(),
+                password: webhook.password.clone(),
+                signing_secret: webhook.signing_secret.clone(),
+            },
+            store,
+        };
+        let separator = if open.webhooks == 0 { "\n" } else { ",\n" };
+        write!(open.out, "{separator}    {}", json(&entry))
+            .map_err(|e| write_error(request, &e))?;
+        open.webhooks += 1;
+        Ok(())
+    }
 }
 
 fn write_error(request: &Request<'_>, e: &io::Error) -> BackupError {
@@ -268,56 +378,6 @@ fn write_error(request: &Request<'_>, e: &io::Error) -> BackupError {
         folder: request.folder.display().to_string(),
         reason: crate::io_error::describe(e),
     }
-}
-
-async fn add(
-    request: &Request<'_>,
-    open: &mut Option<Open>,
-    webhook: &Webhook,
-) -> Result<(), BackupError> {
-    let direction = webhook.direction.unwrap_or(Direction::Out);
-    // Values of the store first: a store that cannot be read leaves no file behind.
-    let mut store = Vec::new();
-    for target in targets(request.decl, webhook) {
-        let prior = match request.store.get(request.path, &target.name).await {
-            Ok(secret) => Some(PriorValue {
-                value: secret.value.into_inner(),
-                version: secret.version,
-            }),
-            Err(e) if e.is_not_found() => None,
-            Err(e) => {
-                return Err(BackupError::Store {
-                    store: request.store.name().to_string(),
-                    name: target.name,
-                    reason: e.to_string(),
-                });
-            }
-        };
-        store.push(PriorRepr {
-            field: target.field.name().to_string(),
-            name: target.name,
-            prior,
-        });
-    }
-    if open.is_none() {
-        *open = Some(start(request, direction).await?);
-    }
-    let open = open.as_mut().expect("opened above");
-    let entry = EntryRepr {
-        code: webhook.code.clone(),
-        direction: direction.to_string(),
-        credentials: CredentialsRepr {
-            user: webhook.user.clone(),
-            key: webhook.key.clone(),
-            password: webhook.password.clone(),
-            signing_secret: webhook.signing_secret.clone(),
-        },
-        store,
-    };
-    let separator = if open.webhooks == 0 { "\n" } else { ",\n" };
-    write!(open.out, "{separator}    {}", json(&entry)).map_err(|e| write_error(request, &e))?;
-    open.webhooks += 1;
-    Ok(())
 }
 
 async fn start(request: &Request<'_>, first: Direction) -> Result<Open, BackupError> {

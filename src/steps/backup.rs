@@ -47,7 +47,7 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
     let request = Request {
         registry: &registry,
         database: &spec.database.value,
-        store: &*opened.store,
+        store: opened.store.clone(),
         decl: &opened.decl,
         path: &opened.decl.path,
         selection: &selection,
