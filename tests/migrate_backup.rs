@@ -679,4 +679,20 @@ fn a_registry_of_several_pages_is_backed_up_in_order_with_each_prior_value_in_it
         report(&s)["steps"][0]["details"]["webhooks"],
         expected.len()
     );
+
+    // One webhook at a time, and a read that stops early.
+    let mut seen = Vec::new();
+    let each = backup::read_each(&backup_files(&s)[0], |entry| {
+        seen.push(entry.code);
+        if seen.len() == 10 {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    })
+    .unwrap();
+    assert!(each.stopped);
+    assert_eq!(each.count, expected.len() as u64);
+    assert_eq!(seen, expected[..10]);
+    assert_eq!(each.checksum, read.checksum);
 }

@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 /// The `format` member of every backup.
@@ -184,15 +185,6 @@ struct PriorRepr {
 struct PriorValue {
     value: String,
     version: u64,
-}
-
-#[derive(Deserialize)]
-struct FileRepr {
-    #[serde(flatten)]
-    header: Header,
-    webhooks: Vec<EntryRepr>,
-    count: u64,
-    checksum: String,
 }
 
 #[derive(Deserialize)]
@@ -563,69 +555,224 @@ pub struct Backup {
     pub entries: Vec<Entry>,
 }
 
-/// Reads a backup: its checksum is verified before anything else is believed.
+/// Reads a backup whole: its checksum is verified before anything else is believed. For a
+/// large one, [`read_each`] holds one webhook at a time.
 pub fn read(path: &Path) -> Result<Backup, BackupError> {
+    let mut entries = Vec::new();
+    let read = read_each(path, |entry| {
+        entries.push(entry);
+        ControlFlow::Continue(())
+    })?;
+    Ok(Backup {
+        file: file_name(path),
+        header: read.header,
+        checksum: read.checksum,
+        entries,
+    })
+}
+
+/// What [`read_each`] found besides the entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadEach {
+    pub header: Header,
+    pub checksum: String,
+    /// The `count` member: every entry was given to `each` unless it stopped.
+    pub count: u64,
+    /// Whether `each` stopped the read.
+    pub stopped: bool,
+}
+
+/// Reads a backup one webhook at a time, in order: its checksum is verified over the whole
+/// file first, then its header is checked, then `each` gets every entry (and may stop the
+/// read with `ControlFlow::Break`). Holds one entry at a time, however large the backup.
+pub fn read_each(
+    path: &Path,
+    mut each: impl FnMut(Entry) -> ControlFlow<()>,
+) -> Result<ReadEach, BackupError> {
     let checksum = verify(path)?;
-    let repr: FileRepr = parse(path)?;
-    check_header(path, &repr.header)?;
-    if repr.checksum != checksum {
+    let file = File::open(path).map_err(|e| read_error(path, &e))?;
+    let mut stream = Stream {
+        path,
+        each: &mut each,
+        seen: 0,
+        stopped: false,
+        error: None,
+        header: None,
+    };
+    let mut de = serde_json::Deserializer::from_reader(BufReader::new(file));
+    let rest = serde::de::DeserializeSeed::deserialize(&mut stream, &mut de)
+        .and_then(|rest| de.end().map(|()| rest));
+    if let Some(error) = stream.error.take() {
+        return Err(error);
+    }
+    let rest = rest.map_err(|e| corrupt(path, format!("it is not a backup: {e}")))?;
+    let tail: Tail = serde_json::from_value(serde_json::Value::Object(rest))
+        .map_err(|e| corrupt(path, format!("it is not a backup: {e}")))?;
+    let header = stream
+        .header
+        .take()
+        .ok_or_else(|| corrupt(path, "it holds no `webhooks`"))?;
+    if tail.checksum != checksum {
         return Err(corrupt(
             path,
             "its checksum member is not the one it ends with",
         ));
     }
-    if repr.count != repr.webhooks.len() as u64 {
+    if !stream.stopped && tail.count != stream.seen {
         return Err(corrupt(
             path,
             format!(
                 "it counts {} webhook(s) and holds {}",
-                repr.count,
-                repr.webhooks.len()
+                tail.count, stream.seen
             ),
         ));
     }
-    let mut entries = Vec::with_capacity(repr.webhooks.len());
-    for e in repr.webhooks {
-        let direction = Direction::parse(&e.direction).ok_or_else(|| {
+    Ok(ReadEach {
+        header,
+        checksum,
+        count: tail.count,
+        stopped: stream.stopped,
+    })
+}
+
+/// The members after `webhooks`.
+#[derive(Deserialize)]
+struct Tail {
+    count: u64,
+    checksum: String,
+}
+
+/// The streaming parse of a backup: header members are gathered and checked when
+/// `webhooks` begins; each entry goes to `each` as it is parsed.
+struct Stream<'a, F> {
+    path: &'a Path,
+    each: &'a mut F,
+    seen: u64,
+    stopped: bool,
+    /// A fault found inside the parse (a bad header or entry): it wins over serde's.
+    error: Option<BackupError>,
+    header: Option<Header>,
+}
+
+type Members = serde_json::Map<String, serde_json::Value>;
+
+impl<'de, F: FnMut(Entry) -> ControlFlow<()>> serde::de::DeserializeSeed<'de>
+    for &mut Stream<'_, F>
+{
+    type Value = Members;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Members, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, F: FnMut(Entry) -> ControlFlow<()>> serde::de::Visitor<'de> for &mut Stream<'_, F> {
+    type Value = Members;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a backup object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
+        use serde::de::Error;
+        let mut members = Members::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if key != "webhooks" {
+                let value: serde_json::Value = map.next_value()?;
+                members.insert(key, value);
+                continue;
+            }
+            let header: Header =
+                serde_json::from_value(serde_json::Value::Object(std::mem::take(&mut members)))
+                    .map_err(|e| A::Error::custom(format!("its header: {e}")))?;
+            if let Err(e) = check_header(self.path, &header) {
+                self.error = Some(e);
+                return Err(A::Error::custom("a bad header"));
+            }
+            self.header = Some(header);
+            map.next_value_seed(Entries(&mut *self))?;
+        }
+        Ok(members)
+    }
+}
+
+struct Entries<'s, 'a, F>(&'s mut Stream<'a, F>);
+
+impl<'de, F: FnMut(Entry) -> ControlFlow<()>> serde::de::DeserializeSeed<'de>
+    for Entries<'_, '_, F>
+{
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, F: FnMut(Entry) -> ControlFlow<()>> serde::de::Visitor<'de> for Entries<'_, '_, F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of webhooks")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        use serde::de::Error;
+        let stream = self.0;
+        while let Some(repr) = seq.next_element::<EntryRepr>()? {
+            if stream.stopped {
+                continue;
+            }
+            stream.seen += 1;
+            match entry(stream.path, repr) {
+                Ok(entry) => {
+                    if (stream.each)(entry).is_break() {
+                        stream.stopped = true;
+                    }
+                }
+                Err(e) => {
+                    stream.error = Some(e);
+                    return Err(A::Error::custom("a bad webhook"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn entry(path: &Path, e: EntryRepr) -> Result<Entry, BackupError> {
+    let direction = Direction::parse(&e.direction).ok_or_else(|| {
+        corrupt(
+            path,
+            format!("webhook {} has direction \"{}\"", e.code, e.direction),
+        )
+    })?;
+    let c = e.credentials;
+    let credentials = CREDENTIAL_FIELDS
+        .iter()
+        .copied()
+        .zip([c.user, c.key, c.password, c.signing_secret])
+        .map(|(f, v)| (f, v.map(SecretValue::new)))
+        .collect();
+    let mut store = Vec::with_capacity(e.store.len());
+    for p in e.store {
+        let field = Field::parse(&p.field).ok_or_else(|| {
             corrupt(
                 path,
-                format!("webhook {} has direction \"{}\"", e.code, e.direction),
+                format!("webhook {} has a field \"{}\"", e.code, p.field),
             )
         })?;
-        let c = e.credentials;
-        let credentials = CREDENTIAL_FIELDS
-            .iter()
-            .copied()
-            .zip([c.user, c.key, c.password, c.signing_secret])
-            .map(|(f, v)| (f, v.map(SecretValue::new)))
-            .collect();
-        let mut store = Vec::with_capacity(e.store.len());
-        for p in e.store {
-            let field = Field::parse(&p.field).ok_or_else(|| {
-                corrupt(
-                    path,
-                    format!("webhook {} has a field \"{}\"", e.code, p.field),
-                )
-            })?;
-            store.push(Prior {
-                field,
-                name: p.name,
-                version: p.prior.as_ref().map(|v| v.version),
-                value: p.prior.map(|v| SecretValue::new(v.value)),
-            });
-        }
-        entries.push(Entry {
-            code: e.code,
-            direction,
-            credentials,
-            store,
+        store.push(Prior {
+            field,
+            name: p.name,
+            version: p.prior.as_ref().map(|v| v.version),
+            value: p.prior.map(|v| SecretValue::new(v.value)),
         });
     }
-    Ok(Backup {
-        file: file_name(path),
-        header: repr.header,
-        checksum,
-        entries,
+    Ok(Entry {
+        code: e.code,
+        direction,
+        credentials,
+        store,
     })
 }
 
@@ -763,6 +910,62 @@ mod tests {
         );
         assert_eq!(NameKey::of("notes.json"), None);
         assert_eq!(NameKey::of("backup_OUT_x.json"), None);
+    }
+
+    /// A file with a valid checksum over these bytes.
+    fn sealed(dir: &Path, body: &str) -> PathBuf {
+        let path = dir.join("backup_OUT_2026-02-08_143000.json");
+        let sum = hex::encode(Sha256::digest(body.as_bytes()));
+        let mut text = body.as_bytes().to_vec();
+        text.extend_from_slice(TRAILER_HEAD);
+        text.extend_from_slice(sum.as_bytes());
+        text.extend_from_slice(TRAILER_TAIL);
+        std::fs::write(&path, &text).unwrap();
+        path
+    }
+
+    const HEADER: &str = "{\"format\": \"hookplan-backup\", \"version\": 1, \"registry_id\": \"r\", \"database\": \"registry\", \"store\": \"local\", \"path\": \"/webhooks\", \"selection\": \"all\", \"direction\": \"ALL\", \"created_at\": \"2026-02-08T14:30:00Z\"";
+
+    #[test]
+    fn a_sealed_file_is_still_checked_for_what_it_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let entry = r#"{"code":"A","direction":"OUT","credentials":{"user":null,"key":"k","password":null,"signing-secret":null},"store":[]}"#;
+        // Counts that do not match, a direction that is none, a later format version.
+        let path = sealed(
+            dir.path(),
+            &format!("{HEADER}, \"webhooks\": [{entry}], \"count\": 2"),
+        );
+        let e = read(&path).unwrap_err();
+        assert!(
+            e.to_string().contains("counts 2 webhook(s) and holds 1"),
+            "{e}"
+        );
+        let bad = entry.replace("\"OUT\"", "\"UP\"");
+        let path = sealed(
+            dir.path(),
+            &format!("{HEADER}, \"webhooks\": [{bad}], \"count\": 1"),
+        );
+        let e = read(&path).unwrap_err();
+        assert!(
+            e.to_string().contains("webhook A has direction \"UP\""),
+            "{e}"
+        );
+        let later = HEADER.replace("\"version\": 1", "\"version\": 2");
+        let path = sealed(
+            dir.path(),
+            &format!("{later}, \"webhooks\": [{entry}], \"count\": 1"),
+        );
+        assert!(matches!(
+            read(&path),
+            Err(BackupError::Version { version: 2, .. })
+        ));
+        let path = sealed(
+            dir.path(),
+            &format!("{HEADER}, \"webhooks\": [{entry}], \"count\": 1"),
+        );
+        let read = read(&path).unwrap();
+        assert_eq!(read.entries[0].code, "A");
+        assert_eq!(read.header.direction, "ALL");
     }
 
     #[test]
