@@ -55,6 +55,50 @@ fn write_with(
     File::open(dir)?.sync_all()
 }
 
+/// An owner-only (0600) temporary file in `dir`, for a file written in pieces and then given
+/// its name with [`persist_new`]; removed when dropped before that.
+pub fn private_temp(dir: &Path, prefix: &str) -> io::Result<tempfile::NamedTempFile> {
+    let temp = tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    temp.as_file()
+        .set_permissions(fs::Permissions::from_mode(0o600))?;
+    Ok(temp)
+}
+
+/// Syncs `temp` and gives it the first of `{stem}.{ext}`, `{stem}-2.{ext}`, `{stem}-3.{ext}`, …
+/// that does not exist in `dir` — never replacing a file, even one another writer creates at
+/// the same moment — then syncs the folder. Answers the name given.
+pub fn persist_new(
+    temp: tempfile::NamedTempFile,
+    dir: &Path,
+    stem: &str,
+    ext: &str,
+) -> io::Result<String> {
+    temp.as_file().sync_all()?;
+    let mut temp = temp;
+    for n in 1u32..=10_000 {
+        let name = if n == 1 {
+            format!("{stem}.{ext}")
+        } else {
+            format!("{stem}-{n}.{ext}")
+        };
+        match temp.persist_noclobber(dir.join(&name)) {
+            Ok(_) => {
+                File::open(dir)?.sync_all()?;
+                return Ok(name);
+            }
+            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => temp = e.file,
+            Err(e) => return Err(e.error),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!("{stem}.{ext} and 9,999 suffixed names all exist"),
+    ))
+}
+
 /// Creates a folder and every missing parent, each owner-only (0700); folders that already
 /// exist are left as they are.
 pub fn private_dir(path: &Path) -> io::Result<()> {
@@ -91,6 +135,38 @@ mod tests {
             fs::read_dir(dir.path()).unwrap().count(),
             1,
             "no temporary file is left behind"
+        );
+    }
+
+    #[test]
+    fn a_new_name_never_replaces_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("b.json"), "first").unwrap();
+        fs::write(dir.path().join("b-2.json"), "second").unwrap();
+        let mut temp = private_temp(dir.path(), ".b.").unwrap();
+        temp.write_all(b"third").unwrap();
+        let name = persist_new(temp, dir.path(), "b", "json").unwrap();
+        assert_eq!(name, "b-3.json");
+        assert_eq!(fs::read(dir.path().join("b.json")).unwrap(), b"first");
+        assert_eq!(fs::read(dir.path().join("b-2.json")).unwrap(), b"second");
+        assert_eq!(fs::read(dir.path().join("b-3.json")).unwrap(), b"third");
+        assert_eq!(
+            fs::metadata(dir.path().join("b-3.json"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+        let temp = private_temp(dir.path(), ".c.").unwrap();
+        assert_eq!(
+            persist_new(temp, dir.path(), "c", "json").unwrap(),
+            "c.json"
+        );
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            4,
+            "no temporary file left"
         );
     }
 

@@ -1,5 +1,6 @@
 //! The command line: arguments, commands, and the one place errors are printed.
 
+mod backups;
 mod call;
 mod check;
 mod direct;
@@ -150,6 +151,20 @@ Status is Migrated (the store holds every credential with the same value), Pendi
 store yet), Mismatch (the store holds another value) or No credentials. No value is shown.")]
     Status(status::StatusArgs),
 
+    /// Back up a selection's credentials and the store's values, as `migrate` does first
+    #[command(after_help = "Examples:
+  hookplan backup
+  hookplan backup --direction IN --pattern 'STRIPE_*'
+  hookplan backup --webhook STRIPE_PAYMENT --store infisical
+
+The backup (STATE_DIR/backups/backup_{DIR}_{YYYY-MM-DD_HHMMSS}.json, mode 0600) holds the
+values; nothing printed does.")]
+    Backup(backups::BackupArgs),
+
+    /// List the backups in STATE_DIR/backups, their checksums verified
+    #[command(after_help = "Examples:\n  hookplan list-backups\n  hookplan list-backups --json")]
+    ListBackups(backups::ListBackupsArgs),
+
     /// Print a shell completion script
     #[command(
         after_help = "Example:\n  hookplan completions bash > ~/.local/share/bash-completion/completions/hookplan"
@@ -223,6 +238,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let config = config()?;
             status::run(args, &cli.state_dir, &config, &logs(&config))
         }
+        Command::Backup(args) => {
+            let config = config()?;
+            backups::backup(args, &cli.state_dir, &config, &logs(&config))
+        }
+        Command::ListBackups(args) => backups::list(args, &cli.state_dir),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

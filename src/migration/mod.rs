@@ -3,6 +3,7 @@
 //! (`targets`), where each webhook stands (`status`), and — as the migration issue lands
 //! them — backups, verify and rollback.
 
+pub mod backup;
 pub mod selection;
 pub mod status;
 

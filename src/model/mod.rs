@@ -5,6 +5,7 @@
 
 mod action;
 mod alerting;
+mod backup;
 mod call;
 mod database;
 mod duration;
@@ -25,6 +26,7 @@ pub use alerting::{
     AlertKind, AlertState, AlertingDecl, CHANNELS, ChannelDecl, DEFAULT_ALERT_TOPIC,
     DEFAULT_SLACK_URL,
 };
+pub use backup::{BackupAction, SelectionSpec};
 pub use call::CallAction;
 pub use database::{DATABASE_URL_ENV, DEFAULT_DATABASE, DatabaseDecl};
 pub use duration::{DurationError, HumanDuration, parse_duration};

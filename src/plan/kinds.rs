@@ -33,6 +33,7 @@ pub const STEP_KINDS: &[StepKind] = &[
     decode::expect_alerts::KIND,
     decode::expect_secrets::KIND,
     decode::status::KIND,
+    decode::backup::KIND,
 ];
 
 /// The kind of this name.

@@ -548,6 +548,25 @@ impl Registry {
             .next())
     }
 
+    /// The registry's random id, created with hookplan's bookkeeping tables when it has none
+    /// yet (a write: the first backup of a registry gives it its id).
+    pub async fn ensure_registry_id(&self) -> Result<String, RegistryError> {
+        if let Some(id) = self.registry_id().await? {
+            return Ok(id);
+        }
+        {
+            let mut guard = self.conn.lock().await;
+            self.writable(&mut guard).await?;
+        }
+        self.registry_id()
+            .await?
+            .ok_or_else(|| RegistryError::Query {
+                db: self.db(),
+                what: "reading the registry id".to_string(),
+                reason: "hookplan_registry holds no id".to_string(),
+            })
+    }
+
     /// Records where a webhook's credential (`user`, `key`, `password`, `signing-secret`)
     /// lives now, e.g. `db` or `infisical:/webhooks/STRIPE_PAYMENT`. A write.
     pub async fn set_credential_location(

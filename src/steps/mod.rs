@@ -1,5 +1,6 @@
 //! Step runners: the runner half of each step kind, found by the kind's name.
 
+pub mod backup;
 pub mod call;
 pub mod capture;
 pub mod expect;
@@ -41,6 +42,7 @@ pub const RUNNERS: &[Runner] = &[
     expect_alerts::RUNNER,
     expect_secrets::RUNNER,
     status::RUNNER,
+    backup::RUNNER,
 ];
 
 /// The runner of a kind.

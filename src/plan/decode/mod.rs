@@ -1,6 +1,7 @@
 //! Raw nodes to the model: one decoder per node kind, all diagnostics collected in one pass.
 
 pub(super) mod alerting;
+pub(super) mod backup;
 pub(super) mod call;
 pub(super) mod database;
 mod expect;
