@@ -15,6 +15,7 @@ mod run;
 mod sandbox;
 mod status;
 mod store;
+mod verify;
 mod webhooks;
 
 pub use error::{CliError, ErrorKind};
@@ -161,6 +162,17 @@ The backup (STATE_DIR/backups/backup_{DIR}_{YYYY-MM-DD_HHMMSS}.json, mode 0600) 
 values; nothing printed does.")]
     Backup(backups::BackupArgs),
 
+    /// Read the migrated credentials back from the secret store and compare them with the registry
+    #[command(after_help = "Examples:
+  hookplan verify
+  hookplan verify --direction IN --pattern \"STRIPE_*\"
+  hookplan verify --webhook STRIPE_PAYMENT --store infisical --json
+
+Each webhook with credentials is Verified successfully (the store holds exactly the registry's
+values) or fails, naming the fields that differ or are missing, never a value. Exit 1 when any
+webhook fails.")]
+    Verify(verify::VerifyArgs),
+
     /// List the backups in STATE_DIR/backups, their checksums verified
     #[command(after_help = "Examples:\n  hookplan list-backups\n  hookplan list-backups --json")]
     ListBackups(backups::ListBackupsArgs),
@@ -241,6 +253,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Backup(args) => {
             let config = config()?;
             backups::backup(args, &cli.state_dir, &config, &logs(&config))
+        }
+        Command::Verify(args) => {
+            let config = config()?;
+            verify::run(args, &cli.state_dir, &config, &logs(&config))
         }
         Command::ListBackups(args) => backups::list(args, &cli.state_dir),
         Command::Completions { shell } => {

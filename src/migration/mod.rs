@@ -1,11 +1,13 @@
 //! Moving webhook credentials from the registry into a secret store, and everything an
 //! operator needs around it: which webhooks (`selection`), what the store would hold for each
-//! (`targets`), where each webhook stands (`status`), and — as the migration issue lands
-//! them — backups, verify and rollback.
+//! (`targets`), where each webhook stands (`status`), whether the store holds exactly what
+//! the registry does (`verify`), and — as the migration issue lands them — backups and
+//! rollback.
 
 pub mod backup;
 pub mod selection;
 pub mod status;
+pub mod verify;
 
 pub use selection::{Selection, Target, targets};
 pub use status::{State, WebhookStatus};

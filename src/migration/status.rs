@@ -4,7 +4,7 @@
 //!
 //! Values are read to be compared and dropped at once: nothing here keeps or shows one.
 
-use super::selection::{CREDENTIAL_FIELDS, Selection, targets};
+use super::selection::{CREDENTIAL_FIELDS, Selection, Target, targets};
 use crate::model::{CredentialLocation, StoreDecl};
 use crate::registry::{Direction, Field, Registry, Webhook};
 use crate::store::SecretStore;
@@ -105,15 +105,27 @@ pub fn short_name(field: Field) -> &'static str {
     }
 }
 
-/// One webhook's status against `store` (declared as `decl`). The error is one line.
-pub async fn webhook_status(
+/// What `store` (declared as `decl`) holds of each credential `webhook` has: those its row
+/// holds, looked up under the store's name pattern, and those hookplan's tables place in this
+/// store (a row cleared by `--clear-database`), in [`CREDENTIAL_FIELDS`] order. Empty when it
+/// has none. Values are compared and dropped here. The error is one line.
+pub async fn compare(
     registry: &Registry,
     store: &dyn SecretStore,
     decl: &StoreDecl,
     webhook: &Webhook,
-) -> Result<WebhookStatus, String> {
+) -> Result<Vec<(Field, Held)>, String> {
+    compare_row(registry, store, decl, webhook, &targets(decl, webhook)).await
+}
+
+async fn compare_row(
+    registry: &Registry,
+    store: &dyn SecretStore,
+    decl: &StoreDecl,
+    webhook: &Webhook,
+    row: &[Target],
+) -> Result<Vec<(Field, Held)>, String> {
     let code = &webhook.code;
-    let row = targets(decl, webhook);
     // Where hookplan's tables say a credential lives now, when that is this store.
     let mut placed: Vec<(Field, String, String)> = Vec::new();
     for (field, location) in registry
@@ -149,22 +161,91 @@ pub async fn webhook_status(
                 ));
             }
         };
-        held.push(match (found, target) {
-            (None, _) => Held::Absent,
-            (Some(secret), Some(t)) if secret.value.expose() == t.value.expose() => Held::Same,
-            (Some(_), Some(_)) => Held::Differs,
-            // The row no longer holds it: the store's copy is the credential.
-            (Some(_), None) => Held::Same,
-        });
+        held.push((
+            field,
+            match (found, target) {
+                (None, _) => Held::Absent,
+                (Some(secret), Some(t)) if secret.value.expose() == t.value.expose() => Held::Same,
+                (Some(_), Some(_)) => Held::Differs,
+                // The row no longer holds it: the store's copy is the credential.
+                (Some(_), None) => Held::Same,
+            },
+        ));
     }
+    Ok(held)
+}
+
+/// One webhook's status against `store` (declared as `decl`). The error is one line.
+pub async fn webhook_status(
+    registry: &Registry,
+    store: &dyn SecretStore,
+    decl: &StoreDecl,
+    webhook: &Webhook,
+) -> Result<WebhookStatus, String> {
+    let row = targets(decl, webhook);
+    let held: Vec<Held> = compare_row(registry, store, decl, webhook, &row)
+        .await?
+        .into_iter()
+        .map(|(_, h)| h)
+        .collect();
     let (in_store, state) = classify(&held);
     Ok(WebhookStatus {
-        code: code.clone(),
+        code: webhook.code.clone(),
         direction: webhook.direction.unwrap_or(Direction::Out),
         db_fields: row.iter().map(|t| t.field).collect(),
         in_store,
         state,
     })
+}
+
+/// The selected webhooks of a registry, a page of rows at a time, in code order: the registry
+/// is never held whole in memory.
+pub struct Pages<'a> {
+    registry: &'a Registry,
+    selection: &'a Selection,
+    page_size: usize,
+    after: Option<String>,
+    done: bool,
+}
+
+impl<'a> Pages<'a> {
+    pub fn new(registry: &'a Registry, selection: &'a Selection, page_size: usize) -> Self {
+        Self {
+            registry,
+            selection,
+            page_size: page_size.max(1),
+            after: None,
+            done: false,
+        }
+    }
+
+    /// The selected webhooks of the next page (perhaps none of its rows), `None` at the end.
+    pub async fn next(&mut self) -> Result<Option<Vec<Webhook>>, String> {
+        if self.done {
+            return Ok(None);
+        }
+        if let Some(code) = &self.selection.webhook {
+            self.done = true;
+            let one = self.registry.get(code).await.map_err(|e| e.to_string())?;
+            return Ok(Some(one.into_iter().collect()));
+        }
+        let page = self
+            .registry
+            .page(self.after.as_deref(), self.page_size)
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(last) = page.last() else {
+            self.done = true;
+            return Ok(None);
+        };
+        self.after = Some(last.code.clone());
+        self.done = page.len() < self.page_size;
+        Ok(Some(
+            page.into_iter()
+                .filter(|w| self.selection.matches(w))
+                .collect(),
+        ))
+    }
 }
 
 /// Every selected webhook's status, in code order, read page by page; `each` gets them one at
@@ -188,31 +269,13 @@ pub async fn scan_pages(
     page_size: usize,
     mut each: impl FnMut(WebhookStatus),
 ) -> Result<(), String> {
-    let page_size = page_size.max(1);
-    if let Some(code) = &selection.webhook {
-        if let Some(webhook) = registry.get(code).await.map_err(|e| e.to_string())? {
-            each(webhook_status(registry, store, decl, &webhook).await?);
-        }
-        return Ok(());
-    }
-    let mut after: Option<String> = None;
-    loop {
-        let page = registry
-            .page(after.as_deref(), page_size)
-            .await
-            .map_err(|e| e.to_string())?;
-        let Some(last) = page.last() else {
-            return Ok(());
-        };
-        after = Some(last.code.clone());
-        let full = page.len() == page_size;
-        for webhook in page.iter().filter(|w| selection.matches(w)) {
+    let mut pages = Pages::new(registry, selection, page_size);
+    while let Some(page) = pages.next().await? {
+        for webhook in &page {
             each(webhook_status(registry, store, decl, webhook).await?);
         }
-        if !full {
-            return Ok(());
-        }
     }
+    Ok(())
 }
 
 #[cfg(test)]

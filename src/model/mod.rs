@@ -20,6 +20,7 @@ mod status;
 mod store;
 pub mod suggest;
 mod template;
+mod verify;
 
 pub use action::{Action, ActionSpec, Resource, Undecoded};
 pub use alerting::{
@@ -46,6 +47,7 @@ pub use store::{
 pub use template::{
     NAMESPACES, Part, Reference, SANDBOX_FIELDS, Template, TemplateError, TextOrigin,
 };
+pub use verify::VerifyAction;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

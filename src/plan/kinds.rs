@@ -34,6 +34,7 @@ pub const STEP_KINDS: &[StepKind] = &[
     decode::expect_secrets::KIND,
     decode::status::KIND,
     decode::backup::KIND,
+    decode::verify::KIND,
 ];
 
 /// The kind of this name.

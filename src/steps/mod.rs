@@ -13,6 +13,7 @@ pub mod replay;
 pub mod sandboxes;
 pub mod status;
 pub mod stores;
+pub mod verify;
 
 use crate::clock::Timeline;
 use crate::exec::{RunContext, StepFuture, StepOutcome, StepRunner};
@@ -43,6 +44,7 @@ pub const RUNNERS: &[Runner] = &[
     expect_secrets::RUNNER,
     status::RUNNER,
     backup::RUNNER,
+    verify::RUNNER,
 ];
 
 /// The runner of a kind.

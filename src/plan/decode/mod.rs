@@ -19,6 +19,7 @@ pub(super) mod secret_store;
 pub(super) mod status;
 mod step;
 mod vars;
+pub(super) mod verify;
 
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::grammar;
