@@ -527,3 +527,26 @@ fn the_registry_is_read_page_by_page() {
         }
     });
 }
+
+#[test]
+fn a_store_that_cannot_be_read_is_an_error_not_a_verdict() {
+    let s = sqlite_project("local:/webhooks/MOVED_CLEARED_KEY", &store_with(&[], &[]));
+    s.write("secrets.json", "not JSON");
+    let run = s.run(&["verify"]);
+    exits(&run, 1);
+    assert!(
+        run.stderr.contains("cannot verify the migration"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stdout.contains("All migrations verified"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("Verified successfully"),
+        "{}",
+        run.stdout
+    );
+}

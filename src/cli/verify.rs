@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The direction to verify: OUT, IN, or ALL (ignored with --webhook)
-    #[arg(long, value_name = "IN|OUT", default_value = "OUT")]
+    #[arg(long, value_name = "DIR", default_value = "OUT")]
     pub direction: String,
 
     /// Only this webhook, whatever its direction
