@@ -23,9 +23,16 @@ const CREDENTIAL_WORDS: &[&str] = &[
 /// Whole names that are credentials without holding one of the words.
 const CREDENTIAL_NAMES: &[&str] = &["auth", "key", "sig", "pwd", "pass"];
 
+/// Names that hold one of the words but never a credential: where Infisical keeps a secret and
+/// whether to answer with its value. (Not `secretKey`: elsewhere that is a key itself.)
+const NOT_CREDENTIAL_NAMES: &[&str] = &["secretpath", "viewsecretvalue"];
+
 /// Whether a header, query parameter or JSON field of this name holds a credential.
 pub fn is_credential_name(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
+    if NOT_CREDENTIAL_NAMES.contains(&name.as_str()) {
+        return false;
+    }
     CREDENTIAL_NAMES.contains(&name.as_str())
         || CREDENTIAL_WORDS.iter().any(|word| name.contains(word))
         // `x-auth`, `basic_auth`, but not `author`.
@@ -89,6 +96,18 @@ pub fn mask(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn infisicals_folder_and_view_flag_are_not_credentials_but_its_keys_are() {
+        assert!(!is_credential_name("secretPath"));
+        assert!(!is_credential_name("viewSecretValue"));
+        assert!(is_credential_name("secretValue"));
+        assert!(
+            is_credential_name("secretKey"),
+            "an AWS-style secret key stays masked"
+        );
+        assert!(is_credential_name("clientSecret"));
+    }
 
     #[test]
     fn passwords_and_secrets_are_not_shown_at_all() {
