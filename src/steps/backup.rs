@@ -31,15 +31,11 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         Ok(s) => s,
         Err(why) => return fail(why),
     };
-    let registry = match call.registries.get(ctx, &spec.database.value).await {
-        Ok(opened) => opened.registry,
+    let registry = match call.registry(&spec.database.value).await {
+        Ok(registry) => registry,
         Err(why) => return fail(why),
     };
-    let opened = match call
-        .stores
-        .get(ctx, call.sandboxes, &spec.store.value)
-        .await
-    {
+    let opened = match call.store(&spec.store.value).await {
         Ok(opened) => opened,
         Err(why) => return fail(why),
     };

@@ -25,11 +25,7 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
     let started = Instant::now();
     let fail =
         |message: String| StepOutcome::errored(ctx.redact(&message), call.timeline.elapsed());
-    let opened = match call
-        .stores
-        .get(ctx, call.sandboxes, &spec.store.value)
-        .await
-    {
+    let opened = match call.store(&spec.store.value).await {
         Ok(opened) => opened,
         Err(why) => return fail(why),
     };

@@ -66,6 +66,27 @@ pub struct StepCall<'a> {
 }
 
 impl<'a> StepCall<'a> {
+    /// The registry of this `database`, opened once per run; the first step to open it logs
+    /// that it seeded it.
+    pub async fn registry(&self, name: &str) -> Result<Arc<crate::registry::Registry>, String> {
+        let opened = self.registries.get(self.ctx, name).await?;
+        if let Some(seed) = &opened.seeded_from {
+            self.ctx.events.emit(
+                &self.timeline,
+                crate::exec::EventKind::StepLog {
+                    step: self.index,
+                    message: format!("Seeded database \"{name}\" from {seed}"),
+                },
+            );
+        }
+        Ok(opened.registry)
+    }
+
+    /// The secret store of this name, opened once per run (its sandbox started first).
+    pub async fn store(&self, name: &str) -> Result<stores::Opened, String> {
+        self.stores.get(self.ctx, self.sandboxes, name).await
+    }
+
     /// The step's action as the kind's model type. A mismatch (a table line pointing at the
     /// wrong runner) fails the step instead of the run.
     pub fn action<T: 'static>(&self) -> Result<&'a T, Box<StepOutcome>> {

@@ -4,7 +4,7 @@
 //! report's `details` carry codes, field names, booleans and states only.
 
 use super::{KindFuture, Runner, StepCall};
-use crate::exec::{EventKind, StepOutcome, StepStatus};
+use crate::exec::{StepOutcome, StepStatus};
 use crate::migration::State;
 use crate::migration::status::{scan, short_name};
 use crate::model::StatusAction;
@@ -64,31 +64,18 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         Ok(selection) => selection,
         Err(why) => return fail(why),
     };
-    let opened = match call.registries.get(ctx, &spec.database.value).await {
-        Ok(opened) => opened,
+    let registry = match call.registry(&spec.database.value).await {
+        Ok(registry) => registry,
         Err(why) => return fail(why),
     };
-    if let Some(seed) = &opened.seeded_from {
-        ctx.events.emit(
-            &call.timeline,
-            EventKind::StepLog {
-                step: call.index,
-                message: format!("Seeded database \"{}\" from {seed}", spec.database.value),
-            },
-        );
-    }
-    let store = match call
-        .stores
-        .get(ctx, call.sandboxes, &spec.store.value)
-        .await
-    {
+    let store = match call.store(&spec.store.value).await {
         Ok(store) => store,
         Err(why) => return fail(why),
     };
     let mut counts = Counts::default();
     let mut webhooks = Vec::new();
     let scanned = scan(
-        &opened.registry,
+        &registry,
         store.store.as_ref(),
         &store.decl,
         &selection,

@@ -77,21 +77,11 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         Ok(selection) => selection,
         Err(why) => return fail(why),
     };
-    let opened = match call.registries.get(ctx, &spec.database.value).await {
-        Ok(opened) => opened,
+    let registry = match call.registry(&spec.database.value).await {
+        Ok(registry) => registry,
         Err(why) => return fail(why),
     };
-    if let Some(seed) = &opened.seeded_from {
-        log(format!(
-            "Seeded database \"{}\" from {seed}",
-            spec.database.value
-        ));
-    }
-    let store = match call
-        .stores
-        .get(ctx, call.sandboxes, &spec.store.value)
-        .await
-    {
+    let store = match call.store(&spec.store.value).await {
         Ok(store) => store,
         Err(why) => return fail(why),
     };
@@ -99,7 +89,7 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
     let mut counts = Counts::default();
     let mut webhooks = Vec::new();
     let verified = verify(
-        &opened.registry,
+        &registry,
         store.store.as_ref(),
         &store.decl,
         &selection,

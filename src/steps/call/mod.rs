@@ -42,32 +42,23 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         Ok(action) => action,
         Err(outcome) => return *outcome,
     };
+    let opened = call.registry(&action.database.value).await;
     let StepCall {
         ctx,
         index,
         step,
         timeline,
         cancel,
-        registries,
         stores,
         sandboxes,
         ..
     } = call;
     let fail = |message: String| StepOutcome::errored(ctx.redact(&message), timeline.elapsed());
-    let opened = match registries.get(ctx, &action.database.value).await {
-        Ok(opened) => opened,
+    let registry = match opened {
+        Ok(registry) => registry,
         Err(why) => return fail(why),
     };
-    if let Some(seed) = &opened.seeded_from {
-        ctx.events.emit(
-            &timeline,
-            EventKind::StepLog {
-                step: index,
-                message: format!("Seeded database \"{}\" from {seed}", action.database.value),
-            },
-        );
-    }
-    let registry = &opened.registry;
+    let registry = &*registry;
     let mut webhook = match read(registry, &action.code.value).await {
         Ok(webhook) => webhook,
         Err(why) => return fail(why),
