@@ -226,14 +226,52 @@ fn json(value: &impl Serialize) -> String {
     serde_json::to_string(value).expect("a backup's values serialize")
 }
 
+/// Where [`scan`] puts the backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// A backup of every selected webhook.
+    File,
+    /// The same, kept only when `observe` found at least one webhook to change (a migration:
+    /// a run that changes nothing writes no backup).
+    FileIfChanging,
+    /// Nothing on disk at all (a dry run).
+    Nothing,
+}
+
+/// What [`scan`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scanned {
+    /// The backup written, if one was.
+    pub made: Option<Made>,
+    /// The selected webhooks.
+    pub webhooks: usize,
+    /// Those `observe` said would change.
+    pub changing: usize,
+}
+
 /// Writes the backup of `request.selection`, reading the registry page by page. `None` when
 /// the selection matches no webhook: then nothing is written (no folder, no file) and the
 /// registry is not given an id. On any error nothing is left behind and the caller must not
 /// change anything.
 pub async fn write(request: &Request<'_>) -> Result<Option<Made>, BackupError> {
+    Ok(scan(request, Output::File, |_| true).await?.made)
+}
+
+/// Reads every selected webhook and what the store holds under its target names, page by
+/// page, hands each to `observe` (which answers whether it would change) and writes them to
+/// the backup as `output` says. Holds one page at a time.
+pub async fn scan(
+    request: &Request<'_>,
+    output: Output,
+    mut observe: impl FnMut(&Entry) -> bool + Send,
+) -> Result<Scanned, BackupError> {
     let mut writer = Writer {
         open: None,
         reads: 0,
+        output,
+        webhooks: 0,
+        changing: 0,
+        observe: &mut observe,
     };
     if let Some(code) = &request.selection.webhook {
         if let Some(webhook) = request.registry.get(code).await? {
@@ -254,19 +292,31 @@ pub async fn write(request: &Request<'_>) -> Result<Option<Made>, BackupError> {
             after = page.last().map(|w| w.code.clone());
         }
     }
-    let Some(open) = writer.open else {
-        return Ok(None);
+    let (webhooks, changing) = (writer.webhooks, writer.changing);
+    let made = match writer.open {
+        // Dropping the temporary file removes it.
+        Some(_) if output == Output::FileIfChanging && changing == 0 => None,
+        Some(open) => Some(finish(request, open)?),
+        None => None,
     };
-    finish(request, open).map(Some)
+    Ok(Scanned {
+        made,
+        webhooks,
+        changing,
+    })
 }
 
 /// The backup being written, and how many store reads it made.
-struct Writer {
+struct Writer<'o> {
     open: Option<Open>,
     reads: usize,
+    output: Output,
+    webhooks: usize,
+    changing: usize,
+    observe: &'o mut (dyn FnMut(&Entry) -> bool + Send),
 }
 
-impl Writer {
+impl Writer<'_> {
     /// Adds a page's webhooks: the store's values under their target names first (read
     /// [`CONCURRENT_READS`] at a time, the very first alone so that a store logs in once),
     /// then one line each. A store that cannot be read leaves no file behind.
@@ -342,6 +392,32 @@ impl Writer {
         store: Vec<PriorRepr>,
     ) -> Result<(), BackupError> {
         let direction = webhook.direction.unwrap_or(Direction::Out);
+        let observed = Entry {
+            code: webhook.code.clone(),
+            direction,
+            credentials: CREDENTIAL_FIELDS
+                .iter()
+                .map(|f| (*f, webhook_value(webhook, *f).map(SecretValue::new)))
+                .collect(),
+            store: store
+                .iter()
+                .filter_map(|p| {
+                    Some(Prior {
+                        field: Field::parse(&p.field)?,
+                        name: p.name.clone(),
+                        value: p.prior.as_ref().map(|v| SecretValue::new(v.value.clone())),
+                        version: p.prior.as_ref().map(|v| v.version),
+                    })
+                })
+                .collect(),
+        };
+        self.webhooks += 1;
+        if (self.observe)(&observed) {
+            self.changing += 1;
+        }
+        if self.output == Output::Nothing {
+            return Ok(());
+        }
         if self.open.is_none() {
             self.open = Some(start(request, direction).await?);
         }
@@ -362,6 +438,17 @@ impl Writer {
             .map_err(|e| write_error(request, &e))?;
         open.webhooks += 1;
         Ok(())
+    }
+}
+
+/// A credential of a row, by field.
+fn webhook_value(webhook: &Webhook, field: Field) -> Option<String> {
+    match field {
+        Field::User => webhook.user.clone(),
+        Field::Key => webhook.key.clone(),
+        Field::Password => webhook.password.clone(),
+        Field::SigningSecret => webhook.signing_secret.clone(),
+        _ => None,
     }
 }
 

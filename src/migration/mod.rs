@@ -1,10 +1,12 @@
 //! Moving webhook credentials from the registry into a secret store, and everything an
 //! operator needs around it: which webhooks (`selection`), what the store would hold for each
 //! (`targets`), where each webhook stands (`status`), whether the store holds exactly what
-//! the registry does (`verify`), and — as the migration issue lands them — backups and
-//! rollback.
+//! the registry does (`verify`), the backup taken before any change (`backup`), the migration
+//! itself (`migrate`, its wording in `outcome`) and its undoing (`rollback`).
 
 pub mod backup;
+pub mod migrate;
+pub mod outcome;
 pub mod selection;
 pub mod status;
 pub mod verify;

@@ -2,7 +2,10 @@
 //! versioned migrations embedded in the binary. Created by the first command that writes.
 
 /// (version, SQL) in order; each runs once, in a transaction, and is recorded.
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_bookkeeping.sql"))];
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_bookkeeping.sql")),
+    (2, include_str!("migrations/0002_migrations.sql")),
+];
 
 pub const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS hookplan_schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)";
 

@@ -8,13 +8,17 @@
 
 mod bookkeeping;
 mod columns;
+mod credential_writes;
 mod error;
+mod migration_marks;
 mod sql;
 mod url;
 mod webhook;
 
 pub use columns::{ColumnMap, Field};
+pub use credential_writes::CredentialWrite;
 pub use error::RegistryError;
+pub use migration_marks::{MarkState, MigrationMark};
 pub use url::{Backend, embedded as embedded_url, mask as mask_url, password as url_password};
 pub use webhook::{Auth, Direction, Method, Webhook, derive_auth};
 

@@ -135,6 +135,21 @@ pub trait SecretStore: Send + Sync {
         secrets: Vec<NewSecret>,
     ) -> StoreFuture<'a, Vec<Written>>;
 
+    /// Creates or updates `secrets` (a migration's batch), given what the folder held of their
+    /// names when the caller read them last (`known`, by name; a name missing from it did not
+    /// exist). A store that would list the folder to tell creates from updates is spared the
+    /// list, so a write costs nothing that grows with the folder; a stale `known` costs a read
+    /// of the batch's names, never a wrong write. Answers them in the order given.
+    fn set_known<'a>(
+        &'a self,
+        path: &'a str,
+        secrets: Vec<NewSecret>,
+        known: std::collections::HashMap<String, Secret>,
+    ) -> StoreFuture<'a, Vec<Written>> {
+        drop(known);
+        self.set_many(path, secrets)
+    }
+
     /// Deletes one secret; [`StoreError::NotFound`] when it is not there.
     fn delete<'a>(&'a self, path: &'a str, name: &'a str) -> StoreFuture<'a, ()>;
 

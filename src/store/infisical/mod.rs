@@ -467,7 +467,9 @@ impl SecretStore for InfisicalStore {
 
     fn set<'a>(&'a self, path: &'a str, secret: NewSecret) -> StoreFuture<'a, Written> {
         Box::pin(async move {
-            let mut written = self.write(path, vec![secret], true).await?;
+            let mut written = self
+                .write(path, vec![secret], writes::Reading::One, None)
+                .await?;
             written.pop().ok_or_else(|| StoreError::Invalid {
                 message: "the store answered a write without the secret written".into(),
             })
@@ -479,7 +481,16 @@ impl SecretStore for InfisicalStore {
         path: &'a str,
         secrets: Vec<NewSecret>,
     ) -> StoreFuture<'a, Vec<Written>> {
-        Box::pin(self.write(path, secrets, false))
+        Box::pin(self.write(path, secrets, writes::Reading::Folder, None))
+    }
+
+    fn set_known<'a>(
+        &'a self,
+        path: &'a str,
+        secrets: Vec<NewSecret>,
+        known: std::collections::HashMap<String, Secret>,
+    ) -> StoreFuture<'a, Vec<Written>> {
+        Box::pin(self.write(path, secrets, writes::Reading::Names, Some(known)))
     }
 
     fn delete<'a>(&'a self, path: &'a str, name: &'a str) -> StoreFuture<'a, ()> {

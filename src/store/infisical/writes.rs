@@ -27,6 +27,23 @@ use crate::store::{NewSecret, Secret, StoreError, Written, normalize_path};
 /// write of thousands stays far under Infisical Cloud's rate limit.
 pub const BATCH: usize = 100;
 
+/// How a write reads what the store holds: before it, when the caller does not know, and
+/// after a lost answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reading {
+    /// One secret, with the one-secret endpoints.
+    One,
+    /// The folder's list, with the batch endpoints.
+    Folder,
+    /// Each name of the batch on its own, with the batch endpoints: what a caller that knows
+    /// the store's state (a migration, whose backup has just read every name) uses, so that a
+    /// write costs nothing that grows with the folder.
+    Names,
+}
+
+/// Reads of single names in flight at once when a batch is read back name by name.
+const CONCURRENT_READS: usize = 8;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Change {
     Create,
@@ -83,7 +100,8 @@ fn refuse(secrets: &[NewSecret]) -> Result<(), StoreError> {
 }
 
 impl InfisicalStore {
-    /// Creates or updates `secrets` in `path`; `single` uses the one-secret endpoints.
+    /// Creates or updates `secrets` in `path`, read as `reading` says; `known` is what the
+    /// caller knows the store holds of their names (then nothing is read first).
     ///
     /// Many secrets go in batches of [`BATCH`], all compared against one read of the folder
     /// (kept up to date with what each batch answered), so a write of N names costs one list
@@ -93,7 +111,8 @@ impl InfisicalStore {
         &self,
         path: &str,
         secrets: Vec<NewSecret>,
-        single: bool,
+        reading: Reading,
+        known: Option<HashMap<String, Secret>>,
     ) -> Result<Vec<Written>, StoreError> {
         let path = normalize_path(path);
         refuse(&secrets)?;
@@ -102,14 +121,18 @@ impl InfisicalStore {
         }
         let api = self.api(&path, &mut None).await?;
         let mask = self.mask(secrets.iter().map(|s| &s.value));
-        let mut current = self
-            .read_current(api, &path, &secrets, single, &mask)
-            .await?;
+        let mut current = match known {
+            Some(known) => known,
+            None => {
+                self.read_current(api, &path, &secrets, reading, &mask)
+                    .await?
+            }
+        };
         let mut pending = Vec::new();
         for batch in secrets.chunks(BATCH) {
             let mask = self.mask(batch.iter().map(|s| &s.value));
             if let Some(names) = self
-                .write_batch(api, &path, batch, single, &mut current, &mask)
+                .write_batch(api, &path, batch, reading, &mut current, &mask)
                 .await?
             {
                 pending.extend(names);
@@ -128,7 +151,7 @@ impl InfisicalStore {
         api: Api,
         path: &str,
         secrets: &[NewSecret],
-        single: bool,
+        reading: Reading,
         current: &mut HashMap<String, Secret>,
         mask: &Mask<'_>,
     ) -> Result<Option<Vec<String>>, StoreError> {
@@ -142,7 +165,9 @@ impl InfisicalStore {
             if changes.is_empty() {
                 return Ok(None);
             }
-            let round = self.send_changes(api, path, &changes, single, mask).await?;
+            let round = self
+                .send_changes(api, path, &changes, reading == Reading::One, mask)
+                .await?;
             match round {
                 Round::Done(versions) => {
                     let complete = changes.iter().all(|(s, _)| versions.contains_key(&s.name));
@@ -159,7 +184,7 @@ impl InfisicalStore {
                             );
                         }
                     } else {
-                        *current = self.read_current(api, path, secrets, single, mask).await?;
+                        *current = self.read_current(api, path, secrets, reading, mask).await?;
                     }
                     return Ok(None);
                 }
@@ -174,18 +199,18 @@ impl InfisicalStore {
                             &format!("{text}; read it back before writing again"),
                         ));
                     }
-                    *current = self.read_current(api, path, secrets, single, mask).await?;
+                    *current = self.read_current(api, path, secrets, reading, mask).await?;
                 }
                 Round::Missing(_) if !folders_made => {
                     // A 404 may also be a name deleted meanwhile: read again after.
                     self.make_folders(path, mask).await?;
                     folders_made = true;
-                    *current = self.read_current(api, path, secrets, single, mask).await?;
+                    *current = self.read_current(api, path, secrets, reading, mask).await?;
                 }
                 Round::Missing(reply) => return Err(mask.error(&reply, &what)),
                 Round::Refused(_) if refusals == 0 => {
                     refusals += 1;
-                    *current = self.read_current(api, path, secrets, single, mask).await?;
+                    *current = self.read_current(api, path, secrets, reading, mask).await?;
                 }
                 Round::Refused(reply) => return Err(mask.error(&reply, &what)),
             }
@@ -216,8 +241,25 @@ impl InfisicalStore {
         true
     }
 
-    /// What the store holds now of `secrets`' names: one get, or the folder's list.
+    /// What the store holds now of `secrets`' names: one get, the folder's list, or a get of
+    /// each name.
     async fn read_current(
+        &self,
+        api: Api,
+        path: &str,
+        secrets: &[NewSecret],
+        reading: Reading,
+        mask: &Mask<'_>,
+    ) -> Result<HashMap<String, Secret>, StoreError> {
+        match reading {
+            Reading::Names => self.read_names(api, path, secrets, mask).await,
+            Reading::One => self.read_direct(api, path, secrets, true, mask).await,
+            Reading::Folder => self.read_direct(api, path, secrets, false, mask).await,
+        }
+    }
+
+    /// One get of the first of `secrets` (`single`), or the folder's list.
+    async fn read_direct(
         &self,
         api: Api,
         path: &str,
@@ -257,6 +299,29 @@ impl InfisicalStore {
             message: mask.text(&format!("{what} answered {} without secrets", reply.status)),
         })?;
         Ok(held.into_iter().map(|s| (s.name.clone(), s)).collect())
+    }
+
+    /// What the store holds of each of `secrets`' names, read one by one, in groups of
+    /// [`CONCURRENT_READS`].
+    async fn read_names(
+        &self,
+        api: Api,
+        path: &str,
+        secrets: &[NewSecret],
+        mask: &Mask<'_>,
+    ) -> Result<HashMap<String, Secret>, StoreError> {
+        let mut held = HashMap::new();
+        for group in secrets.chunks(CONCURRENT_READS) {
+            // A plain loop, not a stream combinator: the future stays `Send` for any lifetime.
+            let mut reads = Vec::with_capacity(group.len());
+            for secret in group {
+                reads.push(self.read_direct(api, path, std::slice::from_ref(secret), true, mask));
+            }
+            for got in futures_util::future::try_join_all(reads).await? {
+                held.extend(got);
+            }
+        }
+        Ok(held)
     }
 
     /// Sends `changes`: one call for a single secret or on v4, two batches on v3.
@@ -394,7 +459,13 @@ impl InfisicalStore {
                     }
                     let probe = NewSecret::new(name, "");
                     let held = self
-                        .read_current(api, &path, std::slice::from_ref(&probe), true, &mask)
+                        .read_current(
+                            api,
+                            &path,
+                            std::slice::from_ref(&probe),
+                            Reading::One,
+                            &mask,
+                        )
                         .await?;
                     if !held.contains_key(name) {
                         return Ok(());
@@ -426,7 +497,9 @@ impl InfisicalStore {
         let mut previous = None;
         let mut vanished = 0;
         loop {
-            let held = self.read_current(api, &path, &wanted, false, &mask).await?;
+            let held = self
+                .read_current(api, &path, &wanted, Reading::Folder, &mask)
+                .await?;
             let present: Vec<&str> = names
                 .iter()
                 .map(String::as_str)

@@ -1,0 +1,707 @@
+//! The migration (the spec's `migrate`): back up, write, verify, and only then clear.
+//!
+//! 1. **Backup first.** Every selected webhook is read with what the store holds under its
+//!    target names, and written to the backup (`backup::scan`). A webhook the store already
+//!    holds with the same values needs nothing; when no webhook needs anything, the backup is
+//!    dropped and nothing is written anywhere. If the backup cannot be written, nothing
+//!    changes.
+//! 2. **Write.** The backup is read back one webhook at a time, so what is written is exactly
+//!    what was backed up and the registry is never held in memory. A webhook's credentials
+//!    travel in one batch with other webhooks' (up to [`BATCH_NAMES`] names), the store told
+//!    what each name held, so creates and updates are told apart without a list. A batch
+//!    refused as it stands (4xx) is retried one webhook at a time: one bad key fails only its
+//!    own webhook. Up to `concurrency` batches are in flight. A change that awaits approval is
+//!    recorded as pending, and a rerun never submits it again.
+//! 3. **Verify.** Every webhook written is read back and compared exactly; those verified are
+//!    recorded in `hookplan_migrations`, and with `clear_database` their row's credentials
+//!    are cleared (recorded in `hookplan_credentials` as living in the store).
+//!
+//! Ctrl-C (`cancel`): no new batch starts, those in flight finish (the store reads back a
+//! write whose answer was lost), the summary so far is given and verification is left to a
+//! rerun. Values never leave this module but to the store and the backup.
+
+use super::backup::{self, Entry, Made, Output, Prior};
+use super::outcome::{self, Change, Counts, Line, Outcome, Skip};
+use super::verify::{self, Verdict};
+use super::{Selection, status::Held};
+use crate::registry::{CredentialWrite, Field, MarkState, MigrationMark, Registry, RegistryError};
+use crate::store::{NewSecret, Secret, SecretStore, SecretValue, StoreError};
+use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Names per write batch: a webhook's credentials are never split between two.
+pub const BATCH_NAMES: usize = 100;
+/// Webhooks classified (and their marks read) at a time.
+const WINDOW: usize = 500;
+/// Reads in flight at once while verifying.
+const CONCURRENT_READS: usize = 16;
+/// Backup entries read ahead of the writes.
+const READ_AHEAD: usize = 1024;
+
+/// What a migration covers and how it runs.
+pub struct Request<'a> {
+    /// The registry, the store and the selection, and where the backup goes.
+    pub scan: backup::Request<'a>,
+    /// How the store is named in the lines (`Infisical`).
+    pub store_label: String,
+    pub dry_run: bool,
+    pub clear_database: bool,
+    /// Write batches in flight at once (at least 1).
+    pub concurrency: usize,
+    pub cancel: CancellationToken,
+}
+
+/// Where the migration's lines and results go, as they happen.
+pub trait Progress: Send {
+    /// A console line (the spec's wording).
+    fn say(&mut self, line: String);
+    /// One webhook's migration ended (its line was said already).
+    fn webhook(&mut self, line: &Line);
+    /// One webhook was verified, or not (its line was said already).
+    fn verdict(&mut self, verdict: &Verdict);
+}
+
+/// What a migration did.
+#[derive(Debug, Clone, Default)]
+pub struct Migrated {
+    pub counts: Counts,
+    /// The backup written before any change.
+    pub backup: Option<Made>,
+    /// Webhooks read back after writing, and how many of them were not verified.
+    pub verified: usize,
+    pub unverified: usize,
+    /// Rows whose credentials were cleared.
+    pub cleared: usize,
+    /// Ctrl-C stopped it before it finished.
+    pub interrupted: bool,
+    /// What stopped it midway (the registry failed, the backup could not be read back): the
+    /// summary covers what was done before.
+    pub stopped_by: Option<String>,
+}
+
+impl Migrated {
+    /// Nothing failed: no webhook, no verification, nothing stopped it.
+    pub fn succeeded(&self) -> bool {
+        self.counts.failed == 0
+            && self.unverified == 0
+            && self.stopped_by.is_none()
+            && !self.interrupted
+    }
+}
+
+/// What stops a migration before it changed anything.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error("nothing was changed: {0}")]
+    Backup(#[from] backup::BackupError),
+    #[error(transparent)]
+    Registry(#[from] Box<RegistryError>),
+}
+
+/// Where one webhook stands between the passes (by its place in the backup).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Not reached (interrupted or stopped).
+    NotStarted,
+    /// Nothing to verify: skipped without credentials, failed, pending.
+    Done,
+    /// The store held the values already: verified (and cleared) only with `clear_database`.
+    AlreadyThere,
+    /// Written: to be read back.
+    Written,
+}
+
+/// What a webhook's migration would write: each target name, its value, and what the store
+/// held.
+fn plan(entry: &Entry) -> Vec<(&Prior, &SecretValue, Change)> {
+    entry
+        .store
+        .iter()
+        .filter_map(|prior| {
+            let desired = entry
+                .credentials
+                .iter()
+                .find(|(f, _)| *f == prior.field)
+                .and_then(|(_, v)| v.as_ref())?;
+            let change = match &prior.value {
+                None => Change::Create,
+                Some(held) if held.expose() != desired.expose() => Change::Update,
+                Some(_) => Change::Same,
+            };
+            Some((prior, desired, change))
+        })
+        .collect()
+}
+
+fn targets_of(entry: &Entry) -> Vec<(String, Change)> {
+    plan(entry)
+        .into_iter()
+        .map(|(p, _, c)| (p.name.clone(), c))
+        .collect()
+}
+
+/// Whether the migration has anything to do for `entry`: a credential the store lacks or
+/// holds otherwise, or (clearing) a row credential to clear.
+fn needs_work(entry: &Entry, clear_database: bool) -> bool {
+    let plan = plan(entry);
+    !plan.is_empty() && (clear_database || plan.iter().any(|(_, _, c)| *c != Change::Same))
+}
+
+fn line(entry: &Entry, outcome: Outcome) -> Line {
+    Line {
+        code: entry.code.clone(),
+        direction: entry.direction,
+        targets: targets_of(entry),
+        outcome,
+    }
+}
+
+/// The outcome of a webhook that needs no write.
+fn unwritten(entry: &Entry) -> Option<Outcome> {
+    let plan = plan(entry);
+    if plan.is_empty() {
+        Some(Outcome::Skipped(Skip::NoCredentials))
+    } else if plan.iter().all(|(_, _, c)| *c == Change::Same) {
+        Some(Outcome::Skipped(Skip::AlreadyInStore))
+    } else {
+        None
+    }
+}
+
+/// Runs the migration. An error means nothing was changed; once writing has begun, a
+/// failure stops it with the summary so far (`Migrated::stopped_by`).
+pub async fn migrate(
+    request: &Request<'_>,
+    progress: &mut dyn Progress,
+) -> Result<Migrated, MigrateError> {
+    progress.say(outcome::TITLE.to_string());
+    if request.dry_run {
+        return dry_run(request, progress).await;
+    }
+    let clear = request.clear_database;
+    let scanned = backup::scan(&request.scan, Output::FileIfChanging, |entry| {
+        needs_work(entry, clear)
+    })
+    .await?;
+    progress.say(outcome::found(scanned.webhooks));
+    let mut done = Migrated {
+        backup: scanned.made.clone(),
+        ..Migrated::default()
+    };
+    if scanned.webhooks == 0 {
+        return Ok(done);
+    }
+    if let Some(made) = &scanned.made {
+        progress.say(format!("Backup created: {}", made.path.display()));
+    }
+    progress.say(outcome::MIGRATING.to_string());
+    let Some(made) = scanned.made else {
+        // Nothing to change: each webhook's line from a second read.
+        let label = request.store_label.clone();
+        let counts = &mut done.counts;
+        backup::scan(&request.scan, Output::Nothing, |entry| {
+            let outcome = unwritten(entry).unwrap_or_else(|| Outcome::Failed {
+                class: "changed",
+                reason: "its credentials changed while the migration read them; run migrate again"
+                    .to_string(),
+            });
+            let line = line(entry, outcome);
+            counts.add(&line.outcome);
+            progress.say(line.text(&label));
+            progress.webhook(&line);
+            false
+        })
+        .await?;
+        for summary in done.counts.lines(false) {
+            progress.say(summary);
+        }
+        return Ok(done);
+    };
+    let stages = write_pass(request, &made, progress, &mut done).await;
+    for summary in done.counts.lines(false) {
+        progress.say(summary);
+    }
+    if done.counts.pending_approval > 0 {
+        progress.say(format!(
+            "Warning: {} webhook(s) await approval in {}; run migrate again once they are approved",
+            done.counts.pending_approval, request.store_label
+        ));
+    }
+    if done.interrupted || done.stopped_by.is_some() {
+        return Ok(done);
+    }
+    verify_pass(request, &made, &stages, progress, &mut done).await;
+    Ok(done)
+}
+
+/// A dry run: the lines of what would be written, names only; nothing is written, not even
+/// a backup.
+async fn dry_run(
+    request: &Request<'_>,
+    progress: &mut dyn Progress,
+) -> Result<Migrated, MigrateError> {
+    let total = count(request.scan.registry, request.scan.selection).await?;
+    progress.say(outcome::found(total));
+    if total == 0 {
+        return Ok(Migrated::default());
+    }
+    progress.say("Dry run - nothing will be written and no backup made".to_string());
+    let mut done = Migrated::default();
+    let label = request.store_label.clone();
+    let clear = request.clear_database;
+    let counts = &mut done.counts;
+    backup::scan(&request.scan, Output::Nothing, |entry| {
+        let outcome = match unwritten(entry) {
+            Some(Outcome::Skipped(Skip::AlreadyInStore)) if clear => Outcome::WouldMigrate,
+            Some(o) => o,
+            None => Outcome::WouldMigrate,
+        };
+        let line = line(entry, outcome);
+        counts.add(&line.outcome);
+        let mut text = line.text(&label);
+        if clear && line.outcome == Outcome::WouldMigrate {
+            text.push_str("; then its database credentials are cleared");
+        }
+        progress.say(text);
+        progress.webhook(&line);
+        false
+    })
+    .await?;
+    for summary in done.counts.lines(true) {
+        progress.say(summary);
+    }
+    Ok(done)
+}
+
+/// How many webhooks the selection holds, read page by page.
+async fn count(registry: &Registry, selection: &Selection) -> Result<usize, MigrateError> {
+    if let Some(code) = &selection.webhook {
+        return Ok(usize::from(
+            registry.get(code).await.map_err(Box::new)?.is_some(),
+        ));
+    }
+    let mut after: Option<String> = None;
+    let mut total = 0;
+    loop {
+        let page = registry
+            .page(after.as_deref(), 500)
+            .await
+            .map_err(Box::new)?;
+        total += page.iter().filter(|w| selection.matches(w)).count();
+        if page.len() < 500 {
+            return Ok(total);
+        }
+        after = page.last().map(|w| w.code.clone());
+    }
+}
+
+/// Reads a backup's entries on a blocking thread, as they are parsed, with their place.
+fn read_backup(
+    path: std::path::PathBuf,
+) -> (
+    tokio::sync::mpsc::Receiver<(usize, Entry)>,
+    tokio::task::JoinHandle<Result<(), backup::BackupError>>,
+) {
+    let (sender, receiver) = tokio::sync::mpsc::channel(READ_AHEAD);
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut index = 0;
+        backup::read_each(&path, |entry| {
+            let sent = sender.blocking_send((index, entry));
+            index += 1;
+            if sent.is_err() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .map(drop)
+    });
+    (receiver, reader)
+}
+
+/// One write batch: webhooks with their place in the backup.
+type Job = Vec<(usize, Entry)>;
+
+/// Writes the webhooks that need it, from the backup; answers each webhook's stage.
+async fn write_pass(
+    request: &Request<'_>,
+    made: &Made,
+    progress: &mut dyn Progress,
+    done: &mut Migrated,
+) -> Vec<Stage> {
+    let scan = &request.scan;
+    let store = scan.store.clone();
+    let path = scan.path.to_string();
+    let label = request.store_label.clone();
+    let mut stages = vec![Stage::NotStarted; made.webhooks];
+    let (mut entries, reader) = read_backup(made.path.clone());
+    let mut jobs: JoinSet<Vec<(usize, Line)>> = JoinSet::new();
+    let mut batch: Job = Vec::new();
+    let mut batch_names = 0;
+    let mut pending_marks = Vec::new();
+    let concurrency = request.concurrency.max(1);
+
+    // Takes a finished job's lines in.
+    let take = |lines: Vec<(usize, Line)>,
+                stages: &mut Vec<Stage>,
+                pending_marks: &mut Vec<MigrationMark>,
+                done: &mut Migrated,
+                progress: &mut dyn Progress| {
+        for (index, line) in lines {
+            stages[index] = match line.outcome {
+                Outcome::Migrated => Stage::Written,
+                _ => Stage::Done,
+            };
+            if line.outcome == (Outcome::Pending { earlier: false }) {
+                pending_marks.push(MigrationMark {
+                    code: line.code.clone(),
+                    store: scan.store.name().to_string(),
+                    path: path.clone(),
+                    state: MarkState::Pending,
+                    names: line.targets.iter().map(|(n, _)| n.clone()).collect(),
+                    backup: Some(made.file.clone()),
+                });
+            }
+            done.counts.add(&line.outcome);
+            progress.say(line.text(&label));
+            progress.webhook(&line);
+        }
+    };
+
+    'read: loop {
+        let mut window = Vec::with_capacity(WINDOW);
+        while window.len() < WINDOW {
+            match entries.recv().await {
+                Some(entry) => window.push(entry),
+                None => break,
+            }
+        }
+        if window.is_empty() {
+            break;
+        }
+        if request.cancel.is_cancelled() {
+            done.interrupted = true;
+            break;
+        }
+        let codes: Vec<String> = window.iter().map(|(_, e)| e.code.clone()).collect();
+        let marks = match scan.registry.migration_marks(store.name(), &codes).await {
+            Ok(marks) => marks,
+            Err(e) => {
+                done.stopped_by = Some(e.to_string());
+                break;
+            }
+        };
+        for (index, entry) in window {
+            if let Some(outcome) = unwritten(&entry) {
+                stages[index] = match outcome {
+                    Outcome::Skipped(Skip::AlreadyInStore) => Stage::AlreadyThere,
+                    _ => Stage::Done,
+                };
+                take(
+                    vec![(index, line(&entry, outcome))],
+                    &mut stages,
+                    &mut pending_marks,
+                    done,
+                    progress,
+                );
+                continue;
+            }
+            let changed: Vec<String> = targets_of(&entry)
+                .into_iter()
+                .filter(|(_, c)| *c != Change::Same)
+                .map(|(n, _)| n)
+                .collect();
+            if marks.get(&entry.code).is_some_and(|m| {
+                m.state == MarkState::Pending && changed.iter().all(|n| m.names.contains(n))
+            }) {
+                take(
+                    vec![(index, line(&entry, Outcome::Pending { earlier: true }))],
+                    &mut stages,
+                    &mut pending_marks,
+                    done,
+                    progress,
+                );
+                continue;
+            }
+            let names = entry.store.len();
+            if batch_names + names > BATCH_NAMES && !batch.is_empty() {
+                while jobs.len() >= concurrency {
+                    if let Some(Ok(lines)) = jobs.join_next().await {
+                        take(lines, &mut stages, &mut pending_marks, done, progress);
+                    }
+                }
+                if request.cancel.is_cancelled() {
+                    done.interrupted = true;
+                    break 'read;
+                }
+                jobs.spawn(write_job(
+                    store.clone(),
+                    path.clone(),
+                    std::mem::take(&mut batch),
+                ));
+                batch_names = 0;
+            }
+            batch.push((index, entry));
+            batch_names += names;
+        }
+    }
+    if !batch.is_empty() && !done.interrupted && done.stopped_by.is_none() {
+        if request.cancel.is_cancelled() {
+            done.interrupted = true;
+        } else {
+            jobs.spawn(write_job(store.clone(), path.clone(), batch));
+        }
+    }
+    // Those in flight finish, interrupted or not.
+    while let Some(joined) = jobs.join_next().await {
+        match joined {
+            Ok(lines) => take(lines, &mut stages, &mut pending_marks, done, progress),
+            Err(e) => {
+                done.stopped_by = Some(format!("a write stopped: {e}"));
+            }
+        }
+    }
+    drop(entries);
+    match reader.await {
+        Ok(Ok(())) => {}
+        // Stopped early: the reader's channel closed, which is no fault.
+        Ok(Err(e)) if done.stopped_by.is_none() && !done.interrupted => {
+            done.stopped_by = Some(format!("cannot read the backup back: {e}"));
+        }
+        Ok(Err(_)) => {}
+        Err(e) => done.stopped_by = Some(format!("cannot read the backup back: {e}")),
+    }
+    if let Err(e) = scan.registry.mark_migrations(&pending_marks).await {
+        done.stopped_by.get_or_insert(e.to_string());
+    }
+    stages
+}
+
+/// Whether a batch's failure is the batch's request as it stands (4xx): then each webhook is
+/// tried alone.
+fn splits(error: &StoreError) -> bool {
+    matches!(
+        error,
+        StoreError::Invalid { .. } | StoreError::NotFound { .. } | StoreError::Forbidden { .. }
+    )
+}
+
+/// Writes one batch; each webhook's line. A refused batch is tried again one webhook at a
+/// time, so only the webhook whose key is bad fails.
+async fn write_job(store: Arc<dyn SecretStore>, path: String, job: Job) -> Vec<(usize, Line)> {
+    let result = write_entries(store.as_ref(), &path, &job).await;
+    match result {
+        Err(e) if job.len() > 1 && splits(&e) => {
+            let mut lines = Vec::with_capacity(job.len());
+            for one in job {
+                let single = vec![one];
+                let result = write_entries(store.as_ref(), &path, &single).await;
+                lines.extend(lines_of(&single, result));
+            }
+            lines
+        }
+        result => lines_of(&job, result),
+    }
+}
+
+async fn write_entries(store: &dyn SecretStore, path: &str, job: &Job) -> Result<(), StoreError> {
+    let mut secrets = Vec::new();
+    let mut known = HashMap::new();
+    for (_, entry) in job {
+        for (prior, desired, _) in plan(entry) {
+            secrets.push(NewSecret::new(prior.name.clone(), desired.clone()));
+            if let Some(held) = &prior.value {
+                known.insert(
+                    prior.name.clone(),
+                    Secret {
+                        name: prior.name.clone(),
+                        value: held.clone(),
+                        version: prior.version.unwrap_or(1),
+                    },
+                );
+            }
+        }
+    }
+    store.set_known(path, secrets, known).await.map(drop)
+}
+
+fn lines_of(job: &Job, result: Result<(), StoreError>) -> Vec<(usize, Line)> {
+    let pending: HashSet<String> = match &result {
+        Err(StoreError::PendingApproval { names }) => names.iter().cloned().collect(),
+        _ => HashSet::new(),
+    };
+    job.iter()
+        .map(|(index, entry)| {
+            let outcome = match &result {
+                Ok(()) => Outcome::Migrated,
+                Err(StoreError::PendingApproval { .. }) => {
+                    if entry.store.iter().any(|p| pending.contains(&p.name)) {
+                        Outcome::Pending { earlier: false }
+                    } else {
+                        Outcome::Migrated
+                    }
+                }
+                Err(e) => Outcome::Failed {
+                    class: e.class(),
+                    reason: e.to_string(),
+                },
+            };
+            (*index, line(entry, outcome))
+        })
+        .collect()
+}
+
+/// Reads back every webhook written (and, clearing, every one already there), records those
+/// verified, and clears their rows when asked.
+async fn verify_pass(
+    request: &Request<'_>,
+    made: &Made,
+    stages: &[Stage],
+    progress: &mut dyn Progress,
+    done: &mut Migrated,
+) {
+    let scan = &request.scan;
+    let clear = request.clear_database;
+    let wanted = |stage: Stage| stage == Stage::Written || (clear && stage == Stage::AlreadyThere);
+    if !stages.iter().any(|s| wanted(*s)) {
+        return;
+    }
+    progress.say(verify::OPENING.to_string());
+    let store_name = scan.store.name().to_string();
+    let path = scan.path.to_string();
+    let (mut entries, reader) = read_backup(made.path.clone());
+    let mut checked = 0;
+    'read: loop {
+        let mut window = Vec::new();
+        while window.len() < WINDOW {
+            match entries.recv().await {
+                Some((index, entry)) if stages.get(index).is_some_and(|s| wanted(*s)) => {
+                    window.push(entry)
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+        if window.is_empty() {
+            break;
+        }
+        if request.cancel.is_cancelled() {
+            done.interrupted = true;
+            break;
+        }
+        let verdicts = read_back(scan.store.as_ref(), &path, &window).await;
+        let mut marks = Vec::new();
+        let mut clears = Vec::new();
+        for (entry, verdict) in window.iter().zip(verdicts) {
+            checked += 1;
+            progress.say(verdict.line());
+            progress.verdict(&verdict);
+            if verdict.outcome != verify::Outcome::Verified {
+                done.unverified += 1;
+                continue;
+            }
+            done.verified += 1;
+            let plan = plan(entry);
+            marks.push(MigrationMark {
+                code: entry.code.clone(),
+                store: store_name.clone(),
+                path: path.clone(),
+                state: MarkState::Migrated,
+                names: plan.iter().map(|(p, _, _)| p.name.clone()).collect(),
+                backup: Some(made.file.clone()),
+            });
+            if clear {
+                clears.push((
+                    entry.code.clone(),
+                    plan.iter()
+                        .map(|(p, _, _)| CredentialWrite {
+                            field: p.field,
+                            value: None,
+                            location: Some(format!("{store_name}:{path}/{}", p.name)),
+                        })
+                        .collect(),
+                ));
+            }
+        }
+        let recorded = async {
+            scan.registry.mark_migrations(&marks).await?;
+            scan.registry.write_credentials(&clears).await
+        };
+        if let Err(e) = recorded.await {
+            done.stopped_by = Some(e.to_string());
+            break 'read;
+        }
+        done.cleared += clears.len();
+    }
+    drop(entries);
+    if let Ok(Err(e)) = reader.await
+        && done.stopped_by.is_none()
+        && !done.interrupted
+    {
+        done.stopped_by = Some(format!("cannot read the backup back: {e}"));
+    }
+    if done.interrupted || done.stopped_by.is_some() {
+        return;
+    }
+    progress.say(verify::closing(checked, done.unverified));
+    if clear {
+        progress.say(format!(
+            "Cleared the database credentials of {} webhook(s); they now live in {}",
+            done.cleared, request.store_label
+        ));
+    }
+}
+
+/// Each webhook's verdict: its target names read back and compared exactly with what was
+/// written. A name that cannot be read counts as missing, with the webhook unverified.
+async fn read_back(store: &dyn SecretStore, path: &str, window: &[Entry]) -> Vec<Verdict> {
+    let mut names: Vec<(&str, &SecretValue)> = Vec::new();
+    for entry in window {
+        for (prior, desired, _) in plan(entry) {
+            names.push((prior.name.as_str(), desired));
+        }
+    }
+    let mut held: HashMap<&str, Held> = HashMap::with_capacity(names.len());
+    for group in names.chunks(CONCURRENT_READS) {
+        let reads: Vec<_> = group
+            .iter()
+            .map(|(name, _)| store.get(path, name))
+            .collect();
+        for ((name, desired), got) in group
+            .iter()
+            .zip(futures_util::future::join_all(reads).await)
+        {
+            let state = match got {
+                Ok(secret) if secret.value.expose() == desired.expose() => Held::Same,
+                Ok(_) => Held::Differs,
+                Err(_) => Held::Absent,
+            };
+            held.insert(name, state);
+        }
+    }
+    window
+        .iter()
+        .map(|entry| {
+            let fields: Vec<(Field, Held)> = plan(entry)
+                .iter()
+                .map(|(p, _, _)| {
+                    (
+                        p.field,
+                        held.get(p.name.as_str()).copied().unwrap_or(Held::Absent),
+                    )
+                })
+                .collect();
+            Verdict::judge(&entry.code, entry.direction, &fields).unwrap_or_else(|| Verdict {
+                code: entry.code.clone(),
+                direction: entry.direction,
+                fields: Vec::new(),
+                mismatched: Vec::new(),
+                missing: Vec::new(),
+                outcome: verify::Outcome::Verified,
+            })
+        })
+        .collect()
+}
