@@ -8,6 +8,8 @@ mod error;
 mod fmt;
 mod graph;
 mod logs;
+mod migrate;
+mod one_step;
 mod registry;
 mod render;
 mod report;
@@ -162,6 +164,23 @@ The backup (STATE_DIR/backups/backup_{DIR}_{YYYY-MM-DD_HHMMSS}.json, mode 0600) 
 values; nothing printed does.")]
     Backup(backups::BackupArgs),
 
+    /// Migrate webhook credentials from the registry into the secret store: backup first, then
+    /// write, read back and verify
+    #[command(after_help = "Examples:
+  hookplan migrate --dry-run
+  hookplan migrate
+  hookplan migrate --webhook STRIPE_PAYMENT
+  hookplan migrate --pattern \"STRIPE_*\"
+  hookplan migrate --direction IN
+  hookplan migrate --clear-database
+
+A backup (STATE_DIR/backups/backup_{DIR}_{YYYY-MM-DD_HHMMSS}.json, mode 0600) is written before
+anything changes; a run that changes nothing writes none. Webhooks the store already holds with
+the same values are skipped. Exit 0 when nothing failed (writes awaiting approval are counted
+as Pending approval, with a warning), 1 when a webhook failed or was not verified, 130 when
+interrupted. No value is printed.")]
+    Migrate(migrate::MigrateArgs),
+
     /// Read the migrated credentials back from the secret store and compare them with the registry
     #[command(after_help = "Examples:
   hookplan verify
@@ -257,6 +276,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Verify(args) => {
             let config = config()?;
             verify::run(args, &cli.state_dir, &config, &logs(&config))
+        }
+        Command::Migrate(args) => {
+            let config = config()?;
+            migrate::run(args, &cli.state_dir, &config, &logs(&config))
         }
         Command::ListBackups(args) => backups::list(args, &cli.state_dir),
         Command::Completions { shell } => {

@@ -344,15 +344,18 @@ async fn write_pass(
     let mut pending_marks = Vec::new();
     let concurrency = request.concurrency.max(1);
 
-    // Takes a finished job's lines in.
+    let mut ordered = Ordered::default();
+    // Takes finished lines in; they are said in the backup's order.
     let take = |lines: Vec<(usize, Line)>,
                 stages: &mut Vec<Stage>,
                 pending_marks: &mut Vec<MigrationMark>,
                 done: &mut Migrated,
+                ordered: &mut Ordered,
                 progress: &mut dyn Progress| {
         for (index, line) in lines {
             stages[index] = match line.outcome {
                 Outcome::Migrated => Stage::Written,
+                Outcome::Skipped(Skip::AlreadyInStore) => Stage::AlreadyThere,
                 _ => Stage::Done,
             };
             if line.outcome == (Outcome::Pending { earlier: false }) {
@@ -366,9 +369,9 @@ async fn write_pass(
                 });
             }
             done.counts.add(&line.outcome);
-            progress.say(line.text(&label));
-            progress.webhook(&line);
+            ordered.waiting.insert(index, line);
         }
+        ordered.say_ready(progress, &label, false);
     };
 
     'read: loop {
@@ -395,16 +398,23 @@ async fn write_pass(
             }
         };
         for (index, entry) in window {
-            if let Some(outcome) = unwritten(&entry) {
-                stages[index] = match outcome {
-                    Outcome::Skipped(Skip::AlreadyInStore) => Stage::AlreadyThere,
-                    _ => Stage::Done,
-                };
+            if let Some(mut outcome) = unwritten(&entry) {
+                if outcome == Outcome::Skipped(Skip::NoCredentials) {
+                    match moved_here(scan.registry, store.name(), &entry.code).await {
+                        Ok(true) => outcome = Outcome::Skipped(Skip::AlreadyInStore),
+                        Ok(false) => {}
+                        Err(e) => {
+                            done.stopped_by = Some(e.to_string());
+                            break 'read;
+                        }
+                    }
+                }
                 take(
                     vec![(index, line(&entry, outcome))],
                     &mut stages,
                     &mut pending_marks,
                     done,
+                    &mut ordered,
                     progress,
                 );
                 continue;
@@ -422,6 +432,7 @@ async fn write_pass(
                     &mut stages,
                     &mut pending_marks,
                     done,
+                    &mut ordered,
                     progress,
                 );
                 continue;
@@ -430,7 +441,14 @@ async fn write_pass(
             if batch_names + names > BATCH_NAMES && !batch.is_empty() {
                 while jobs.len() >= concurrency {
                     if let Some(Ok(lines)) = jobs.join_next().await {
-                        take(lines, &mut stages, &mut pending_marks, done, progress);
+                        take(
+                            lines,
+                            &mut stages,
+                            &mut pending_marks,
+                            done,
+                            &mut ordered,
+                            progress,
+                        );
                     }
                 }
                 if request.cancel.is_cancelled() {
@@ -458,12 +476,20 @@ async fn write_pass(
     // Those in flight finish, interrupted or not.
     while let Some(joined) = jobs.join_next().await {
         match joined {
-            Ok(lines) => take(lines, &mut stages, &mut pending_marks, done, progress),
+            Ok(lines) => take(
+                lines,
+                &mut stages,
+                &mut pending_marks,
+                done,
+                &mut ordered,
+                progress,
+            ),
             Err(e) => {
                 done.stopped_by = Some(format!("a write stopped: {e}"));
             }
         }
     }
+    ordered.say_ready(progress, &label, true);
     drop(entries);
     match reader.await {
         Ok(Ok(())) => {}
@@ -478,6 +504,41 @@ async fn write_pass(
         done.stopped_by.get_or_insert(e.to_string());
     }
     stages
+}
+
+/// Whether hookplan's tables place a credential of a row that holds none in `store`: a row
+/// cleared by an earlier `--clear-database`, whose credentials live there.
+async fn moved_here(registry: &Registry, store: &str, code: &str) -> Result<bool, RegistryError> {
+    let prefix = format!("{store}:");
+    Ok(registry
+        .credential_locations(code)
+        .await?
+        .iter()
+        .any(|(_, location)| location.starts_with(&prefix)))
+}
+
+/// Lines that ended out of order, said in the backup's order as soon as every earlier one
+/// has ended: holds no more than the webhooks in flight.
+#[derive(Default)]
+struct Ordered {
+    next: usize,
+    waiting: std::collections::BTreeMap<usize, Line>,
+}
+
+impl Ordered {
+    /// Says the lines whose turn it is; `all` says every one left (the webhooks between them
+    /// were never started).
+    fn say_ready(&mut self, progress: &mut dyn Progress, label: &str, all: bool) {
+        while let Some(entry) = self.waiting.first_entry() {
+            if *entry.key() != self.next && !all {
+                return;
+            }
+            let (index, line) = entry.remove_entry();
+            self.next = index + 1;
+            progress.say(line.text(label));
+            progress.webhook(&line);
+        }
+    }
 }
 
 /// Whether a batch's failure is the batch's request as it stands (4xx): then each webhook is
@@ -578,7 +639,9 @@ async fn verify_pass(
         let mut window = Vec::new();
         while window.len() < WINDOW {
             match entries.recv().await {
-                Some((index, entry)) if stages.get(index).is_some_and(|s| wanted(*s)) => {
+                Some((index, entry))
+                    if !entry.store.is_empty() && stages.get(index).is_some_and(|s| wanted(*s)) =>
+                {
                     window.push(entry)
                 }
                 Some(_) => {}

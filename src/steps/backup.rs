@@ -40,6 +40,17 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         Err(why) => return fail(why),
     };
     let folder = backup::folder(&ctx.state_dir);
+    if ctx.dry_run {
+        // A dry run writes nothing, not even a backup.
+        let mut outcome = StepOutcome::errored(String::new(), call.timeline.elapsed());
+        outcome.status = StepStatus::DryRun;
+        outcome.message = Some(format!(
+            "would back up {} into {}",
+            selection.describe(),
+            folder.display()
+        ));
+        return outcome;
+    }
     let request = Request {
         registry: &registry,
         database: &spec.database.value,

@@ -8,6 +8,7 @@ pub mod expect_alerts;
 pub mod expect_requests;
 pub mod expect_secrets;
 pub mod http;
+pub mod migrate;
 pub mod registries;
 pub mod replay;
 pub mod sandboxes;
@@ -45,6 +46,7 @@ pub const RUNNERS: &[Runner] = &[
     status::RUNNER,
     backup::RUNNER,
     verify::RUNNER,
+    migrate::RUNNER,
 ];
 
 /// The runner of a kind.

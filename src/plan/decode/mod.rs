@@ -10,6 +10,7 @@ pub(super) mod expect_requests;
 pub(super) mod expect_secrets;
 pub(super) mod http;
 mod infisical;
+pub(super) mod migrate;
 pub(super) mod mqtt;
 mod plan_node;
 pub(super) mod replay;
