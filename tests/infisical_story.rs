@@ -7,70 +7,11 @@
 mod support;
 
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
-use support::{Scratch, hookplan};
+use support::Scratch;
+use support::cli_sandbox::CliSandbox;
 
 const KEY: &str = "sk_live_story_5f1c2a9e";
 const CLIENT_SECRET: &str = "story-client-secret";
-
-struct CliSandbox {
-    child: Child,
-    url: String,
-    console: Arc<Mutex<String>>,
-}
-
-impl CliSandbox {
-    fn start(s: &Scratch) -> Self {
-        let mut child = hookplan()
-            .current_dir(s.path())
-            .args(["sandbox", "start", "--port", "0", "--name", "story"])
-            .args([
-                "--infisical",
-                "--infisical-api",
-                "v3",
-                "--error-rate",
-                "0.3",
-            ])
-            .args(["--infisical-client-secret", CLIENT_SECRET])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let console = Arc::new(Mutex::new(String::new()));
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut url = None;
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            console.lock().unwrap().push_str(&format!("{line}\n"));
-            if let Some(at) = line.find("http://") {
-                url = Some(line[at..].split_whitespace().next().unwrap().to_string());
-            }
-            if line.contains("Press Ctrl+C") {
-                break;
-            }
-        }
-        let into = console.clone();
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                into.lock().unwrap().push_str(&format!("{line}\n"));
-            }
-        });
-        Self {
-            child,
-            url: url.expect("the banner names the URL"),
-            console,
-        }
-    }
-}
-
-impl Drop for CliSandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A request to the sandbox, sent again while it answers an injected 503.
 async fn send(http: &reqwest::Client, request: impl Fn() -> reqwest::RequestBuilder) -> Value {
@@ -89,7 +30,19 @@ async fn send(http: &reqwest::Client, request: impl Fn() -> reqwest::RequestBuil
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_put_with_infisicals_v3_api_is_read_by_a_call_through_503s_and_shown_nowhere() {
     let s = Scratch::new();
-    let sandbox = CliSandbox::start(&s);
+    let sandbox = CliSandbox::start(
+        &s,
+        "story",
+        &[
+            "--infisical",
+            "--infisical-api",
+            "v3",
+            "--error-rate",
+            "0.3",
+            "--infisical-client-secret",
+            CLIENT_SECRET,
+        ],
+    );
     assert!(
         sandbox
             .console

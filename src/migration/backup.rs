@@ -28,7 +28,7 @@ use super::selection::{CREDENTIAL_FIELDS, Selection, Target, targets};
 use crate::atomic_write;
 use crate::model::StoreDecl;
 use crate::registry::{Direction, Field, Registry, RegistryError, Webhook};
-use crate::store::{SecretStore, SecretValue};
+use crate::store::{SecretStore, SecretValue, StoreError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -360,6 +360,9 @@ impl Writer<'_> {
                     });
                 }
                 Err(e) if e.is_not_found() => {}
+                // A name the store refuses as it stands (Infisical: a space in it) cannot
+                // hold a value: it is absent, and writing it fails that webhook alone.
+                Err(StoreError::Invalid { .. }) => {}
                 // Dropping `reads` cancels the others.
                 Err(e) => {
                     return Err(BackupError::Store {

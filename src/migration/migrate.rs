@@ -159,10 +159,13 @@ fn line(entry: &Entry, outcome: Outcome) -> Line {
     }
 }
 
-/// The outcome of a webhook that needs no write.
-fn unwritten(entry: &Entry) -> Option<Outcome> {
+/// The outcome of a webhook that needs no write; `moved` holds the codes whose credentials
+/// hookplan's tables place in the store already (rows cleared by `--clear-database`).
+fn unwritten(entry: &Entry, moved: &HashSet<String>) -> Option<Outcome> {
     let plan = plan(entry);
-    if plan.is_empty() {
+    if plan.is_empty() && moved.contains(&entry.code) {
+        Some(Outcome::Skipped(Skip::AlreadyInStore))
+    } else if plan.is_empty() {
         Some(Outcome::Skipped(Skip::NoCredentials))
     } else if plan.iter().all(|(_, _, c)| *c == Change::Same) {
         Some(Outcome::Skipped(Skip::AlreadyInStore))
@@ -178,8 +181,14 @@ pub async fn migrate(
     progress: &mut dyn Progress,
 ) -> Result<Migrated, MigrateError> {
     progress.say(outcome::TITLE.to_string());
+    let moved = request
+        .scan
+        .registry
+        .codes_in_store(request.scan.store.name())
+        .await
+        .map_err(Box::new)?;
     if request.dry_run {
-        return dry_run(request, progress).await;
+        return dry_run(request, &moved, progress).await;
     }
     let clear = request.clear_database;
     let scanned = backup::scan(&request.scan, Output::FileIfChanging, |entry| {
@@ -203,7 +212,7 @@ pub async fn migrate(
         let label = request.store_label.clone();
         let counts = &mut done.counts;
         backup::scan(&request.scan, Output::Nothing, |entry| {
-            let outcome = unwritten(entry).unwrap_or_else(|| Outcome::Failed {
+            let outcome = unwritten(entry, &moved).unwrap_or_else(|| Outcome::Failed {
                 class: "changed",
                 reason: "its credentials changed while the migration read them; run migrate again"
                     .to_string(),
@@ -220,7 +229,7 @@ pub async fn migrate(
         }
         return Ok(done);
     };
-    let stages = write_pass(request, &made, progress, &mut done).await;
+    let stages = write_pass(request, &moved, &made, progress, &mut done).await;
     for summary in done.counts.lines(false) {
         progress.say(summary);
     }
@@ -241,6 +250,7 @@ pub async fn migrate(
 /// a backup.
 async fn dry_run(
     request: &Request<'_>,
+    moved: &HashSet<String>,
     progress: &mut dyn Progress,
 ) -> Result<Migrated, MigrateError> {
     let total = count(request.scan.registry, request.scan.selection).await?;
@@ -254,7 +264,7 @@ async fn dry_run(
     let clear = request.clear_database;
     let counts = &mut done.counts;
     backup::scan(&request.scan, Output::Nothing, |entry| {
-        let outcome = match unwritten(entry) {
+        let outcome = match unwritten(entry, moved) {
             Some(Outcome::Skipped(Skip::AlreadyInStore)) if clear => Outcome::WouldMigrate,
             Some(o) => o,
             None => Outcome::WouldMigrate,
@@ -328,6 +338,7 @@ type Job = Vec<(usize, Entry)>;
 /// Writes the webhooks that need it, from the backup; answers each webhook's stage.
 async fn write_pass(
     request: &Request<'_>,
+    moved: &HashSet<String>,
     made: &Made,
     progress: &mut dyn Progress,
     done: &mut Migrated,
@@ -398,17 +409,7 @@ async fn write_pass(
             }
         };
         for (index, entry) in window {
-            if let Some(mut outcome) = unwritten(&entry) {
-                if outcome == Outcome::Skipped(Skip::NoCredentials) {
-                    match moved_here(scan.registry, store.name(), &entry.code).await {
-                        Ok(true) => outcome = Outcome::Skipped(Skip::AlreadyInStore),
-                        Ok(false) => {}
-                        Err(e) => {
-                            done.stopped_by = Some(e.to_string());
-                            break 'read;
-                        }
-                    }
-                }
+            if let Some(outcome) = unwritten(&entry, moved) {
                 take(
                     vec![(index, line(&entry, outcome))],
                     &mut stages,
@@ -506,17 +507,6 @@ async fn write_pass(
     stages
 }
 
-/// Whether hookplan's tables place a credential of a row that holds none in `store`: a row
-/// cleared by an earlier `--clear-database`, whose credentials live there.
-async fn moved_here(registry: &Registry, store: &str, code: &str) -> Result<bool, RegistryError> {
-    let prefix = format!("{store}:");
-    Ok(registry
-        .credential_locations(code)
-        .await?
-        .iter()
-        .any(|(_, location)| location.starts_with(&prefix)))
-}
-
 /// Lines that ended out of order, said in the backup's order as soon as every earlier one
 /// has ended: holds no more than the webhooks in flight.
 #[derive(Default)]
@@ -541,25 +531,37 @@ impl Ordered {
     }
 }
 
-/// Whether a batch's failure is the batch's request as it stands (4xx): then each webhook is
-/// tried alone.
+/// Whether a batch's failure may belong to one of its webhooks: then each is tried alone.
+/// A refusal (4xx) may be one bad key; an unavailable store may have failed one read-back.
+/// Bad credentials and rate limits are the whole store's.
 fn splits(error: &StoreError) -> bool {
     matches!(
         error,
-        StoreError::Invalid { .. } | StoreError::NotFound { .. } | StoreError::Forbidden { .. }
+        StoreError::Invalid { .. }
+            | StoreError::NotFound { .. }
+            | StoreError::Forbidden { .. }
+            | StoreError::Unavailable { .. }
     )
 }
 
-/// Writes one batch; each webhook's line. A refused batch is tried again one webhook at a
-/// time, so only the webhook whose key is bad fails.
+/// Writes one batch; each webhook's line. A batch that fails as [`splits`] says is tried
+/// again one webhook at a time, so only the webhook whose key is bad fails; when the store is
+/// unavailable to a webhook alone too, the rest of the batch fails without more tries.
 async fn write_job(store: Arc<dyn SecretStore>, path: String, job: Job) -> Vec<(usize, Line)> {
     let result = write_entries(store.as_ref(), &path, &job).await;
     match result {
         Err(e) if job.len() > 1 && splits(&e) => {
             let mut lines = Vec::with_capacity(job.len());
+            let mut down: Option<StoreError> = None;
             for one in job {
                 let single = vec![one];
-                let result = write_entries(store.as_ref(), &path, &single).await;
+                let result = match &down {
+                    Some(e) => Err(e.clone()),
+                    None => write_entries(store.as_ref(), &path, &single).await,
+                };
+                if let Err(e @ StoreError::Unavailable { .. }) = &result {
+                    down = Some(e.clone());
+                }
                 lines.extend(lines_of(&single, result));
             }
             lines

@@ -5,7 +5,7 @@
 use super::sql::Statement;
 use super::{Registry, RegistryError, bound, now};
 use sqlx::{Connection, Row};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Where a webhook's migration into one store stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,5 +178,27 @@ impl Registry {
             );
         }
         Ok(out)
+    }
+
+    /// The codes whose credentials hookplan's tables place in `store` (rows cleared by
+    /// `--clear-database`). Creates nothing.
+    pub async fn codes_in_store(&self, store: &str) -> Result<HashSet<String>, RegistryError> {
+        let what = "reading credential locations";
+        let mut guard = self.conn.lock().await;
+        self.connect(&mut guard, false).await?;
+        let Some(conn) = guard.as_mut() else {
+            return Ok(HashSet::new());
+        };
+        if !self.has_table(conn, "hookplan_credentials").await? {
+            return Ok(HashSet::new());
+        }
+        let mut s = Statement::new(self.backend);
+        s.push("SELECT DISTINCT code FROM hookplan_credentials WHERE location LIKE ")
+            .bind(Some(format!(
+                "{}:%",
+                store.replace('%', "\\%").replace('_', "\\_")
+            )))
+            .push(" ESCAPE '\\'");
+        Ok(self.texts(conn, &s, what).await?.into_iter().collect())
     }
 }

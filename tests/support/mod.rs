@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod cli_sandbox;
 pub mod infisical;
 pub mod postgres;
 pub mod server;
