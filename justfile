@@ -14,7 +14,7 @@ demo:
     cargo run --release -- run plans/quickstart.kdl --report-dir target/demo-report
 
 # Every benchmark.
-bench: bench-engine bench-call bench-check bench-sandbox bench-time-scale bench-alerts bench-mqtt bench-store
+bench: bench-engine bench-call bench-check bench-sandbox bench-time-scale bench-alerts bench-mqtt bench-store bench-migrate
 
 # Executor overhead per step, the retry layer, an http step against a bare reqwest call.
 bench-engine:
@@ -49,3 +49,7 @@ bench-mqtt:
 # 10,000 secrets through the Infisical client into the sandbox's emulation: time, exactly once through faults, peak memory.
 bench-store:
     cargo bench --bench store_writes
+
+# 10,000 webhooks migrated and verified by the release binary against the emulation as its own process; peak memory at 100,000 against 10,000.
+bench-migrate:
+    cargo bench --bench migrate

@@ -121,6 +121,9 @@ pub fn closing(checked: usize, failed: usize) -> String {
     }
 }
 
+/// Webhooks compared at once.
+const CONCURRENT_WEBHOOKS: usize = 16;
+
 /// Every selected webhook's verdict that has credentials, in code order, read page by page;
 /// `each` gets them one at a time.
 pub async fn verify(
@@ -144,11 +147,20 @@ pub async fn verify_pages(
 ) -> Result<(), String> {
     let mut pages = Pages::new(registry, selection, page_size);
     while let Some(page) = pages.next().await? {
-        for webhook in &page {
-            let held = compare(registry, store, decl, webhook).await?;
-            let direction = webhook.direction.unwrap_or(Direction::Out);
-            if let Some(verdict) = Verdict::judge(&webhook.code, direction, &held) {
-                each(verdict);
+        // A group's webhooks are compared at once; verdicts keep the page's order.
+        for group in page.chunks(CONCURRENT_WEBHOOKS) {
+            let compared = futures_util::future::join_all(
+                group
+                    .iter()
+                    .map(|webhook| compare(registry, store, decl, webhook)),
+            )
+            .await;
+            for (webhook, held) in group.iter().zip(compared) {
+                let held = held?;
+                let direction = webhook.direction.unwrap_or(Direction::Out);
+                if let Some(verdict) = Verdict::judge(&webhook.code, direction, &held) {
+                    each(verdict);
+                }
             }
         }
     }

@@ -220,11 +220,20 @@ pub fn whole_ms(d: Duration) -> u64 {
     d.as_millis() as u64
 }
 
+/// Log lines a step keeps in the report from its start, and from its end: a migration of
+/// 100,000 webhooks logs a line for each, and the report must not grow with it. The events
+/// journal (`events.jsonl`) keeps every line.
+pub const LOG_HEAD: usize = 1000;
+pub const LOG_TAIL: usize = 1000;
+
 /// Builds a report one event at a time: a lossless sink of the run's events.
 pub struct ReportBuilder {
     report: Report,
     interrupted: bool,
     virtual_end: Duration,
+    /// Per step: its last lines once it logged more than [`LOG_HEAD`], and how many of those
+    /// in between were let go.
+    log_tails: Vec<(std::collections::VecDeque<String>, usize)>,
 }
 
 impl Default for ReportBuilder {
@@ -261,6 +270,7 @@ impl Default for ReportBuilder {
             report,
             interrupted: false,
             virtual_end: Duration::ZERO,
+            log_tails: Vec::new(),
         }
     }
 }
@@ -321,7 +331,19 @@ impl ReportBuilder {
                 }
                 EventKind::StepLog { step, message } => {
                     if let Some(s) = report.steps.get_mut(*step) {
-                        s.log.push(message.clone());
+                        if s.log.len() < LOG_HEAD {
+                            s.log.push(message.clone());
+                        } else {
+                            if self.log_tails.len() <= *step {
+                                self.log_tails.resize_with(*step + 1, Default::default);
+                            }
+                            let (tail, dropped) = &mut self.log_tails[*step];
+                            tail.push_back(message.clone());
+                            if tail.len() > LOG_TAIL {
+                                tail.pop_front();
+                                *dropped += 1;
+                            }
+                        }
                     }
                 }
                 // The step's `details` say the same at its end.
@@ -411,6 +433,16 @@ impl ReportBuilder {
     /// The report of every event added. Pure: the same events give the same report.
     pub fn into_report(self) -> Report {
         let mut report = self.report;
+        for (step, (tail, dropped)) in self.log_tails.into_iter().enumerate() {
+            if let Some(s) = report.steps.get_mut(step) {
+                if dropped > 0 {
+                    s.log.push(format!(
+                        "… {dropped} line(s) not kept in the report; the events journal (events.jsonl) holds every line"
+                    ));
+                }
+                s.log.extend(tail);
+            }
+        }
         let interrupted = self.interrupted;
         report.timing.virtual_duration_ms = ms(self.virtual_end);
         report.sandboxes.sort_by(|a, b| a.name.cmp(&b.name));
@@ -460,4 +492,65 @@ impl Report {
 
 fn rfc3339(at: std::time::SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(at).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::event::{RunStarted, StepInfo};
+
+    fn event(kind: EventKind) -> RunEvent {
+        RunEvent {
+            at: std::time::SystemTime::UNIX_EPOCH,
+            elapsed: Duration::ZERO,
+            kind,
+        }
+    }
+
+    #[test]
+    fn a_step_keeps_its_first_and_last_lines_and_says_how_many_it_let_go() {
+        let started = EventKind::RunStarted(RunStarted {
+            plan: "p".into(),
+            path: "p.kdl".into(),
+            description: None,
+            canonical_hash: String::new(),
+            seed: 0,
+            jobs: 1,
+            time_scale: 0.0,
+            dry_run: false,
+            variables: Vec::new(),
+            steps: vec![StepInfo {
+                name: "migrate".into(),
+                kind: "migrate".into(),
+                needs: Vec::new(),
+                tags: Vec::new(),
+                continue_on_error: false,
+                always: false,
+            }],
+        });
+        let lines = LOG_HEAD + LOG_TAIL + 500;
+        let mut events = vec![event(started)];
+        events.extend((0..lines).map(|n| {
+            event(EventKind::StepLog {
+                step: 0,
+                message: format!("line {n}"),
+            })
+        }));
+        let report = Report::from_events(&events);
+        let log = &report.steps[0].log;
+        assert_eq!(log.len(), LOG_HEAD + 1 + LOG_TAIL);
+        assert_eq!(log[0], "line 0");
+        assert_eq!(log[LOG_HEAD - 1], format!("line {}", LOG_HEAD - 1));
+        assert!(
+            log[LOG_HEAD].starts_with("… 500 line(s) not kept"),
+            "{}",
+            log[LOG_HEAD]
+        );
+        assert_eq!(log[LOG_HEAD + 1], format!("line {}", LOG_HEAD + 500));
+        assert_eq!(log.last().unwrap(), &format!("line {}", lines - 1));
+        // Fewer lines are all kept, with no note.
+        let few = Report::from_events(&events[..LOG_HEAD + LOG_TAIL + 1]);
+        assert_eq!(few.steps[0].log.len(), LOG_HEAD + LOG_TAIL);
+        assert!(few.steps[0].log.iter().all(|l| l.starts_with("line ")));
+    }
 }
