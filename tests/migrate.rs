@@ -928,3 +928,80 @@ fn ctrl_c_finishes_the_batches_in_flight_and_leaves_no_webhook_half_written() {
     assert_eq!(counts["migrated"], 300 - migrated);
     assert_eq!(report["steps"][0]["details"]["verified"], 300 - migrated);
 }
+
+#[test]
+fn no_credential_in_json_logs_mqtt_payloads_the_journal_or_the_report() {
+    let s = Scratch::new();
+    let broker = support::mosquitto::Broker::start(s.path(), false);
+    let subscriber = support::mosquitto::MosquittoSub::start(broker.port, s.path());
+    // Short, word-like values among the long ones.
+    many_rows(
+        &s,
+        3,
+        "INSERT INTO webhooks (code, direction, url, method, auth, user, key) VALUES ('SHORT_ONE', 'OUT', 'https://s.example.com', 'POST', 'basic', 'POST', 'ss');\nINSERT INTO webhooks (code, direction, url, method, auth, user, password) VALUES ('SHORT_TWO', 'OUT', 'https://t.example.com', 'POST', 'basic', 'true', '0');\n",
+    );
+    let steps = format!(
+        r#"mqtt "bus" url="{}"
+sandbox "hooks" {{
+    port 0
+    endpoint "/webhook/*" method="POST" status=200
+}}
+step "migrate" {{ migrate to="vault"; }}
+step "verify" {{ needs "migrate"; verify to="vault"; }}
+step "deliver" {{
+    needs "verify"
+    call "SHORT_ONE" event="DONE" {{
+        url "${{sandbox.hooks.url}}/webhook/short"
+        credentials "vault"
+    }}
+    expect status=200
+}}"#,
+        broker.url()
+    );
+    s.write(
+        "plan.kdl",
+        &emulation_plan("", r#"        api "both""#, &steps),
+    );
+    let run = s.run_env(
+        &[
+            "run",
+            "plan.kdl",
+            "--time-scale",
+            "0",
+            "--no-progress",
+            "--report-dir",
+            "out",
+            "--log-format",
+            "json",
+        ],
+        &[],
+    );
+    exits(&run, 0);
+    subscriber.wait_for(2, std::time::Duration::from_secs(10));
+    let payloads = std::fs::read_to_string(&subscriber.output).unwrap();
+    assert!(payloads.contains("webhook/requests"), "{payloads}");
+    for line in payloads.lines() {
+        let Some((_, payload)) = line.split_once(' ') else {
+            continue;
+        };
+        let json: Value = serde_json::from_str(payload).unwrap();
+        assert_no_canary_in_json_except_methods(&json, &subscriber.output);
+        assert!(!payload.contains(LONG), "{payload}");
+    }
+    // The JSON logs on stderr: every line an object, none holding a value.
+    let mut logged = 0;
+    for line in run.stderr.lines() {
+        let Ok(json) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        logged += 1;
+        assert_no_canary_in_json_except_methods(&json, std::path::Path::new("stderr"));
+    }
+    assert!(logged > 0, "{}", run.stderr);
+    assert!(!run.stderr.contains(LONG));
+    assert_no_canary_in_console(&run.stdout);
+    let report = report(&s);
+    assert_eq!(report["steps"][0]["details"]["counts"]["migrated"], 5);
+    assert_no_long_canary_in_files(&s);
+    drop(subscriber);
+}

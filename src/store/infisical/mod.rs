@@ -138,10 +138,11 @@ pub struct InfisicalStore {
     session: session::Session,
     /// The client secret and every token obtained; each call adds the values it sends.
     redactor: Mutex<Redactor>,
-    /// Every value the store has sent or read, masked in its error texts (a server may echo
-    /// any of them). Kept as they are, not as masking forms: those are made only when an
-    /// error is described, so handling ten thousand values costs no more than holding them.
-    handled: Mutex<HashSet<String>>,
+    /// The values the store has sent or read lately, masked in its error texts (a server may
+    /// echo them). Kept as they are, not as masking forms: those are made only when an error
+    /// is described. At most [`HANDLED_KEPT`]: an operation's own values are always among
+    /// them, and a migration of 100,000 webhooks does not hold every value it moved.
+    handled: Mutex<Recent>,
     /// The store's own virtual time (token expiry), advanced by its waits.
     timeline: Mutex<Timeline>,
     /// Every wait scheduled between attempts, in order.
@@ -236,7 +237,7 @@ impl InfisicalStore {
             api: tokio::sync::OnceCell::new(),
             session: session::Session::default(),
             redactor,
-            handled: Mutex::new(HashSet::new()),
+            handled: Mutex::new(Recent::default()),
             timeline,
             waits: Mutex::new(Vec::new()),
             config,
@@ -277,9 +278,7 @@ impl InfisicalStore {
     fn remember<'v>(&self, values: impl IntoIterator<Item = &'v SecretValue>) {
         let mut handled = self.handled.lock().expect("handled lock");
         for value in values {
-            if !handled.contains(value.expose()) {
-                handled.insert(value.expose().to_string());
-            }
+            handled.insert(value.expose());
         }
     }
 
@@ -407,6 +406,31 @@ impl InfisicalStore {
     }
 }
 
+/// Values handled lately, kept in arrival order.
+const HANDLED_KEPT: usize = 10_000;
+
+#[derive(Default)]
+struct Recent {
+    set: HashSet<String>,
+    order: std::collections::VecDeque<String>,
+}
+
+impl Recent {
+    /// Keeps `value`, letting the oldest go past [`HANDLED_KEPT`].
+    fn insert(&mut self, value: &str) {
+        if self.set.contains(value) {
+            return;
+        }
+        self.set.insert(value.to_string());
+        self.order.push_back(value.to_string());
+        if self.order.len() > HANDLED_KEPT
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.set.remove(&oldest);
+        }
+    }
+}
+
 /// A name Infisical could hold: not empty, and with no `/` (it would change the path).
 fn check_name(name: &str) -> Result<(), StoreError> {
     if name.is_empty() || name.contains('/') || name.trim() != name {
@@ -428,7 +452,14 @@ impl Mask<'_> {
     /// The client secret, every token and every value handled, as masking forms.
     fn now(&self) -> Redactor {
         let mut redactor = self.store.redactor.lock().expect("redactor lock").clone();
-        for value in self.store.handled.lock().expect("handled lock").iter() {
+        for value in self
+            .store
+            .handled
+            .lock()
+            .expect("handled lock")
+            .order
+            .iter()
+        {
             redactor.add(value);
         }
         redactor
@@ -522,6 +553,20 @@ mod tests {
             attempt_timeout: InfisicalStore::DEFAULT_ATTEMPT_TIMEOUT,
             on_secret: None,
         }
+    }
+
+    #[test]
+    fn the_values_handled_are_kept_up_to_a_bound_oldest_first_out() {
+        let mut recent = Recent::default();
+        for i in 0..HANDLED_KEPT + 5 {
+            recent.insert(&format!("value-{i}"));
+        }
+        recent.insert("value-9000");
+        assert_eq!(recent.set.len(), HANDLED_KEPT);
+        assert_eq!(recent.order.len(), HANDLED_KEPT);
+        assert!(!recent.set.contains("value-4"));
+        assert!(recent.set.contains("value-5"));
+        assert!(recent.set.contains(&format!("value-{}", HANDLED_KEPT + 4)));
     }
 
     #[test]
