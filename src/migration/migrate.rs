@@ -660,9 +660,15 @@ async fn verify_pass(
         let verdicts = read_back(scan.store.as_ref(), &path, &window).await;
         let mut marks = Vec::new();
         let mut clears = Vec::new();
-        for (entry, verdict) in window.iter().zip(verdicts) {
+        for (entry, (verdict, unreadable)) in window.iter().zip(verdicts) {
             checked += 1;
-            progress.say(verdict.line());
+            progress.say(match unreadable {
+                Some(class) => format!(
+                    "[{}] Verification failed - the store could not be read back ({class})",
+                    verdict.code
+                ),
+                None => verdict.line(),
+            });
             progress.verdict(&verdict);
             if verdict.outcome != verify::Outcome::Verified {
                 done.unverified += 1;
@@ -721,8 +727,13 @@ async fn verify_pass(
 }
 
 /// Each webhook's verdict: its target names read back and compared exactly with what was
-/// written. A name that cannot be read counts as missing, with the webhook unverified.
-async fn read_back(store: &dyn SecretStore, path: &str, window: &[Entry]) -> Vec<Verdict> {
+/// written. A name the store could not be read for counts as missing, and the verdict
+/// carries the failure's class (`unavailable`, …) to say so.
+async fn read_back(
+    store: &dyn SecretStore,
+    path: &str,
+    window: &[Entry],
+) -> Vec<(Verdict, Option<&'static str>)> {
     let mut names: Vec<(&str, &SecretValue)> = Vec::new();
     for entry in window {
         for (prior, desired, _) in plan(entry) {
@@ -730,6 +741,7 @@ async fn read_back(store: &dyn SecretStore, path: &str, window: &[Entry]) -> Vec
         }
     }
     let mut held: HashMap<&str, Held> = HashMap::with_capacity(names.len());
+    let mut unreadable: HashMap<&str, &'static str> = HashMap::new();
     for group in names.chunks(CONCURRENT_READS) {
         let reads: Vec<_> = group
             .iter()
@@ -742,7 +754,11 @@ async fn read_back(store: &dyn SecretStore, path: &str, window: &[Entry]) -> Vec
             let state = match got {
                 Ok(secret) if secret.value.expose() == desired.expose() => Held::Same,
                 Ok(_) => Held::Differs,
-                Err(_) => Held::Absent,
+                Err(e) if e.is_not_found() => Held::Absent,
+                Err(e) => {
+                    unreadable.insert(name, e.class());
+                    Held::Absent
+                }
             };
             held.insert(name, state);
         }
@@ -759,14 +775,20 @@ async fn read_back(store: &dyn SecretStore, path: &str, window: &[Entry]) -> Vec
                     )
                 })
                 .collect();
-            Verdict::judge(&entry.code, entry.direction, &fields).unwrap_or_else(|| Verdict {
-                code: entry.code.clone(),
-                direction: entry.direction,
-                fields: Vec::new(),
-                mismatched: Vec::new(),
-                missing: Vec::new(),
-                outcome: verify::Outcome::Verified,
-            })
+            let verdict =
+                Verdict::judge(&entry.code, entry.direction, &fields).unwrap_or_else(|| Verdict {
+                    code: entry.code.clone(),
+                    direction: entry.direction,
+                    fields: Vec::new(),
+                    mismatched: Vec::new(),
+                    missing: Vec::new(),
+                    outcome: verify::Outcome::Verified,
+                });
+            let class = entry
+                .store
+                .iter()
+                .find_map(|p| unreadable.get(p.name.as_str()).copied());
+            (verdict, class)
         })
         .collect()
 }
