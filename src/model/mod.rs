@@ -15,6 +15,7 @@ mod http;
 mod mqtt;
 mod replay;
 mod requests;
+mod rollback;
 mod span;
 mod status;
 mod store;
@@ -37,6 +38,7 @@ pub use http::{Body, HttpAction, SignSpec};
 pub use mqtt::{BrokerAddress, DEFAULT_DRAIN, DEFAULT_OUTBOX, DEFAULT_TOPIC_PREFIX, MqttDecl};
 pub use replay::ReplayAction;
 pub use requests::{CountExpectation, ExpectRequests, RequestCheck};
+pub use rollback::RollbackAction;
 pub use span::{Span, Spanned};
 pub use status::StatusAction;
 pub use store::{

@@ -35,6 +35,7 @@ pub const STEP_KINDS: &[StepKind] = &[
     decode::status::KIND,
     decode::backup::KIND,
     decode::verify::KIND,
+    decode::rollback::KIND,
 ];
 
 /// The kind of this name.

@@ -10,6 +10,7 @@ pub mod expect_secrets;
 pub mod http;
 pub mod registries;
 pub mod replay;
+pub mod rollback;
 pub mod sandboxes;
 pub mod status;
 pub mod stores;
@@ -45,6 +46,7 @@ pub const RUNNERS: &[Runner] = &[
     status::RUNNER,
     backup::RUNNER,
     verify::RUNNER,
+    rollback::RUNNER,
 ];
 
 /// The runner of a kind.
