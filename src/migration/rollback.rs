@@ -538,19 +538,13 @@ async fn read_names(request: &Request<'_>, names: &[&str]) -> Vec<Result<Option<
             break;
         };
         finished += 1;
-        match done {
-            Ok((index, result)) => {
-                found[index] = Some(match result {
-                    Ok(secret) => Ok(Some(secret)),
-                    Err(e) if e.is_not_found() => Ok(None),
-                    Err(e) => Err(e),
-                });
-            }
-            Err(e) => {
-                // A read that panicked or was cancelled: its index is lost, so the slots left
-                // empty fail below.
-                let _ = e;
-            }
+        // A read that panicked leaves its slot empty: it fails below.
+        if let Ok((index, result)) = done {
+            found[index] = Some(match result {
+                Ok(secret) => Ok(Some(secret)),
+                Err(e) if e.is_not_found() => Ok(None),
+                Err(e) => Err(e),
+            });
         }
     }
     found
@@ -879,6 +873,77 @@ mod tests {
         let p = plan(false, entry(), now, Ok(Some(row(None, None))));
         assert!(p.failed());
         assert!(p.line.text().contains("cannot read WEBHOOK_OUT_PAY_USER"));
+    }
+
+    /// A sealed backup of `n` webhooks `W00000`, `W00001`, …
+    fn sealed(dir: &Path, n: usize) -> PathBuf {
+        use sha2::{Digest, Sha256};
+        let entries: Vec<String> = (0..n)
+            .map(|i| {
+                format!(
+                    r#"{{"code":"W{i:05}","direction":"OUT","credentials":{{"user":null,"key":"k","password":null,"signing-secret":null}},"store":[]}}"#
+                )
+            })
+            .collect();
+        let body = format!(
+            "{{\"format\": \"hookplan-backup\", \"version\": 1, \"registry_id\": \"r\", \"database\": \"registry\", \"store\": \"local\", \"path\": \"/webhooks\", \"selection\": \"all\", \"direction\": \"ALL\", \"created_at\": \"2026-02-08T14:30:00Z\", \"webhooks\": [{}], \"count\": {n}",
+            entries.join(",\n")
+        );
+        let sum = hex::encode(Sha256::digest(body.as_bytes()));
+        let path = dir.join("backup_ALL_2026-02-08_143000.json");
+        std::fs::write(
+            &path,
+            format!("{body},\n  \"checksum\": \"sha256:{sum}\"\n}}\n"),
+        )
+        .unwrap();
+        path
+    }
+
+    #[tokio::test]
+    async fn a_large_backup_arrives_a_chunk_at_a_time_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = sealed(dir.path(), 2 * CHUNK + 7);
+        assert_eq!(header(&path, false).unwrap().registry_id, "r");
+        for verified in [true, false] {
+            let mut reader = Reader::open(&path, verified);
+            let mut sizes = Vec::new();
+            let mut codes = Vec::new();
+            while let Some(chunk) = reader.next().await {
+                sizes.push(chunk.len());
+                codes.extend(chunk.into_iter().map(|e| e.code));
+            }
+            reader.finish().await.unwrap();
+            assert_eq!(sizes, [CHUNK, CHUNK, 7]);
+            assert_eq!(codes.first().map(String::as_str), Some("W00000"));
+            assert!(codes.windows(2).all(|w| w[0] < w[1]));
+        }
+        // One byte changed: the verified read fails before any chunk, the other reads on.
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replacen("\"all\"", "\"alL\"", 1)).unwrap();
+        let mut reader = Reader::open(&path, true);
+        assert!(reader.next().await.is_none());
+        assert!(reader.finish().await.unwrap_err().is_corrupt());
+        assert!(header(&path, true).is_ok());
+    }
+
+    #[test]
+    fn a_refusal_names_each_problem_and_counts_the_rest() {
+        let mut soft = Problems::default();
+        for i in 0..SHOWN_PROBLEMS + 3 {
+            soft.push(format!("[W{i}] X changed in the store since the migration"));
+        }
+        let e = refused(Problems::default(), soft);
+        let RollbackError::Refused {
+            problems,
+            more,
+            forcible,
+        } = &e
+        else {
+            panic!("{e}");
+        };
+        assert_eq!((problems.len(), *more, *forcible), (SHOWN_PROBLEMS, 3, true));
+        assert!(e.to_string().starts_with("refused: [W0] X changed"));
+        assert!(e.to_string().ends_with("; and 3 more"));
     }
 
     #[test]
