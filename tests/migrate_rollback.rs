@@ -233,11 +233,20 @@ fn backup_path(s: &Scratch, file: &str) -> PathBuf {
 fn original_rows() -> Rows {
     let some = |v: &str| Some(v.to_string());
     BTreeMap::from([
-        ("GITHUB_WEBHOOK".into(), (some("0"), some(LONG), None, vec![])),
+        (
+            "GITHUB_WEBHOOK".into(),
+            (some("0"), some(LONG), None, vec![]),
+        ),
         ("INBOUND".into(), (None, some("true"), None, vec![])),
-        ("LEGACY_HOOK".into(), (some("true"), None, some("0"), vec![])),
+        (
+            "LEGACY_HOOK".into(),
+            (some("true"), None, some("0"), vec![]),
+        ),
         ("NO_CREDS".into(), (None, None, None, vec![])),
-        ("STRIPE_PAYMENT".into(), (some("POST"), some("ss"), None, vec![])),
+        (
+            "STRIPE_PAYMENT".into(),
+            (some("POST"), some("ss"), None, vec![]),
+        ),
     ])
 }
 
@@ -457,8 +466,9 @@ fn a_value_changed_since_the_migration_is_refused_and_force_restores_anyway() {
     let run = s.run(&["rollback", &file]);
     exits(&run, 3);
     assert!(
-        run.stdout
-            .contains("Refused: [GITHUB_WEBHOOK] database credential user changed since the backup"),
+        run.stdout.contains(
+            "Refused: [GITHUB_WEBHOOK] database credential user changed since the backup"
+        ),
         "{}",
         run.stdout
     );
@@ -490,7 +500,11 @@ fn a_corrupt_backup_is_refused_and_force_reads_it_only_if_it_parses() {
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(
         &path,
-        text.replacen("\"selection\": \"direction=OUT\"", "\"selection\": \"direction=OUX\"", 1),
+        text.replacen(
+            "\"selection\": \"direction=OUT\"",
+            "\"selection\": \"direction=OUX\"",
+            1,
+        ),
     )
     .unwrap();
     let run = s.run(&["rollback", &file]);
@@ -509,7 +523,11 @@ fn a_corrupt_backup_is_refused_and_force_reads_it_only_if_it_parses() {
     // It still parses: --force restores it, saying so.
     let forced = s.run(&["rollback", &file, "--force"]);
     exits(&forced, 0);
-    assert!(forced.stdout.contains("Warning: backup "), "{}", forced.stdout);
+    assert!(
+        forced.stdout.contains("Warning: backup "),
+        "{}",
+        forced.stdout
+    );
     assert_eq!(stored(&s), original_store());
     assert_eq!(rows(&s), original_rows());
 
@@ -598,7 +616,9 @@ fn one_webhook_failing_does_not_stop_the_others() {
     let store = stored(&s);
     assert!(!store.contains_key("WEBHOOK_OUT_STRIPE_PAYMENT_KEY"));
     assert_eq!(
-        store.get("WEBHOOK_OUT_GITHUB_WEBHOOK_KEY").map(String::as_str),
+        store
+            .get("WEBHOOK_OUT_GITHUB_WEBHOOK_KEY")
+            .map(String::as_str),
         Some(LONG),
         "a failed webhook is left as it was"
     );
@@ -631,10 +651,16 @@ step "again" {{ needs "undo"; rollback backup="{file}" from="registry" to="local
     )
     .unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator.iter_errors(&report).map(|e| e.to_string()).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|e| e.to_string())
+        .collect();
     assert!(errors.is_empty(), "{errors:#?}");
     let steps = report["steps"].as_array().unwrap();
-    assert_eq!(steps[0]["details"]["counts"]["restored"], 2, "would restore");
+    assert_eq!(
+        steps[0]["details"]["counts"]["restored"], 2,
+        "would restore"
+    );
     assert_eq!(steps[0]["details"]["dry_run"], true);
     assert_eq!(steps[1]["details"]["counts"]["restored"], 2);
     assert_eq!(
@@ -660,7 +686,10 @@ step "again" {{ needs "undo"; rollback backup="{file}" from="registry" to="local
         "{step:#}"
     );
     assert_eq!(step["details"]["refused"], true);
-    let errors: Vec<String> = validator.iter_errors(&report).map(|e| e.to_string()).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|e| e.to_string())
+        .collect();
     assert!(errors.is_empty(), "{errors:#?}");
     assert_no_canary_in_console(&run);
     assert_no_canary_in_files(&s);
@@ -670,9 +699,15 @@ step "again" {{ needs "undo"; rollback backup="{file}" from="registry" to="local
 fn a_missing_backup_is_an_error_naming_where_it_was_looked_for() {
     let (s, _) = migrated();
     let run = s.run(&["rollback", "backup_OUT_2020-01-01_000000.json"]);
-    assert!(run.code != 0 && run.code != 3, "{}{}", run.stdout, run.stderr);
     assert!(
-        run.stderr.contains(".hookplan/backups/backup_OUT_2020-01-01_000000.json"),
+        run.code != 0 && run.code != 3,
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains(".hookplan/backups/backup_OUT_2020-01-01_000000.json"),
         "{}",
         run.stderr
     );

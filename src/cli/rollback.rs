@@ -90,11 +90,9 @@ pub fn run(
     let details = match (&step.status, &step.details) {
         (StepStatus::Passed | StepStatus::Failed, Some(details)) => details,
         _ => {
-            return Err(CliError::failed(
-                step.message
-                    .clone()
-                    .unwrap_or_else(|| "cannot roll back: the step did not finish".to_string()),
-            ));
+            return Err(CliError::failed(step.message.clone().unwrap_or_else(
+                || "cannot roll back: the step did not finish".to_string(),
+            )));
         }
     };
     if args.json {

@@ -52,7 +52,9 @@ pub enum RollbackError {
     #[error(transparent)]
     Registry(Box<RegistryError>),
     /// The backup could not be read again for the apply pass; what was applied before stays.
-    #[error("the backup could not be read again after {applied} webhook(s) were restored: {reason}")]
+    #[error(
+        "the backup could not be read again after {applied} webhook(s) were restored: {reason}"
+    )]
     Reread { applied: usize, reason: String },
 }
 
@@ -172,7 +174,10 @@ impl Line {
             })
             .collect();
         if !self.fields.is_empty() {
-            parts.push(format!("database credentials {}", self.field_names().join(",")));
+            parts.push(format!(
+                "database credentials {}",
+                self.field_names().join(",")
+            ));
         }
         parts.join(", ")
     }
@@ -188,7 +193,10 @@ impl Line {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event<'a> {
     /// The check pass passed (or was forced): the apply pass starts.
-    Start { file: &'a str, webhooks: usize },
+    Start {
+        file: &'a str,
+        webhooks: usize,
+    },
     /// A problem `force` let through.
     Warning(&'a str),
     Webhook(&'a Line),
@@ -517,7 +525,10 @@ async fn classify(request: &Request<'_>, chunk: Vec<Entry>) -> Vec<Planned> {
 }
 
 /// Reads `names` from the store, [`CONCURRENT_READS`] at a time; answers them in order.
-async fn read_names(request: &Request<'_>, names: &[&str]) -> Vec<Result<Option<Secret>, StoreError>> {
+async fn read_names(
+    request: &Request<'_>,
+    names: &[&str],
+) -> Vec<Result<Option<Secret>, StoreError>> {
     let mut found: Vec<Option<Result<Option<Secret>, StoreError>>> =
         (0..names.len()).map(|_| None).collect();
     let mut reads = tokio::task::JoinSet::new();
@@ -607,7 +618,10 @@ fn plan(
     match row {
         Ok(Some(webhook)) => {
             for (field, value) in &entry.credentials {
-                let value = value.as_ref().map(SecretValue::expose).filter(|v| !v.is_empty());
+                let value = value
+                    .as_ref()
+                    .map(SecretValue::expose)
+                    .filter(|v| !v.is_empty());
                 let held = row_value(&webhook, *field);
                 if held == value {
                     continue;
@@ -683,7 +697,10 @@ async fn apply(request: &Request<'_>, chunk: &mut [Planned]) {
         .flat_map(|p| p.deletes.iter().cloned())
         .collect();
     if !deletes.is_empty() && store.delete_many(path, deletes).await.is_err() {
-        for p in chunk.iter_mut().filter(|p| live(p) && !p.deletes.is_empty()) {
+        for p in chunk
+            .iter_mut()
+            .filter(|p| live(p) && !p.deletes.is_empty())
+        {
             if let Err(e) = store.delete_many(path, p.deletes.clone()).await {
                 p.fail(format!("cannot delete from the store: {e}"));
             }
@@ -703,10 +720,7 @@ async fn apply(request: &Request<'_>, chunk: &mut [Planned]) {
             .collect();
         if store.set_known(path, sets, known).await.is_err() {
             for p in chunk.iter_mut().filter(|p| live(p) && !p.sets.is_empty()) {
-                if let Err(e) = store
-                    .set_known(path, p.sets.clone(), p.known.clone())
-                    .await
-                {
+                if let Err(e) = store.set_known(path, p.sets.clone(), p.known.clone()).await {
                     p.fail(format!("cannot write the prior values: {e}"));
                 }
             }
@@ -806,10 +820,7 @@ mod tests {
         assert!(p.known.contains_key("WEBHOOK_OUT_PAY_KEY"));
         assert_eq!(p.line.fields, [Field::User, Field::Key]);
         assert!(p.row.iter().all(|w| w.location.is_none()));
-        assert_eq!(
-            p.line.text(),
-            "[PAY] Restored",
-        );
+        assert_eq!(p.line.text(), "[PAY] Restored",);
         let mut dry = p.line.clone();
         dry.outcome = Outcome::WouldRestore;
         assert_eq!(
@@ -941,7 +952,10 @@ mod tests {
         else {
             panic!("{e}");
         };
-        assert_eq!((problems.len(), *more, *forcible), (SHOWN_PROBLEMS, 3, true));
+        assert_eq!(
+            (problems.len(), *more, *forcible),
+            (SHOWN_PROBLEMS, 3, true)
+        );
         assert!(e.to_string().starts_with("refused: [W0] X changed"));
         assert!(e.to_string().ends_with("; and 3 more"));
     }
@@ -954,6 +968,9 @@ mod tests {
             dir.path().join("backups/backup_OUT_2026-02-08_143000.json")
         );
         assert_eq!(locate("./b.json", dir.path()), PathBuf::from("./b.json"));
-        assert_eq!(locate("/tmp/b.json", dir.path()), PathBuf::from("/tmp/b.json"));
+        assert_eq!(
+            locate("/tmp/b.json", dir.path()),
+            PathBuf::from("/tmp/b.json")
+        );
     }
 }
