@@ -292,9 +292,15 @@ fn assert_no_canary_in_text(what: &str, text: &str) {
     assert_no_long_canary(what, text);
     for line in text.lines() {
         assert!(!SHORT.contains(&line.trim()), "{what}: a value: {line}");
-        let counted = ["Total: ", "Restored: ", "Unchanged: ", "Failed: "]
-            .iter()
-            .any(|p| line.trim_start().starts_with(p))
+        let counted = [
+            "Total: ",
+            "Restored: ",
+            "Would restore: ",
+            "Unchanged: ",
+            "Failed: ",
+        ]
+        .iter()
+        .any(|p| line.trim_start().starts_with(p))
             || line.contains("time scale 0")
             || line.contains(" passed, ");
         // `0.1.0` (a version) is one word.
@@ -536,7 +542,12 @@ fn a_corrupt_backup_is_refused_and_force_reads_it_only_if_it_parses() {
     let junk = junk.display().to_string();
     let run = s.run(&["rollback", &junk, "--force"]);
     exits(&run, 3);
-    assert!(run.stdout.starts_with("Refused: "), "{}", run.stdout);
+    assert_eq!(
+        run.stdout.lines().collect::<Vec<_>>(),
+        [format!(
+            "Refused: backup {junk} is corrupt: it does not end with its checksum, and it cannot be read even without its checksum"
+        )],
+    );
     assert!(!run.stdout.contains("rerun with --force"), "{}", run.stdout);
     assert_no_canary_in_console(&forced);
     assert_no_canary_in_files(&s);
@@ -582,6 +593,7 @@ fn a_dry_run_changes_nothing_and_names_only_what_it_would_do() {
         "[STRIPE_PAYMENT] Would restore - delete WEBHOOK_OUT_STRIPE_PAYMENT_USER (did not exist before), delete WEBHOOK_OUT_STRIPE_PAYMENT_KEY (did not exist before), database credentials user,key",
         "[LEGACY_HOOK] Nothing to restore",
         "Dry run: nothing is changed",
+        "Would restore: 2",
     ] {
         assert!(
             run.stdout.lines().any(|l| l == line),

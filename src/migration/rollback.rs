@@ -217,12 +217,17 @@ pub struct RolledBack {
 }
 
 impl RolledBack {
-    /// The spec's summary lines.
+    /// The spec's summary lines (a dry run counts what it would restore).
     pub fn summary_lines(&self) -> Vec<String> {
+        let restored = if self.dry_run {
+            "Would restore"
+        } else {
+            "Restored"
+        };
         vec![
             "Rollback Summary:".to_string(),
             format!("Total: {}", self.total),
-            format!("Restored: {}", self.restored),
+            format!("{restored}: {}", self.restored),
             format!("Unchanged: {}", self.unchanged),
             format!("Failed: {}", self.failed),
         ]
@@ -267,17 +272,22 @@ pub async fn rollback(
     let (header, verified) = match header(path, false) {
         Ok(header) => (header, true),
         Err(e) if e.is_corrupt() => {
-            soft.push(e.to_string());
             if !request.force {
+                soft.push(e.to_string());
                 return Err(refused(hard, soft));
             }
             match header(path, true) {
-                Ok(header) => (header, false),
-                Err(e) if e.is_corrupt() => {
-                    hard.push(format!("{e} (it cannot be read even without its checksum)"));
+                Ok(header) => {
+                    soft.push(e.to_string());
+                    (header, false)
+                }
+                Err(unread) if unread.is_corrupt() => {
+                    hard.push(format!(
+                        "{e}, and it cannot be read even without its checksum"
+                    ));
                     return Err(refused(hard, soft));
                 }
-                Err(e) => return Err(RollbackError::Backup(Box::new(e))),
+                Err(unread) => return Err(RollbackError::Backup(Box::new(unread))),
             }
         }
         Err(e) => return Err(RollbackError::Backup(Box::new(e))),
