@@ -554,7 +554,7 @@ fn a_corrupt_backup_is_refused_and_force_reads_it_only_if_it_parses() {
 }
 
 #[test]
-fn a_backup_of_another_registry_is_refused() {
+fn a_backup_of_another_registry_or_folder_is_refused() {
     let (s, file) = migrated();
     let path = backup_path(&s, &file);
     let text = std::fs::read_to_string(&path).unwrap();
@@ -576,9 +576,43 @@ fn a_backup_of_another_registry_is_refused() {
         std::fs::read(s.path().join("secrets.json")).unwrap(),
         store_before
     );
+    // --json says so for scripts.
+    let json = s.run(&["rollback", &file, "--json"]);
+    exits(&json, 3);
+    let details: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(details["refused"], true);
+    assert_eq!(
+        details["problems"],
+        serde_json::json!([format!(
+            "the backup is of registry {other}, this registry is {id}"
+        )])
+    );
+    assert_no_canary_in_json("--json", &details);
+
+    // A store whose names live in another folder is refused, --force or not.
+    s.write(
+        "other.kdl",
+        &CONFIG.replace("path \"/webhooks\"", "path \"/elsewhere\""),
+    );
+    let run = s.run(&["--config", "other.kdl", "rollback", &file, "--force"]);
+    exits(&run, 3);
+    assert!(
+        run.stdout.contains(
+            "Refused: the backup's names live in /webhooks of store \"local\"; store \"local\" keeps its names in /elsewhere"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("rerun with --force"), "{}", run.stdout);
+    assert_eq!(
+        std::fs::read(s.path().join("secrets.json")).unwrap(),
+        store_before
+    );
+
     let forced = s.run(&["rollback", &file, "--force"]);
     exits(&forced, 0);
     assert_eq!(stored(&s), original_store());
+    assert_eq!(rows(&s), original_rows());
 }
 
 #[test]
