@@ -758,3 +758,73 @@ fn a_missing_backup_is_an_error_naming_where_it_was_looked_for() {
         run.stderr
     );
 }
+
+#[test]
+fn the_infisical_emulation_is_restored_through_faults() {
+    // The backup of the file store's folder, restored into the emulation's same folder, which
+    // holds what the migration wrote; 503s are injected on the way.
+    let (s, file) = migrated();
+    let mut post: BTreeMap<String, String> = original_store();
+    post.extend(WRITTEN.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+    let seeds: String = post
+        .iter()
+        .map(|(name, value)| format!("        secret \"{name}\" \"{value}\" path=\"/webhooks\"\n"))
+        .collect();
+    s.write(
+        "plan.kdl",
+        &format!(
+            r#"plan "undo" {{ seed 7; }}
+sandbox "vault" {{
+    port 0
+    error-rate 0.3
+    error-status 503
+    infisical {{
+        project "demo-project"
+        environment "prod"
+        identity client-id="demo-client" client-secret="${{secret.DEMO_CLIENT_SECRET:-demo-secret}}"
+        api "v3"
+{seeds}    }}
+}}
+secret-store "vault" kind="infisical" {{
+    api-url "${{sandbox.vault.url}}"
+    project "demo-project"
+    environment "prod"
+    path "/webhooks"
+    auth "universal-auth" client-id="demo-client" client-secret="${{secret.DEMO_CLIENT_SECRET:-demo-secret}}"
+}}
+step "undo" {{ rollback backup="{file}" to="vault"; }}
+step "after" {{
+    needs "undo"
+    expect-secrets store="vault" {{
+        secret "WEBHOOK_OUT_GITHUB_WEBHOOK_KEY" equals="${{secret.PRIOR}}"
+        secret "UNRELATED_NAME" equals="${{secret.UNRELATED}}"
+        secret "WEBHOOK_OUT_GITHUB_WEBHOOK_USER" present=#false
+        secret "WEBHOOK_OUT_STRIPE_PAYMENT_USER" present=#false
+        secret "WEBHOOK_OUT_STRIPE_PAYMENT_KEY" present=#false
+    }}
+}}
+"#
+        ),
+    );
+    let run = s.run_plan(&[("PRIOR", PRIOR_LONG), ("UNRELATED", UNRELATED)]);
+    exits(&run, 0);
+    assert_eq!(rows(&s), original_rows());
+    assert_eq!(marks(&s).len(), 2, "the marks of another store stay");
+    let report: Value = serde_json::from_str(&s.read("out/report.json")).unwrap();
+    let undo = &report["steps"][0];
+    assert_eq!(undo["status"], "passed", "{undo:#}");
+    assert_eq!(undo["details"]["counts"]["restored"], 2);
+    assert_eq!(report["steps"][1]["status"], "passed");
+    // The step's own parts hold no canary; the report (which also holds the emulation's
+    // requests) and the console hold no long one.
+    assert_no_canary_in_json("the step's details", &undo["details"]);
+    assert_no_long_canary("the report", &report.to_string());
+    assert_no_canary_in_console(&run);
+    let faults: usize = s
+        .all_files()
+        .iter()
+        .filter(|(path, _)| path.components().any(|c| c.as_os_str() == "sandbox"))
+        .map(|(_, text)| text.matches("\"status\":503").count())
+        .sum();
+    assert!(faults > 0, "the emulation answered no 503");
+}
