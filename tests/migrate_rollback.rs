@@ -715,6 +715,22 @@ step "again" {{ needs "undo"; rollback backup="{file}" from="registry" to="local
     );
     assert_eq!(steps[2]["details"]["counts"]["unchanged"], 4);
 
+    // The backup a `backup` step publishes: right after it, there is nothing to restore.
+    s.write(
+        "plan.kdl",
+        r#"plan "fresh" { seed 1; }
+step "b" { backup to="local"; }
+step "r" { needs "b"; rollback backup="${steps.b.backup}" to="local"; }
+"#,
+    );
+    exits(&s.run(&["check", "plan.kdl"]), 0);
+    let run = s.run_plan(&[]);
+    exits(&run, 0);
+    let report = last_report(&s);
+    let details = &report["steps"][1]["details"];
+    assert_eq!(details["file"], report["steps"][0]["details"]["file"]);
+    assert_eq!(details["counts"]["unchanged"], 4, "{details:#}");
+
     // A refusal fails the step with `refused:` and the run exits 3.
     set(&s, &[("WEBHOOK_OUT_GITHUB_WEBHOOK_KEY", SOMEONE)]);
     s.write(
