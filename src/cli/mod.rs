@@ -13,6 +13,7 @@ mod one_step;
 mod registry;
 mod render;
 mod report;
+mod rollback;
 mod run;
 mod sandbox;
 mod status;
@@ -45,7 +46,8 @@ Exit codes:
   0    everything passed
   1    a step or an expectation failed
   2    the plan or the command line is invalid
-  3    refused for safety (drift against an approved preview, a lock held, a checksum mismatch)
+  3    refused for safety (drift against an approved preview, a lock held, a checksum mismatch,
+       a rollback over changes made since the migration)
   130  interrupted (a partial report is still written)";
 
 #[derive(Debug, Parser)]
@@ -192,6 +194,20 @@ values) or fails, naming the fields that differ or are missing, never a value. E
 webhook fails.")]
     Verify(verify::VerifyArgs),
 
+    /// Restore the secret store and the registry to a backup written before a migration
+    #[command(after_help = "Examples:
+  hookplan rollback backup_OUT_2026-02-08_143000.json
+  hookplan rollback backup_OUT_2026-02-08_143000.json --dry-run
+  hookplan rollback ./saved/backup_IN_2026-02-09_080000.json --store infisical --json
+  hookplan rollback backup_OUT_2026-02-08_143000.json --force
+
+A bare file name is looked up in STATE_DIR/backups. Target names that did not exist before the
+migration are deleted, those that did get their prior value back, and the rows get their
+credentials back. Refused (exit 3, nothing changed) when a name or a row was changed since the
+migration, when the backup's checksum fails, or when it is of another registry; --force
+restores the backup's values anyway. Exit 1 when a webhook failed. No value is shown.")]
+    Rollback(rollback::RollbackArgs),
+
     /// List the backups in STATE_DIR/backups, their checksums verified
     #[command(after_help = "Examples:\n  hookplan list-backups\n  hookplan list-backups --json")]
     ListBackups(backups::ListBackupsArgs),
@@ -280,6 +296,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Migrate(args) => {
             let config = config()?;
             migrate::run(args, &cli.state_dir, &config, &logs(&config))
+        }
+        Command::Rollback(args) => {
+            let config = config()?;
+            rollback::run(args, &cli.state_dir, &config, &logs(&config))
         }
         Command::ListBackups(args) => backups::list(args, &cli.state_dir),
         Command::Completions { shell } => {

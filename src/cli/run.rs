@@ -121,6 +121,16 @@ pub fn run(
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     Ok(match report.status {
         RunStatus::Passed => ExitCode::Success,
+        // A step refused for safety (a rollback over changes made since) is exit 3.
+        RunStatus::Failed
+            if report.steps.iter().any(|s| {
+                s.details
+                    .as_ref()
+                    .is_some_and(|d| d["refused"] == serde_json::Value::Bool(true))
+            }) =>
+        {
+            ExitCode::Refused
+        }
         RunStatus::Failed => ExitCode::Failed,
         RunStatus::Interrupted => ExitCode::Interrupted,
     })

@@ -57,7 +57,7 @@ fn direction(text: &str) -> Result<Option<Direction>, CliError> {
 
 /// The step's lines as they happen, on stdout; a note on seeding the registry goes to stderr
 /// so that stdout is the spec's lines alone.
-struct Lines;
+pub(super) struct Lines;
 
 impl Sink for Lines {
     fn name(&self) -> &'static str {

@@ -677,9 +677,30 @@ pub struct ReadEach {
 /// read with `ControlFlow::Break`). Holds one entry at a time, however large the backup.
 pub fn read_each(
     path: &Path,
-    mut each: impl FnMut(Entry) -> ControlFlow<()>,
+    each: impl FnMut(Entry) -> ControlFlow<()>,
 ) -> Result<ReadEach, BackupError> {
     let checksum = verify(path)?;
+    stream(path, Some(checksum), each)
+}
+
+/// [`read_each`] without the checksum, for `rollback --force` over a backup whose checksum
+/// fails: the file must still parse as a backup (its header checked, every entry well
+/// formed), but neither its checksum nor its `count` is held against it. `checksum` in the
+/// answer is the one the file states.
+pub fn read_each_unverified(
+    path: &Path,
+    each: impl FnMut(Entry) -> ControlFlow<()>,
+) -> Result<ReadEach, BackupError> {
+    stream(path, None, each)
+}
+
+/// The streaming read; `checksum` is the verified one, `None` when it is not held against
+/// the file.
+fn stream(
+    path: &Path,
+    checksum: Option<String>,
+    mut each: impl FnMut(Entry) -> ControlFlow<()>,
+) -> Result<ReadEach, BackupError> {
     let file = File::open(path).map_err(|e| read_error(path, &e))?;
     let mut stream = Stream {
         path,
@@ -702,13 +723,14 @@ pub fn read_each(
         .header
         .take()
         .ok_or_else(|| corrupt(path, "it holds no `webhooks`"))?;
-    if tail.checksum != checksum {
+    let verified = checksum.is_some();
+    if checksum.as_ref().is_some_and(|c| *c != tail.checksum) {
         return Err(corrupt(
             path,
             "its checksum member is not the one it ends with",
         ));
     }
-    if !stream.stopped && tail.count != stream.seen {
+    if verified && !stream.stopped && tail.count != stream.seen {
         return Err(corrupt(
             path,
             format!(
@@ -719,7 +741,7 @@ pub fn read_each(
     }
     Ok(ReadEach {
         header,
-        checksum,
+        checksum: checksum.unwrap_or(tail.checksum),
         count: tail.count,
         stopped: stream.stopped,
     })

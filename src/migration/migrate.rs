@@ -308,13 +308,14 @@ async fn count(registry: &Registry, selection: &Selection) -> Result<usize, Migr
     }
 }
 
-/// Reads a backup's entries on a blocking thread, as they are parsed, with their place.
-fn read_backup(
-    path: std::path::PathBuf,
-) -> (
+/// The entries of a backup being read, with their place, and the thread reading it.
+type BackupReader = (
     tokio::sync::mpsc::Receiver<(usize, Entry)>,
     tokio::task::JoinHandle<Result<(), backup::BackupError>>,
-) {
+);
+
+/// Reads a backup's entries on a blocking thread, as they are parsed, with their place.
+fn read_backup(path: std::path::PathBuf) -> BackupReader {
     let (sender, receiver) = tokio::sync::mpsc::channel(READ_AHEAD);
     let reader = tokio::task::spawn_blocking(move || {
         let mut index = 0;

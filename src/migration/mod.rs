@@ -7,6 +7,7 @@
 pub mod backup;
 pub mod migrate;
 pub mod outcome;
+pub mod rollback;
 pub mod selection;
 pub mod status;
 pub mod verify;

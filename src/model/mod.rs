@@ -16,6 +16,7 @@ mod migrate;
 mod mqtt;
 mod replay;
 mod requests;
+mod rollback;
 mod span;
 mod status;
 mod store;
@@ -39,6 +40,7 @@ pub use migrate::{DEFAULT_MIGRATE_CONCURRENCY, MigrateAction};
 pub use mqtt::{BrokerAddress, DEFAULT_DRAIN, DEFAULT_OUTBOX, DEFAULT_TOPIC_PREFIX, MqttDecl};
 pub use replay::ReplayAction;
 pub use requests::{CountExpectation, ExpectRequests, RequestCheck};
+pub use rollback::RollbackAction;
 pub use span::{Span, Spanned};
 pub use status::StatusAction;
 pub use store::{

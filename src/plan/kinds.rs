@@ -36,6 +36,7 @@ pub const STEP_KINDS: &[StepKind] = &[
     decode::backup::KIND,
     decode::verify::KIND,
     decode::migrate::KIND,
+    decode::rollback::KIND,
 ];
 
 /// The kind of this name.

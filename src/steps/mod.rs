@@ -11,6 +11,7 @@ pub mod http;
 pub mod migrate;
 pub mod registries;
 pub mod replay;
+pub mod rollback;
 pub mod sandboxes;
 pub mod status;
 pub mod stores;
@@ -47,6 +48,7 @@ pub const RUNNERS: &[Runner] = &[
     backup::RUNNER,
     verify::RUNNER,
     migrate::RUNNER,
+    rollback::RUNNER,
 ];
 
 /// The runner of a kind.

@@ -15,6 +15,7 @@ pub(super) mod mqtt;
 mod plan_node;
 pub(super) mod replay;
 pub(super) mod retry;
+pub(super) mod rollback;
 mod sandbox;
 pub(super) mod secret_store;
 pub(super) mod status;
