@@ -489,6 +489,8 @@ fn embedded_registry_add_list_show_set_url_remove() {
         tables(&target.read.0, SQLITE_TABLES),
         [
             "hookplan_credentials",
+            "hookplan_leases",
+            "hookplan_migrations",
             "hookplan_registry",
             "hookplan_schema_version",
             "webhooks"

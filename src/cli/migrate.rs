@@ -2,7 +2,8 @@
 //! [--clear-database] [--concurrency N] [--database NAME] [--store NAME] [--json]`: the
 //! spec's `migrate`, as a one-step plan running the `migrate` step. It prints the spec's lines
 //! as they come and exits 0 when nothing failed (pending approvals included, with a warning),
-//! 1 when a webhook failed or was not verified, 130 when interrupted. No value is printed.
+//! 1 when a webhook failed or was not verified, 3 when another migration holds the registry's
+//! lock (or this one lost it), 130 when interrupted. No value is printed.
 
 use super::logs::LogSetup;
 use super::one_step::{SelectionArgs, StepLines};
@@ -76,8 +77,13 @@ pub fn run(
     if report.status == RunStatus::Interrupted {
         return Ok(ExitCode::Interrupted);
     }
+    let refused = step
+        .details
+        .as_ref()
+        .is_some_and(|d| d["refused"] == serde_json::Value::Bool(true));
     match step.status {
         StepStatus::Passed | StepStatus::DryRun => Ok(ExitCode::Success),
+        StepStatus::Failed if refused => Ok(ExitCode::Refused),
         StepStatus::Failed if step.details.is_some() => Ok(ExitCode::Failed),
         _ => Err(CliError::failed(format!(
             "cannot migrate: {}",

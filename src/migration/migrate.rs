@@ -52,6 +52,8 @@ pub struct Request<'a> {
     /// Write batches in flight at once (at least 1).
     pub concurrency: usize,
     pub cancel: CancellationToken,
+    /// The registry's migration lock, checked before every write batch (fencing).
+    pub lock: Option<&'a super::lock::MigrationLock>,
 }
 
 /// Where the migration's lines and results go, as they happen.
@@ -77,6 +79,9 @@ pub struct Migrated {
     pub cleared: usize,
     /// Ctrl-C stopped it before it finished.
     pub interrupted: bool,
+    /// The registry's lock was lost (it expired, or was taken): it stopped before the next
+    /// write.
+    pub lost_lock: bool,
     /// What stopped it midway (the registry failed, the backup could not be read back): the
     /// summary covers what was done before.
     pub stopped_by: Option<String>,
@@ -89,6 +94,7 @@ impl Migrated {
             && self.unverified == 0
             && self.stopped_by.is_none()
             && !self.interrupted
+            && !self.lost_lock
     }
 }
 
@@ -239,7 +245,7 @@ pub async fn migrate(
             done.counts.pending_approval, request.store_label
         ));
     }
-    if done.interrupted || done.stopped_by.is_some() {
+    if done.interrupted || done.stopped_by.is_some() || done.lost_lock {
         return Ok(done);
     }
     verify_pass(request, &made, &stages, progress, &mut done).await;
@@ -457,6 +463,9 @@ async fn write_pass(
                     done.interrupted = true;
                     break 'read;
                 }
+                if !still_locked(request, done).await {
+                    break 'read;
+                }
                 jobs.spawn(write_job(
                     store.clone(),
                     path.clone(),
@@ -468,10 +477,10 @@ async fn write_pass(
             batch_names += names;
         }
     }
-    if !batch.is_empty() && !done.interrupted && done.stopped_by.is_none() {
+    if !batch.is_empty() && !done.interrupted && done.stopped_by.is_none() && !done.lost_lock {
         if request.cancel.is_cancelled() {
             done.interrupted = true;
-        } else {
+        } else if still_locked(request, done).await {
             jobs.spawn(write_job(store.clone(), path.clone(), batch));
         }
     }
@@ -506,6 +515,25 @@ async fn write_pass(
         done.stopped_by.get_or_insert(e.to_string());
     }
     stages
+}
+
+/// Fencing: whether the migration still holds the registry's lock (always, without one). A
+/// lost lock stops the migration before its next write.
+async fn still_locked(request: &Request<'_>, done: &mut Migrated) -> bool {
+    let Some(lock) = request.lock else {
+        return true;
+    };
+    match lock.check().await {
+        Ok(()) => true,
+        Err(crate::registry::LeaseError::Lost) => {
+            done.lost_lock = true;
+            false
+        }
+        Err(e) => {
+            done.stopped_by = Some(e.to_string());
+            false
+        }
+    }
 }
 
 /// Lines that ended out of order, said in the backup's order as soon as every earlier one
@@ -698,6 +726,9 @@ async fn verify_pass(
                 ));
             }
         }
+        if !clears.is_empty() && !still_locked(request, done).await {
+            break 'read;
+        }
         let recorded = async {
             scan.registry.mark_migrations(&marks).await?;
             scan.registry.write_credentials(&clears).await
@@ -715,7 +746,7 @@ async fn verify_pass(
     {
         done.stopped_by = Some(format!("cannot read the backup back: {e}"));
     }
-    if done.interrupted || done.stopped_by.is_some() {
+    if done.interrupted || done.stopped_by.is_some() || done.lost_lock {
         return;
     }
     progress.say(verify::closing(checked, done.unverified));

@@ -5,6 +5,7 @@
 //! itself (`migrate`, its wording in `outcome`) and its undoing (`rollback`).
 
 pub mod backup;
+pub mod lock;
 pub mod migrate;
 pub mod outcome;
 pub mod rollback;

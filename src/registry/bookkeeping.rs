@@ -5,6 +5,7 @@
 pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_bookkeeping.sql")),
     (2, include_str!("migrations/0002_migrations.sql")),
+    (3, include_str!("migrations/0003_leases.sql")),
 ];
 
 pub const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS hookplan_schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)";

@@ -10,6 +10,7 @@ mod bookkeeping;
 mod columns;
 mod credential_writes;
 mod error;
+mod lease;
 mod migration_marks;
 mod sql;
 mod url;
@@ -18,6 +19,7 @@ mod webhook;
 pub use columns::{ColumnMap, Field};
 pub use credential_writes::CredentialWrite;
 pub use error::RegistryError;
+pub use lease::{Holder, LEASE_SECONDS, LeaseError, Taken, this_host};
 pub use migration_marks::{MarkState, MigrationMark};
 pub use url::{Backend, embedded as embedded_url, mask as mask_url, password as url_password};
 pub use webhook::{Auth, Direction, Method, Webhook, derive_auth};
@@ -91,6 +93,8 @@ pub struct Registry {
     backend: Backend,
     masked: String,
     conn: Mutex<Option<AnyConnection>>,
+    /// hookplan's tables are known to be up to date (checked once per process).
+    bookkept: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Registry {
@@ -123,6 +127,7 @@ impl Registry {
             backend,
             masked,
             conn: Mutex::new(None),
+            bookkept: std::sync::atomic::AtomicBool::new(false),
         };
         {
             let mut conn = registry.conn.lock().await;
@@ -482,14 +487,27 @@ impl Registry {
             .map_err(|e| self.query_error(what, &e))
     }
 
-    /// Creates the `hookplan_*` tables and runs the migrations not yet applied.
+    /// Creates the `hookplan_*` tables and runs the migrations not yet applied, once per
+    /// process, in one transaction. On PostgreSQL a transaction-scoped advisory lock makes
+    /// two processes that start at once take turns (`CREATE TABLE IF NOT EXISTS` alone races
+    /// there); SQLite's write lock does the same.
     async fn bookkeeping(&self, conn: &mut AnyConnection) -> Result<(), RegistryError> {
+        use std::sync::atomic::Ordering;
+        if self.bookkept.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let what = "creating hookplan's tables";
-        self.exec(conn, bookkeeping::VERSION_TABLE, what).await?;
+        let mut tx = conn.begin().await.map_err(|e| self.query_error(what, &e))?;
+        if self.backend == Backend::Postgres {
+            // Any constant will do: hookplan's tables, in this database.
+            self.exec(&mut tx, "SELECT pg_advisory_xact_lock(7305641119)", what)
+                .await?;
+        }
+        self.exec(&mut tx, bookkeeping::VERSION_TABLE, what).await?;
         let mut current = Statement::new(self.backend);
         current.push("SELECT CAST(COALESCE(MAX(version), 0) AS TEXT) FROM hookplan_schema_version");
         let version: i64 = self
-            .texts(conn, &current, what)
+            .texts(&mut tx, &current, what)
             .await?
             .first()
             .and_then(|v| v.parse().ok())
@@ -498,7 +516,6 @@ impl Registry {
             if *number <= version {
                 continue;
             }
-            let mut tx = conn.begin().await.map_err(|e| self.query_error(what, &e))?;
             for statement in bookkeeping::statements(sql) {
                 sqlx::query(AssertSqlSafe(statement))
                     .execute(&mut *tx)
@@ -528,8 +545,9 @@ impl Registry {
                     .await
                     .map_err(|e| self.query_error(what, &e))?;
             }
-            tx.commit().await.map_err(|e| self.query_error(what, &e))?;
         }
+        tx.commit().await.map_err(|e| self.query_error(what, &e))?;
+        self.bookkept.store(true, Ordering::Release);
         Ok(())
     }
 

@@ -11,10 +11,12 @@
 use super::{KindFuture, Runner, StepCall};
 use crate::exec::{EventKind, StepOutcome, StepStatus};
 use crate::migration::backup::{self, Request as ScanRequest};
+use crate::migration::lock::{MigrationLock, takeover_line};
 use crate::migration::migrate::{self, Progress, Request};
 use crate::migration::outcome::{Line, Outcome, store_label};
 use crate::migration::verify::{self, Verdict};
 use crate::model::{MigrateAction, StoreKind};
+use crate::registry::LeaseError;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::time::Instant;
@@ -45,6 +47,8 @@ struct Details {
     unverified: usize,
     cleared: usize,
     interrupted: bool,
+    /// The registry's lock was held by another migration, or lost midway: exit 3.
+    refused: bool,
     failed: Vec<Failed>,
     pending_approval: Vec<Pending>,
     not_verified: Vec<String>,
@@ -130,6 +134,59 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
     };
     let folder = backup::folder(&ctx.state_dir);
     let dry_run = spec.dry_run || ctx.dry_run;
+    let say = |line: String| {
+        ctx.events.emit(
+            &call.timeline,
+            EventKind::StepLog {
+                step: call.index,
+                message: line,
+            },
+        );
+    };
+    // One migration at a time per registry, whatever machine it runs on; a dry run changes
+    // nothing and takes no lock.
+    let lock = if dry_run {
+        None
+    } else {
+        match MigrationLock::take(registry.clone()).await {
+            Ok((lock, taken)) => {
+                if let Some(line) = takeover_line(&taken) {
+                    say(line);
+                }
+                Some(lock)
+            }
+            Err(e @ LeaseError::Held { .. }) => {
+                say(format!("Refused: {e}"));
+                let mut outcome = StepOutcome::errored(String::new(), call.timeline.elapsed());
+                outcome.status = StepStatus::Failed;
+                outcome.message = Some(format!(
+                    "refused: {e}; it ends by itself when that migration finishes or stops renewing it"
+                ));
+                let details = Details {
+                    database: spec.database.value.clone(),
+                    store: spec.store.value.clone(),
+                    path: opened.decl.path.clone(),
+                    selection: selection.describe(),
+                    dry_run,
+                    clear_database: spec.clear_database,
+                    backup: None,
+                    folder: folder.display().to_string(),
+                    counts: Default::default(),
+                    verified: 0,
+                    unverified: 0,
+                    cleared: 0,
+                    interrupted: false,
+                    refused: true,
+                    failed: Vec::new(),
+                    pending_approval: Vec::new(),
+                    not_verified: Vec::new(),
+                };
+                outcome.details = serde_json::to_value(&details).ok();
+                return outcome;
+            }
+            Err(e) => return fail(format!("cannot take the registry's lock: {e}")),
+        }
+    };
     let infisical = matches!(opened.decl.kind, StoreKind::Infisical(_));
     let request = Request {
         scan: ScanRequest {
@@ -147,6 +204,7 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         clear_database: spec.clear_database,
         concurrency: spec.concurrency,
         cancel: call.cancel.clone(),
+        lock: lock.as_ref(),
     };
     let mut lines = Lines {
         call: &call,
@@ -154,7 +212,15 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         pending: Vec::new(),
         not_verified: Vec::new(),
     };
-    let done = match migrate::migrate(&request, &mut lines).await {
+    let result = migrate::migrate(&request, &mut lines).await;
+    drop(request);
+    // Released after Ctrl-C too; a lease that cannot be released expires by itself.
+    if let Some(lock) = lock
+        && let Err(e) = lock.release().await
+    {
+        tracing::warn!("the registry's lock could not be released (it expires by itself): {e}");
+    }
+    let done = match result {
         Ok(done) => done,
         Err(e) => return fail(e.to_string()),
     };
@@ -176,7 +242,12 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         outcome.captures = vec![("backup".to_string(), made.file.clone())];
     }
     let counts = done.counts;
-    let (status, message) = if let Some(why) = &done.stopped_by {
+    let (status, message) = if done.lost_lock {
+        (
+            StepStatus::Failed,
+            Some(format!("refused: {}", LeaseError::Lost)),
+        )
+    } else if let Some(why) = &done.stopped_by {
         (
             StepStatus::Errored,
             Some(format!("the migration stopped: {}", ctx.redact(why))),
@@ -213,6 +284,7 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         unverified: done.unverified,
         cleared: done.cleared,
         interrupted: done.interrupted,
+        refused: done.lost_lock,
         failed,
         pending_approval: pending,
         not_verified,

@@ -8,10 +8,12 @@
 
 use super::{KindFuture, Runner, StepCall};
 use crate::exec::{EventKind, StepOutcome, StepStatus};
+use crate::migration::lock::{MigrationLock, takeover_line};
 use crate::migration::rollback::{
     self, Event, FORCE_HINT, NameChange, Outcome, Request, RollbackError,
 };
 use crate::model::RollbackAction;
+use crate::registry::LeaseError;
 use serde::Serialize;
 use std::time::Instant;
 
@@ -120,6 +122,32 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         force: spec.force,
         ..Details::default()
     };
+    // The registry's migration lock, as a migration holds it; a dry run changes nothing.
+    let lock = if spec.dry_run {
+        None
+    } else {
+        match MigrationLock::take(registry.clone()).await {
+            Ok((lock, taken)) => {
+                if let Some(line) = takeover_line(&taken) {
+                    log(line);
+                }
+                Some(lock)
+            }
+            Err(LeaseError::Held { host, pid, seconds }) => {
+                let problem = LeaseError::Held { host, pid, seconds }.to_string();
+                log(format!("Refused: {problem}"));
+                details.refused = true;
+                details.problems = vec![problem.clone()];
+                let mut outcome = StepOutcome::errored(String::new(), call.timeline.elapsed());
+                outcome.status = StepStatus::Failed;
+                outcome.message = Some(format!("refused: {problem}"));
+                outcome.details = serde_json::to_value(&details).ok();
+                outcome.real_duration = started.elapsed();
+                return outcome;
+            }
+            Err(e) => return fail(format!("cannot take the registry's lock: {e}")),
+        }
+    };
     let mut webhooks = Vec::new();
     let result = rollback::rollback(&request, |event| match event {
         Event::Start { file, webhooks } => {
@@ -204,6 +232,11 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         Err(e) => {
             outcome.message = Some(ctx.redact(&format!("cannot roll back: {e}")));
         }
+    }
+    if let Some(lock) = lock
+        && let Err(e) = lock.release().await
+    {
+        tracing::warn!("the registry's lock could not be released (it expires by itself): {e}");
     }
     outcome.details = serde_json::to_value(&details).ok();
     outcome.duration = call.timeline.elapsed();

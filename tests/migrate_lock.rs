@@ -1,0 +1,184 @@
+//! The registry's migration lock, for real: two migrations started at the same moment as
+//! separate processes against one PostgreSQL registry — exactly one runs, the other is
+//! refused with exit 3 naming the holder; a holder killed with SIGKILL is taken over at once
+//! on its own host, and waited out from another one (`HOOKPLAN_HOST_ID` makes a checkout act
+//! as another machine). Each migration writes into its own Infisical emulation, whose batch
+//! writes answer late so that the first is still at work when the second starts.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use support::postgres::{Postgres, run_sql_blocking};
+use support::{Run, Scratch, hookplan};
+
+const OWN_TABLE: &str = "CREATE TABLE webhooks (code TEXT PRIMARY KEY, direction TEXT, url TEXT, method TEXT, auth TEXT, \"user\" TEXT, key TEXT, password TEXT, signing_secret TEXT, enabled TEXT)";
+
+fn registry(pg: &Postgres, n: usize) -> String {
+    let url = pg.create_db_blocking("locks");
+    let mut insert =
+        String::from("INSERT INTO webhooks (code, direction, url, method, \"user\", key) VALUES ");
+    let rows: Vec<String> = (0..n)
+        .map(|i| format!("('HOOK_{i:04}', 'OUT', 'https://h.example.com/{i}', 'POST', 'user-{i}', 'sk_live_lock_{i:04}')"))
+        .collect();
+    insert.push_str(&rows.join(", "));
+    run_sql_blocking(&url, &[OWN_TABLE, &insert]);
+    url
+}
+
+/// A plan migrating the registry at `db` into its own emulation, each batch answered
+/// `delay` late, one batch at a time.
+fn plan(db: &str, delay: &str) -> String {
+    format!(
+        r#"plan "locked" {{ seed 3; }}
+sandbox "vault" {{
+    port 0
+    endpoint "/api/v4/secrets/batch" method="PATCH" delay="{delay}"
+    infisical {{
+        project "demo-project"
+        environment "prod"
+        identity client-id="demo-client" client-secret="${{secret.VAULT_SECRET:-demo-secret}}"
+        api "v4"
+    }}
+}}
+database "registry" url="{db}"
+secret-store "vault" kind="infisical" {{
+    api-url "${{sandbox.vault.url}}"
+    project "demo-project"
+    environment "prod"
+    path "/webhooks"
+    auth "universal-auth" client-id="demo-client" client-secret="${{secret.VAULT_SECRET:-demo-secret}}"
+}}
+step "migrate" {{ migrate to="vault" concurrency=1; }}
+"#
+    )
+}
+
+fn spawn(s: &Scratch, host: Option<&str>) -> Child {
+    let mut command = hookplan();
+    command
+        .current_dir(s.path())
+        .args(["run", "plan.kdl", "--no-progress", "--report-dir", "out"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(host) = host {
+        command.env("HOOKPLAN_HOST_ID", host);
+    }
+    command.spawn().unwrap()
+}
+
+/// Reads a run's console until a line contains `wanted`; the console so far.
+fn until(child: &mut Child, wanted: &str) -> (String, BufReader<std::process::ChildStderr>) {
+    let mut reader = BufReader::new(child.stderr.take().unwrap());
+    let mut console = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            panic!("the run ended before `{wanted}`:\n{console}");
+        }
+        console.push_str(&line);
+        if line.contains(wanted) {
+            return (console, reader);
+        }
+    }
+}
+
+fn finish(mut child: Child) -> Run {
+    let output = child.wait_with_output().unwrap();
+    output.into()
+}
+
+fn project(db: &str, delay: &str) -> Scratch {
+    let s = Scratch::new();
+    s.write("plan.kdl", &plan(db, delay));
+    s
+}
+
+#[test]
+fn two_migrations_at_once_one_runs_and_the_other_is_refused_with_exit_3() {
+    let pg = Postgres::start();
+    let db = registry(&pg, 300);
+    let (a, b) = (project(&db, "150ms"), project(&db, "150ms"));
+    let first = spawn(&a, None);
+    let second = spawn(&b, None);
+    let (first, second) = (finish(first), finish(second));
+    let mut codes = [first.code, second.code];
+    codes.sort();
+    assert_eq!(
+        codes,
+        [0, 3],
+        "exactly one runs:\n--- first\n{}\n--- second\n{}",
+        first.stderr,
+        second.stderr
+    );
+    let refused = if first.code == 3 { &first } else { &second };
+    assert!(
+        refused
+            .stderr
+            .contains("Refused: another migration holds the registry's lock: process "),
+        "{}",
+        refused.stderr
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            if first.code == 3 { &a } else { &b }
+                .path()
+                .join("out/report.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["steps"][0]["details"]["refused"], true);
+    assert_eq!(
+        report["steps"][0]["details"]["backup"],
+        serde_json::Value::Null
+    );
+    // The winner gave the lock back: a third one runs (everything is in its own, empty
+    // emulation, so it migrates everything again).
+    let third = finish(spawn(&project(&db, "1ms"), None));
+    assert_eq!(third.code, 0, "{}", third.stderr);
+}
+
+#[test]
+fn a_killed_holder_is_taken_over_at_once_on_its_host_and_waited_out_from_another() {
+    let pg = Postgres::start();
+    let db = registry(&pg, 300);
+    let a = project(&db, "200ms");
+    let mut holder = spawn(&a, None);
+    let pid = holder.id();
+    let (_, _reader) = until(&mut holder, "Migrating webhooks...");
+
+    // Another machine, while the holder works: refused, naming it.
+    let elsewhere = finish(spawn(&project(&db, "1ms"), Some("other-machine")));
+    assert_eq!(elsewhere.code, 3, "{}", elsewhere.stderr);
+    assert!(
+        elsewhere.stderr.contains(&format!(
+            "another migration holds the registry's lock: process {pid} on "
+        )),
+        "{}",
+        elsewhere.stderr
+    );
+
+    // SIGKILL: no release. Another machine cannot tell the process is gone: it waits for the
+    // lease to expire.
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let elsewhere = finish(spawn(&project(&db, "1ms"), Some("other-machine")));
+    assert_eq!(elsewhere.code, 3, "{}", elsewhere.stderr);
+    assert!(
+        elsewhere.stderr.contains("more second(s)"),
+        "{}",
+        elsewhere.stderr
+    );
+
+    // The same host sees the process is gone and takes over at once.
+    let here = finish(spawn(&project(&db, "1ms"), None));
+    assert_eq!(here.code, 0, "{}", here.stderr);
+    assert!(
+        here.stderr.contains(&format!(
+            "Took over the registry's lock from process {pid} on this host, which is gone"
+        )),
+        "{}",
+        here.stderr
+    );
+}
