@@ -206,6 +206,13 @@ fn a_preview_then_an_approved_run_migrates() {
     );
 
     let file: Value = serde_json::from_str(&s.read("preview.json")).unwrap();
+    let schema = std::fs::read_to_string(support::repo().join("schemas/preview.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&serde_json::from_str(&schema).unwrap()).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&file)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
     assert_eq!(file["format"], "hookplan-preview");
     assert_eq!(file["version"], 1);
     assert_eq!(file["key"].as_str().unwrap().len(), 64);
