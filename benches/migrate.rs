@@ -92,6 +92,8 @@ fn emulation(dir: &Path) -> (Child, String) {
 /// KiB, and whether it exited 0.
 fn measured(dir: &Path, url: &str, args: &[&str]) -> (Duration, u64, bool) {
     let started = Instant::now();
+    // Waited for below with wait4, which also gives its peak memory.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(BIN)
         .current_dir(dir)
         .args(args)
