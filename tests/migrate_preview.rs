@@ -63,9 +63,9 @@ fn make_registry(s: &Scratch, file: &str) {
     let seed = s.write("seed.sql", &format!("{OWN_TABLE}{ROWS}"));
     let url = url(s, file);
     block_on(async {
-        let registry = hookplan::registry::Registry::open(
-            hookplan::registry::RegistryConfig::new("registry", &url),
-        )
+        let registry = hookplan::registry::Registry::open(hookplan::registry::RegistryConfig::new(
+            "registry", &url,
+        ))
         .await
         .unwrap();
         assert!(registry.seed(&seed).await.unwrap());
@@ -192,7 +192,8 @@ fn a_preview_then_an_approved_run_migrates() {
     let made = preview(&s, "plan.kdl");
     exits(&made, 0);
     assert!(
-        made.stdout.contains("step \"migrate\": 3 webhook(s) to migrate"),
+        made.stdout
+            .contains("step \"migrate\": 3 webhook(s) to migrate"),
         "{}",
         made.stdout
     );
@@ -206,7 +207,8 @@ fn a_preview_then_an_approved_run_migrates() {
     );
 
     let file: Value = serde_json::from_str(&s.read("preview.json")).unwrap();
-    let schema = std::fs::read_to_string(support::repo().join("schemas/preview.schema.json")).unwrap();
+    let schema =
+        std::fs::read_to_string(support::repo().join("schemas/preview.schema.json")).unwrap();
     let validator = jsonschema::validator_for(&serde_json::from_str(&schema).unwrap()).unwrap();
     let errors: Vec<String> = validator
         .iter_errors(&file)
@@ -232,13 +234,19 @@ fn a_preview_then_an_approved_run_migrates() {
     assert_eq!(codes, ["GITHUB_WEBHOOK", "LEGACY_HOOK", "STRIPE_PAYMENT"]);
     let github = &step["webhooks"][0]["targets"];
     assert_eq!(github[1]["name"], "WEBHOOK_OUT_GITHUB_WEBHOOK_KEY");
-    assert!(github[1]["store"].as_str().unwrap().starts_with("hmac-sha256:"));
+    assert!(
+        github[1]["store"]
+            .as_str()
+            .unwrap()
+            .starts_with("hmac-sha256:")
+    );
     assert_eq!(github[0]["store"], Value::Null, "the store has no user");
 
     let run = approved_run(&s, "plan.kdl");
     exits(&run, 0);
     assert!(
-        run.stderr.contains("Approved preview preview.json: the live state matches"),
+        run.stderr
+            .contains("Approved preview preview.json: the live state matches"),
         "{}",
         run.stderr
     );
@@ -277,7 +285,10 @@ fn the_preview_is_private_and_holds_no_value_nor_a_plain_hash_of_one() {
             assert!(!text.contains(value), "{value} is in the preview");
         }
         let plain = hex::encode(Sha256::digest(value.as_bytes()));
-        assert!(!text.contains(&plain), "the SHA-256 of {value} is in the preview");
+        assert!(
+            !text.contains(&plain),
+            "the SHA-256 of {value} is in the preview"
+        );
         assert!(!text.contains(&plain.to_uppercase()));
     }
     // Two previews of one state share no fingerprint: each has a key of its own.
@@ -303,7 +314,8 @@ fn a_key_changed_in_the_registry_refuses_the_run() {
     let run = approved_run(&s, "plan.kdl");
     refused(&s, &run, &before);
     assert!(
-        run.stderr.contains("STRIPE_PAYMENT: the registry's key changed"),
+        run.stderr
+            .contains("STRIPE_PAYMENT: the registry's key changed"),
         "{}",
         run.stderr
     );
@@ -323,9 +335,8 @@ fn a_store_value_changed_refuses_the_run() {
     let run = approved_run(&s, "plan.kdl");
     refused(&s, &run, &before);
     assert!(
-        run.stderr.contains(
-            "GITHUB_WEBHOOK: the store's key changed (WEBHOOK_OUT_GITHUB_WEBHOOK_KEY)"
-        ),
+        run.stderr
+            .contains("GITHUB_WEBHOOK: the store's key changed (WEBHOOK_OUT_GITHUB_WEBHOOK_KEY)"),
         "{}",
         run.stderr
     );
@@ -359,7 +370,8 @@ fn the_preview_of_another_plan_is_refused() {
     let run = approved_run(&s, "plan.kdl");
     refused(&s, &run, &before);
     assert!(
-        run.stderr.contains("is the preview of another plan (\"other\")"),
+        run.stderr
+            .contains("is the preview of another plan (\"other\")"),
         "{}",
         run.stderr
     );
@@ -374,7 +386,11 @@ fn an_edited_selection_is_refused() {
     let before = s.read("secrets.json");
     let run = approved_run(&s, "plan.kdl");
     refused(&s, &run, &before);
-    assert!(run.stderr.contains("before it was edited"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("before it was edited"),
+        "{}",
+        run.stderr
+    );
 
     // Held to the edited plan's hash, the preview still binds the step's selection.
     exits(&preview(&s, "plan.kdl"), 0);

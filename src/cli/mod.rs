@@ -98,7 +98,7 @@ pub enum Command {
 
     /// Run a plan: steps in dependency order, live progress, reports
     #[command(
-        after_help = "Examples:\n  hookplan run plans/quickstart.kdl\n  hookplan run plans/quickstart.kdl --time-scale 0 --report-dir reports/\n  hookplan run plans/smoke.kdl --var region=eu --only deliver --dry-run\n  hookplan run plans/migrate.kdl --approved preview.json    # refused (exit 3) if anything drifted since the preview"
+        after_help = "Examples:\n  hookplan run plans/quickstart.kdl\n  hookplan run plans/quickstart.kdl --time-scale 0 --report-dir reports/\n  hookplan run plans/smoke.kdl --var region=eu --only deliver --dry-run\n  hookplan run plans/migrate.kdl --approved preview.json   # exit 3 if anything drifted"
     )]
     Run(run::RunArgs),
 
@@ -215,8 +215,9 @@ restores the backup's values anyway. Exit 1 when a webhook failed. No value is s
   hookplan preview plans/migrate.kdl --out preview.json --var env=prod
   hookplan run plans/migrate.kdl --approved preview.json
 
-Nothing is run or written but the preview (mode 0600): per migrate step its registry (and the
-registry's id), store, path and selection, and per webhook the migration would touch its code,
+No step runs and nothing is written but the preview (mode 0600; a registry without an id is
+given one, in hookplan's own tables): per migrate step its registry (and the registry's id),
+store, path and selection, and per webhook the migration would touch its code,
 its target names and, for each name, HMAC-SHA256 fingerprints of the row's value and of the
 store's value, under a random key kept in the preview. No value, and no plain hash of one, is
 written or printed. `run --approved` recomputes the fingerprints and refuses (exit 3, nothing

@@ -98,7 +98,7 @@ pub fn run(
     for step in &preview.steps {
         let b = &step.binding;
         println!(
-            "  step \"{}\": {} webhook(s) to migrate ({} -> {}{}, {})",
+            "  step \"{}\": {} webhook(s) to migrate ({} -> {}:{}, {})",
             step.name,
             step.webhooks.len(),
             b.database,
