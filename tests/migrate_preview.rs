@@ -362,6 +362,22 @@ fn a_webhook_added_refuses_the_run() {
 }
 
 #[test]
+fn a_webhook_gone_refuses_the_run() {
+    let s = project();
+    exits(&preview(&s, "plan.kdl"), 0);
+    let before = s.read("secrets.json");
+    sql(&s, "DELETE FROM webhooks WHERE code = 'LEGACY_HOOK'");
+    let run = approved_run(&s, "plan.kdl");
+    refused(&s, &run, &before);
+    assert!(
+        run.stderr
+            .contains("LEGACY_HOOK: in the preview, but the migration would no longer touch it"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn the_preview_of_another_plan_is_refused() {
     let s = project();
     s.write("other.kdl", &plan_text("other", "direction=\"OUT\""));

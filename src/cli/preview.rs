@@ -209,15 +209,21 @@ async fn read_live(
     Ok(live)
 }
 
+/// What `run --approved` found matching.
+pub(super) struct Approved {
+    pub webhooks: usize,
+    pub steps: usize,
+}
+
 /// `run --approved FILE`: the live state must be the one previewed, or the run is refused
-/// (exit 3) before any step runs. Prints one line on stderr when it matches.
+/// (exit 3) before any step runs.
 pub(super) fn check_approved(
     runtime: &tokio::runtime::Runtime,
     file: &Path,
     plan: &Plan,
     values: &Values,
     state_dir: &Path,
-) -> Result<(), CliError> {
+) -> Result<Approved, CliError> {
     let previewed = preview::read(file).map_err(|e| match e {
         PreviewError::Read { .. }
         | PreviewError::NotAPreview { .. }
@@ -275,12 +281,10 @@ pub(super) fn check_approved(
         );
     }
     if problems.is_empty() {
-        eprintln!(
-            "Approved preview {}: the live state matches ({webhooks} webhook(s) in {} migrate step(s))",
-            file.display(),
-            live.len()
-        );
-        return Ok(());
+        return Ok(Approved {
+            webhooks,
+            steps: live.len(),
+        });
     }
     let mut message = format!(
         "the live state no longer matches the approved preview {}; nothing was run:",

@@ -118,7 +118,17 @@ pub fn run(
         .map_err(|e| CliError::io("cannot start the runtime", &e))?;
     if let Some(file) = &args.approved {
         // Before anything runs: no run folder, no step, no sandbox of the run.
-        super::preview::check_approved(&runtime, file, &loaded.plan, &values, state_dir)?;
+        let approved =
+            super::preview::check_approved(&runtime, file, &loaded.plan, &values, state_dir)?;
+        // JSON lines on stderr are the run's events alone.
+        if logs.format != super::logs::LogFormat::Json {
+            eprintln!(
+                "Approved preview {}: the live state matches ({} webhook(s) in {} migrate step(s))",
+                file.display(),
+                approved.webhooks,
+                approved.steps
+            );
+        }
     }
     let report = runtime.block_on(execute(&args, loaded, values, selected, state_dir, logs))?;
     // Steps still waiting on the network when interrupted are not waited for.
