@@ -455,3 +455,141 @@ fn another_registry_is_refused() {
     // No webhook is named: the comparison is of another registry's rows.
     assert!(!run.stderr.contains("STRIPE_PAYMENT"), "{}", run.stderr);
 }
+
+const CLIENT_SECRET: &str = "client-secret-canary-5a7e";
+
+fn infisical(url: &str) -> hookplan::store::infisical::InfisicalStore {
+    use hookplan::store::infisical::{ApiVersion, InfisicalConfig, InfisicalStore};
+    InfisicalStore::new(InfisicalConfig {
+        name: "vault".into(),
+        api_url: url.to_string(),
+        project: "demo-project".into(),
+        environment: "prod".into(),
+        client_id: "demo-client".into(),
+        client_secret: hookplan::store::SecretValue::new(CLIENT_SECRET),
+        api_version: ApiVersion::Auto,
+        ca_bundle: None,
+        retry: InfisicalStore::default_retry(),
+        clock: hookplan::clock::Clock::new(0.0),
+        seed: 1,
+        attempt_timeout: std::time::Duration::from_secs(10),
+        on_secret: None,
+    })
+    .unwrap()
+}
+
+fn vault_state(url: &str) -> BTreeMap<String, String> {
+    use hookplan::store::SecretStore;
+    block_on(async {
+        infisical(url)
+            .list("/webhooks")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.name, s.value.expose().to_string()))
+            .collect()
+    })
+}
+
+#[test]
+fn the_infisical_emulation_is_previewed_and_held_to_it() {
+    use hookplan::store::{NewSecret, SecretStore};
+    let s = Scratch::new();
+    make_registry(&s, "registry.db");
+    let vault = support::cli_sandbox::CliSandbox::start(
+        &s,
+        "vault",
+        &["--infisical", "--infisical-client-secret", CLIENT_SECRET],
+    );
+    let api = vault.url.replace("localhost", "127.0.0.1");
+    s.write(
+        "plan.kdl",
+        r#"plan "reviewed-vault" { seed 7; }
+database "registry" url="${env.REGISTRY_URL}"
+secret-store "vault" kind="infisical" {
+    api-url "${env.VAULT_URL}"
+    project "demo-project"
+    environment "prod"
+    path "/webhooks"
+    auth "universal-auth" client-id="demo-client" client-secret="${secret.VAULT_SECRET}"
+}
+step "migrate" { migrate from="registry" to="vault" direction="OUT"; }
+"#,
+    );
+    // The store holds one of the names already, with another value.
+    block_on(async {
+        infisical(&api)
+            .set(
+                "/webhooks",
+                NewSecret::new("WEBHOOK_OUT_STRIPE_PAYMENT_USER", PRIOR_LONG),
+            )
+            .await
+            .unwrap();
+    });
+    let registry_url = url(&s, "registry.db");
+    let env = [
+        ("REGISTRY_URL", registry_url.as_str()),
+        ("VAULT_URL", api.as_str()),
+        ("VAULT_SECRET", CLIENT_SECRET),
+    ];
+    let made = s.run_env(&["preview", "plan.kdl", "--out", "preview.json"], &env);
+    exits(&made, 0);
+    assert!(
+        made.stdout.contains("3 webhook(s) to migrate"),
+        "{}",
+        made.stdout
+    );
+    assert_eq!(vault_state(&api).len(), 1, "a preview wrote to the store");
+
+    // Someone changes that name's value meanwhile.
+    block_on(async {
+        infisical(&api)
+            .set(
+                "/webhooks",
+                NewSecret::new("WEBHOOK_OUT_STRIPE_PAYMENT_USER", CHANGED_LONG),
+            )
+            .await
+            .unwrap();
+    });
+    let approved = [
+        "run",
+        "plan.kdl",
+        "--approved",
+        "preview.json",
+        "--time-scale",
+        "0",
+        "--no-progress",
+    ];
+    let run = s.run_env(&approved, &env);
+    exits(&run, 3);
+    assert!(
+        run.stderr
+            .contains("STRIPE_PAYMENT: the store's user changed (WEBHOOK_OUT_STRIPE_PAYMENT_USER)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        vault_state(&api).len(),
+        1,
+        "the refused run wrote to the store"
+    );
+    assert!(!s.path().join(".hookplan/backups").exists());
+
+    // Previewed again and approved, it migrates.
+    exits(
+        &s.run_env(&["preview", "plan.kdl", "--out", "preview.json"], &env),
+        0,
+    );
+    let run = s.run_env(&approved, &env);
+    exits(&run, 0);
+    let held = vault_state(&api);
+    assert_eq!(held["WEBHOOK_OUT_STRIPE_PAYMENT_USER"], "POST");
+    assert_eq!(held["WEBHOOK_OUT_GITHUB_WEBHOOK_KEY"], LONG);
+    for out in [&made.stdout, &made.stderr, &run.stdout, &run.stderr] {
+        for long in [LONG, PRIOR_LONG, CHANGED_LONG, CLIENT_SECRET] {
+            assert!(!out.contains(long), "{out}");
+        }
+    }
+    let text = s.read("preview.json");
+    assert!(!text.contains(CLIENT_SECRET) && !text.contains(LONG));
+}
