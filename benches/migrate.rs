@@ -96,6 +96,8 @@ fn emulation(dir: &Path) -> (Child, String) {
 /// forked with before it exec'd, and this process holds the registry it just wrote.
 fn measured(dir: &Path, url: &str, args: &[&str]) -> (Duration, u64, bool) {
     let started = Instant::now();
+    // Waited for below with wait4, which also gives its peak memory.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(BIN)
         .current_dir(dir)
         .args(args)

@@ -10,6 +10,7 @@ mod graph;
 mod logs;
 mod migrate;
 mod one_step;
+mod preview;
 mod registry;
 mod render;
 mod report;
@@ -97,7 +98,7 @@ pub enum Command {
 
     /// Run a plan: steps in dependency order, live progress, reports
     #[command(
-        after_help = "Examples:\n  hookplan run plans/quickstart.kdl\n  hookplan run plans/quickstart.kdl --time-scale 0 --report-dir reports/\n  hookplan run plans/smoke.kdl --var region=eu --only deliver --dry-run"
+        after_help = "Examples:\n  hookplan run plans/quickstart.kdl\n  hookplan run plans/quickstart.kdl --time-scale 0 --report-dir reports/\n  hookplan run plans/smoke.kdl --var region=eu --only deliver --dry-run\n  hookplan run plans/migrate.kdl --approved preview.json   # exit 3 if anything drifted"
     )]
     Run(run::RunArgs),
 
@@ -208,6 +209,22 @@ migration, when the backup's checksum fails, or when it is of another registry; 
 restores the backup's values anyway. Exit 1 when a webhook failed. No value is shown.")]
     Rollback(rollback::RollbackArgs),
 
+    /// Preview what a plan's migrate steps would touch, for review before `run --approved`
+    #[command(after_help = "Examples:
+  hookplan preview plans/migrate.kdl --out preview.json
+  hookplan preview plans/migrate.kdl --out preview.json --var env=prod
+  hookplan run plans/migrate.kdl --approved preview.json
+
+No step runs and nothing is written but the preview (mode 0600; a registry without an id is
+given one, in hookplan's own tables): per migrate step its registry (and the registry's id),
+store, path and selection, and per webhook the migration would touch its code,
+its target names and, for each name, HMAC-SHA256 fingerprints of the row's value and of the
+store's value, under a random key kept in the preview. No value, and no plain hash of one, is
+written or printed. `run --approved` recomputes the fingerprints and refuses (exit 3, nothing
+run) when the plan, a step's registry, store or selection, or any webhook drifted, naming each
+webhook and how.")]
+    Preview(preview::PreviewArgs),
+
     /// List the backups in STATE_DIR/backups, their checksums verified
     #[command(after_help = "Examples:\n  hookplan list-backups\n  hookplan list-backups --json")]
     ListBackups(backups::ListBackupsArgs),
@@ -301,6 +318,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let config = config()?;
             rollback::run(args, &cli.state_dir, &config, &logs(&config))
         }
+        Command::Preview(args) => preview::run(args, &cli.state_dir, &config()?),
         Command::ListBackups(args) => backups::list(args, &cli.state_dir),
         Command::Completions { shell } => {
             clap_complete::generate(

@@ -71,6 +71,12 @@ pub struct RunArgs {
     /// Show only failures and the summary
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// Run only if the live state still matches this preview (`hookplan preview`): refused
+    /// (exit 3) before any step runs when the plan, a migrate step's registry, store or
+    /// selection, or any webhook's values changed since
+    #[arg(long, value_name = "FILE")]
+    pub approved: Option<PathBuf>,
 }
 
 pub fn run(
@@ -103,19 +109,27 @@ pub fn run(
             .with_help("name a folder (it is created if missing)"));
         }
     }
-    let overrides = parse_vars(&args.vars, &loaded)?;
     let selected = selection(&args, &loaded)?;
-    let mut values = values::resolve(&loaded.plan, &overrides, &values::ProcessEnvironment)
-        .map_err(|missing| {
-            let diagnostics = missing.iter().map(missing_value).collect();
-            CliError::plan(PlanErrors::single(loaded.file.clone(), diagnostics))
-        })?;
-    values.vars.extend(overrides.iter().cloned());
+    let values = values(&args.vars, &loaded)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::io("cannot start the runtime", &e))?;
+    if let Some(file) = &args.approved {
+        // Before anything runs: no run folder, no step, no sandbox of the run.
+        let approved =
+            super::preview::check_approved(&runtime, file, &loaded.plan, &values, state_dir)?;
+        // JSON lines on stderr are the run's events alone.
+        if logs.format != super::logs::LogFormat::Json {
+            eprintln!(
+                "Approved preview {}: the live state matches ({} webhook(s) in {} migrate step(s))",
+                file.display(),
+                approved.webhooks,
+                approved.steps
+            );
+        }
+    }
     let report = runtime.block_on(execute(&args, loaded, values, selected, state_dir, logs))?;
     // Steps still waiting on the network when interrupted are not waited for.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
@@ -290,6 +304,18 @@ pub(super) fn run_folder(state_dir: &Path, plan: &str) -> Result<PathBuf, CliErr
         "cannot find a free run folder name in {}",
         runs.display()
     )))
+}
+
+/// The plan's values as a run resolves them: `--var` overrides, then the environment.
+pub(super) fn values(vars: &[String], loaded: &LoadedPlan) -> Result<values::Values, CliError> {
+    let overrides = parse_vars(vars, loaded)?;
+    let mut resolved = values::resolve(&loaded.plan, &overrides, &values::ProcessEnvironment)
+        .map_err(|missing| {
+            let diagnostics = missing.iter().map(missing_value).collect();
+            CliError::plan(PlanErrors::single(loaded.file.clone(), diagnostics))
+        })?;
+    resolved.vars.extend(overrides.iter().cloned());
+    Ok(resolved)
 }
 
 fn parse_vars(vars: &[String], loaded: &LoadedPlan) -> Result<Vec<(String, String)>, CliError> {

@@ -151,7 +151,7 @@ fn targets_of(entry: &Entry) -> Vec<(String, Change)> {
 
 /// Whether the migration has anything to do for `entry`: a credential the store lacks or
 /// holds otherwise, or (clearing) a row credential to clear.
-fn needs_work(entry: &Entry, clear_database: bool) -> bool {
+pub(crate) fn needs_work(entry: &Entry, clear_database: bool) -> bool {
     let plan = plan(entry);
     !plan.is_empty() && (clear_database || plan.iter().any(|(_, _, c)| *c != Change::Same))
 }
