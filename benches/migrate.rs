@@ -96,9 +96,7 @@ fn emulation(dir: &Path) -> (Child, String) {
 /// forked with before it exec'd, and this process holds the registry it just wrote.
 fn measured(dir: &Path, url: &str, args: &[&str]) -> (Duration, u64, bool) {
     let started = Instant::now();
-    // Waited for below with wait4, which also gives its peak memory.
-    #[allow(clippy::zombie_processes)]
-    let child = Command::new(BIN)
+    let mut child = Command::new(BIN)
         .current_dir(dir)
         .args(args)
         .env("INFISICAL_API_URL", url)
@@ -111,7 +109,6 @@ fn measured(dir: &Path, url: &str, args: &[&str]) -> (Duration, u64, bool) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut child = child;
     let status_file = format!("/proc/{}/status", child.id());
     let mut peak = 0u64;
     let status = loop {

@@ -83,7 +83,7 @@ fn until(child: &mut Child, wanted: &str) -> (String, BufReader<std::process::Ch
     }
 }
 
-fn finish(mut child: Child) -> Run {
+fn finish(child: Child) -> Run {
     let output = child.wait_with_output().unwrap();
     output.into()
 }

@@ -90,7 +90,13 @@ pub enum LeaseError {
     #[error("this migration lost the registry's lock (it expired, or another process took it)")]
     Lost,
     #[error(transparent)]
-    Registry(#[from] RegistryError),
+    Registry(#[from] Box<RegistryError>),
+}
+
+impl From<RegistryError> for LeaseError {
+    fn from(error: RegistryError) -> Self {
+        Self::Registry(Box::new(error))
+    }
 }
 
 impl Registry {
