@@ -921,14 +921,46 @@ fn ctrl_c_finishes_the_batches_in_flight_and_leaves_no_webhook_half_written() {
     assert_eq!(per_webhook.len(), migrated);
     assert_no_canary_in_console(&console);
 
-    // A rerun picks up where it stopped: the written ones are skipped, the rest migrated.
+    assert!(
+        console.contains("Run `hookplan migrate` again to resume on backup backup_OUT_"),
+        "{console}"
+    );
+    let first_backup = backups(&s);
+    assert_eq!(first_backup.len(), 1);
+
+    // A rerun resumes the journaled run on its own backup: what was written is not sent
+    // again, the rest is, and all of it is read back.
     let rerun = s.run_plan(&[]);
     exits(&rerun, 0);
     let report = report(&s);
-    let counts = &report["steps"][0]["details"]["counts"];
-    assert_eq!(counts["skipped"], migrated, "{counts}");
-    assert_eq!(counts["migrated"], 300 - migrated);
-    assert_eq!(report["steps"][0]["details"]["verified"], 300 - migrated);
+    let details = &report["steps"][0]["details"];
+    assert_eq!(details["resumed"], true, "{details}");
+    assert_eq!(
+        details["backup"],
+        first_backup[0].as_str(),
+        "its own backup"
+    );
+    assert_eq!(backups(&s), first_backup, "no new backup");
+    assert_eq!(details["counts"]["migrated"], 300, "{details}");
+    assert_eq!(details["verified"], 300);
+    assert!(
+        rerun.stderr.contains("Resuming the migration started "),
+        "{}",
+        rerun.stderr
+    );
+    let versions = self::puts(&s);
+    assert_eq!(versions.len(), 600);
+    assert!(
+        versions.values().all(|v| v == &[1]),
+        "written exactly once: {:?}",
+        versions.iter().find(|(_, v)| *v != &[1])
+    );
+    // Finished: the next run is a fresh one, which finds everything in the store.
+    let third = s.run_plan(&[]);
+    exits(&third, 0);
+    let report = self::report(&s);
+    assert_eq!(report["steps"][0]["details"]["resumed"], false);
+    assert_eq!(report["steps"][0]["details"]["counts"]["skipped"], 300);
 }
 
 #[test]
@@ -1006,4 +1038,67 @@ step "deliver" {{
     assert_eq!(report["steps"][0]["details"]["counts"]["migrated"], 5);
     assert_no_long_canary_in_files(&s);
     drop(subscriber);
+}
+
+#[test]
+fn an_unfinished_migration_is_resumed_with_its_selection_refused_otherwise_and_undone_by_rollback()
+{
+    let s = sqlite_project(&[]);
+    let run = s.run(&["migrate", "--webhook", "LEGACY_HOOK"]);
+    exits(&run, 0);
+    let backup = backups(&s).pop().unwrap();
+    assert_eq!(
+        query(&s, "SELECT selection, backup, state FROM hookplan_journal"),
+        [vec![
+            Some("webhook=LEGACY_HOOK".to_string()),
+            Some(backup.clone()),
+            Some("finished".to_string())
+        ]]
+    );
+    // As a run killed after its backup leaves it: unfinished.
+    let crash = |s: &Scratch| {
+        block_on(async {
+            let url = format!("sqlite://{}", s.path().join("registry.db").display());
+            let mut conn = AnyConnection::connect(&url).await.unwrap();
+            sqlx::query("UPDATE hookplan_journal SET state = 'running'")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        })
+    };
+    crash(&s);
+    let other = s.run(&["migrate", "--direction", "IN"]);
+    exits(&other, 3);
+    assert!(
+        other.stdout.contains(
+            "Refused: an unfinished migration into this store (webhook=LEGACY_HOOK, started "
+        ) && other
+            .stdout
+            .contains(&format!("`hookplan rollback {backup}` to undo it")),
+        "{}",
+        other.stdout
+    );
+    assert_eq!(backups(&s).len(), 1, "a refusal writes no backup");
+    // The same selection resumes it, on its backup.
+    let resumed = s.run(&["migrate", "--webhook", "LEGACY_HOOK"]);
+    exits(&resumed, 0);
+    assert!(
+        resumed.stdout.contains(&format!(
+            "from its backup .hookplan/backups/{backup}\nMigrating webhooks...\n[LEGACY_HOOK] Migrated successfully\n"
+        )),
+        "{}",
+        resumed.stdout
+    );
+    assert_eq!(backups(&s).len(), 1);
+    // Unfinished again, then rolled back: a fresh migration may start.
+    crash(&s);
+    exits(&s.run(&["rollback", &backup]), 0);
+    assert_eq!(
+        query(&s, "SELECT state FROM hookplan_journal"),
+        [vec![Some("rolled-back".to_string())]]
+    );
+    assert!(!stored(&s).contains_key("WEBHOOK_OUT_LEGACY_HOOK_USER"));
+    exits(&s.run(&["migrate", "--direction", "IN"]), 0);
+    assert_no_canary_in_console(&other.stdout);
+    assert_no_canary_in_console(&resumed.stdout);
 }

@@ -2,8 +2,9 @@
 //! separate processes against one PostgreSQL registry — exactly one runs, the other is
 //! refused with exit 3 naming the holder; a holder killed with SIGKILL is taken over at once
 //! on its own host, and waited out from another one (`HOOKPLAN_HOST_ID` makes a checkout act
-//! as another machine). Each migration writes into its own Infisical emulation, whose batch
-//! writes answer late so that the first is still at work when the second starts.
+//! as another machine), and the killed run is resumed on its own backup. Each checkout writes
+//! into its own Infisical emulation (its state kept in the checkout), whose batch writes
+//! answer late so that the first is still at work when the second starts.
 
 mod support;
 
@@ -39,6 +40,7 @@ sandbox "vault" {{
         environment "prod"
         identity client-id="demo-client" client-secret="${{secret.VAULT_SECRET:-demo-secret}}"
         api "v4"
+        state "vault"
     }}
 }}
 database "registry" url="{db}"
@@ -171,14 +173,33 @@ fn a_killed_holder_is_taken_over_at_once_on_its_host_and_waited_out_from_another
         elsewhere.stderr
     );
 
-    // The same host sees the process is gone and takes over at once.
-    let here = finish(spawn(&project(&db, "1ms"), None));
-    assert_eq!(here.code, 0, "{}", here.stderr);
+    // The same host sees the process is gone and takes over at once. A checkout without the
+    // killed run's backup cannot resume it: refused, saying where the backup is.
+    let other = finish(spawn(&project(&db, "1ms"), None));
+    assert_eq!(other.code, 3, "{}", other.stderr);
     assert!(
-        here.stderr.contains(&format!(
+        other.stderr.contains(&format!(
             "Took over the registry's lock from process {pid} on this host, which is gone"
         )),
         "{}",
-        here.stderr
+        other.stderr
     );
+    assert!(
+        other
+            .stderr
+            .contains("cannot be resumed here: its backup backup_OUT_"),
+        "{}",
+        other.stderr
+    );
+    // The holder's own checkout resumes it on its backup, into the emulation's kept state.
+    a.write("plan.kdl", &plan(&db, "1ms"));
+    let here = finish(spawn(&a, None));
+    assert_eq!(here.code, 0, "{}", here.stderr);
+    for wanted in [
+        "Resuming the migration started ",
+        "[migrate] Migrated: 300",
+        "All migrations verified successfully!",
+    ] {
+        assert!(here.stderr.contains(wanted), "{wanted}\n{}", here.stderr);
+    }
 }

@@ -153,6 +153,8 @@ async fn legacy_table_is_read_and_written(url: &str) {
         [
             "def_webhook",
             "hookplan_credentials",
+            "hookplan_journal",
+            "hookplan_journal_webhooks",
             "hookplan_leases",
             "hookplan_migrations",
             "hookplan_registry",

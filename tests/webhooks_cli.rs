@@ -489,6 +489,8 @@ fn embedded_registry_add_list_show_set_url_remove() {
         tables(&target.read.0, SQLITE_TABLES),
         [
             "hookplan_credentials",
+            "hookplan_journal",
+            "hookplan_journal_webhooks",
             "hookplan_leases",
             "hookplan_migrations",
             "hookplan_registry",

@@ -24,7 +24,10 @@ use super::backup::{self, Entry, Made, Output, Prior};
 use super::outcome::{self, Change, Counts, Line, Outcome, Skip};
 use super::verify::{self, Verdict};
 use super::{Selection, status::Held};
-use crate::registry::{CredentialWrite, Field, MarkState, MigrationMark, Registry, RegistryError};
+use crate::registry::{
+    CredentialWrite, Field, JournalRun, MarkState, MigrationMark, Registry, RegistryError,
+    RunState, Stage as Journaled,
+};
 use crate::store::{NewSecret, Secret, SecretStore, SecretValue, StoreError};
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
@@ -79,6 +82,8 @@ pub struct Migrated {
     pub cleared: usize,
     /// Ctrl-C stopped it before it finished.
     pub interrupted: bool,
+    /// It resumed an unfinished run, on that run's backup.
+    pub resumed: bool,
     /// The registry's lock was lost (it expired, or was taken): it stopped before the next
     /// write.
     pub lost_lock: bool,
@@ -105,6 +110,34 @@ pub enum MigrateError {
     Backup(#[from] backup::BackupError),
     #[error(transparent)]
     Registry(#[from] Box<RegistryError>),
+    /// Another selection's run into this store is unfinished: it must be resumed or rolled
+    /// back first.
+    #[error(
+        "an unfinished migration into this store ({selection}, started {started_at} on {host}) must be resumed or rolled back first: run `hookplan migrate` with that selection to resume it, or `hookplan rollback {backup}` to undo it"
+    )]
+    Unfinished {
+        selection: String,
+        started_at: String,
+        host: String,
+        backup: String,
+    },
+    /// The unfinished run's backup is not in this state directory.
+    #[error(
+        "the unfinished migration started {started_at} on {host} cannot be resumed here: its backup {backup} is not in {folder}; resume it on {host}, or copy the backup there"
+    )]
+    BackupElsewhere {
+        started_at: String,
+        host: String,
+        backup: String,
+        folder: String,
+    },
+}
+
+impl MigrateError {
+    /// A refusal for safety (exit 3), not a failure.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::Unfinished { .. } | Self::BackupElsewhere { .. })
+    }
 }
 
 /// Where one webhook stands between the passes (by its place in the backup).
@@ -196,46 +229,102 @@ pub async fn migrate(
     if request.dry_run {
         return dry_run(request, &moved, progress).await;
     }
+    let scan = &request.scan;
     let clear = request.clear_database;
-    let scanned = backup::scan(&request.scan, Output::FileIfChanging, |entry| {
-        needs_work(entry, clear)
-    })
-    .await?;
-    progress.say(outcome::found(scanned.webhooks));
-    let mut done = Migrated {
-        backup: scanned.made.clone(),
-        ..Migrated::default()
-    };
-    if scanned.webhooks == 0 {
-        return Ok(done);
-    }
-    if let Some(made) = &scanned.made {
-        progress.say(format!("Backup created: {}", made.path.display()));
-    }
-    progress.say(outcome::MIGRATING.to_string());
-    let Some(made) = scanned.made else {
-        // Nothing to change: each webhook's line from a second read.
-        let label = request.store_label.clone();
-        let counts = &mut done.counts;
-        backup::scan(&request.scan, Output::Nothing, |entry| {
-            let outcome = unwritten(entry, &moved).unwrap_or_else(|| Outcome::Failed {
-                class: "changed",
-                reason: "its credentials changed while the migration read them; run migrate again"
-                    .to_string(),
+    let resumed = match scan
+        .registry
+        .unfinished_run(scan.store.name())
+        .await
+        .map_err(Box::new)?
+    {
+        Some(run) if run.selection != scan.selection.describe() || run.path != scan.path => {
+            return Err(MigrateError::Unfinished {
+                selection: run.selection,
+                started_at: run.started_at,
+                host: run.host,
+                backup: run.backup,
             });
-            let line = line(entry, outcome);
-            counts.add(&line.outcome);
-            progress.say(line.text(&label));
-            progress.webhook(&line);
-            false
-        })
-        .await?;
-        for summary in done.counts.lines(false) {
-            progress.say(summary);
         }
-        return Ok(done);
+        Some(run) => {
+            let path = scan.folder.join(&run.backup);
+            if !path.is_file() {
+                return Err(MigrateError::BackupElsewhere {
+                    started_at: run.started_at,
+                    host: run.host,
+                    backup: run.backup,
+                    folder: scan.folder.display().to_string(),
+                });
+            }
+            let summary = backup::summary(&path);
+            if let Some(problem) = summary.problem {
+                return Err(MigrateError::Backup(backup::BackupError::Corrupt {
+                    path: path.display().to_string(),
+                    reason: problem,
+                }));
+            }
+            let made = Made {
+                file: run.backup.clone(),
+                path,
+                direction: summary.direction,
+                webhooks: summary.webhooks.unwrap_or(0) as usize,
+                checksum: summary.checksum.unwrap_or_default(),
+            };
+            Some((run, made))
+        }
+        None => None,
     };
-    let stages = write_pass(request, &moved, &made, progress, &mut done).await;
+    let mut done = Migrated::default();
+    let (run, made) = match resumed {
+        Some((run, made)) => {
+            progress.say(outcome::found(made.webhooks));
+            progress.say(format!(
+                "Resuming the migration started {} on {} (process {}), from its backup {}",
+                run.started_at,
+                run.host,
+                run.pid,
+                made.path.display()
+            ));
+            progress.say(outcome::MIGRATING.to_string());
+            done.backup = Some(made.clone());
+            done.resumed = true;
+            (run.id, made)
+        }
+        None => {
+            let scanned = backup::scan(scan, Output::FileIfChanging, |entry| {
+                needs_work(entry, clear)
+            })
+            .await?;
+            progress.say(outcome::found(scanned.webhooks));
+            done.backup = scanned.made.clone();
+            if scanned.webhooks == 0 {
+                return Ok(done);
+            }
+            if let Some(made) = &scanned.made {
+                progress.say(format!("Backup created: {}", made.path.display()));
+            }
+            let Some(made) = scanned.made else {
+                progress.say(outcome::MIGRATING.to_string());
+                return unchanged(request, &moved, progress, done).await;
+            };
+            // Journaled before anything is written: from here on, a run that stops is
+            // resumed on this backup or rolled back from it.
+            let holder = crate::registry::Holder::this_process();
+            let run = JournalRun {
+                id: holder.id,
+                store: scan.store.name().to_string(),
+                path: scan.path.to_string(),
+                selection: scan.selection.describe(),
+                backup: made.file.clone(),
+                host: holder.host,
+                pid: holder.pid,
+                started_at: scan.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            };
+            scan.registry.start_run(&run).await.map_err(Box::new)?;
+            progress.say(outcome::MIGRATING.to_string());
+            (run.id, made)
+        }
+    };
+    let stages = write_pass(request, &moved, &made, &run, progress, &mut done).await;
     for summary in done.counts.lines(false) {
         progress.say(summary);
     }
@@ -248,7 +337,43 @@ pub async fn migrate(
     if done.interrupted || done.stopped_by.is_some() || done.lost_lock {
         return Ok(done);
     }
-    verify_pass(request, &made, &stages, progress, &mut done).await;
+    verify_pass(request, &made, &run, &stages, progress, &mut done).await;
+    if !done.interrupted && done.stopped_by.is_none() && !done.lost_lock {
+        request
+            .scan
+            .registry
+            .end_runs(&made.file, RunState::Finished)
+            .await
+            .map_err(Box::new)?;
+    }
+    Ok(done)
+}
+
+/// A run that changes nothing: each webhook's line, from a second read.
+async fn unchanged(
+    request: &Request<'_>,
+    moved: &HashSet<String>,
+    progress: &mut dyn Progress,
+    mut done: Migrated,
+) -> Result<Migrated, MigrateError> {
+    let label = request.store_label.clone();
+    let counts = &mut done.counts;
+    backup::scan(&request.scan, Output::Nothing, |entry| {
+        let outcome = unwritten(entry, moved).unwrap_or_else(|| Outcome::Failed {
+            class: "changed",
+            reason: "its credentials changed while the migration read them; run migrate again"
+                .to_string(),
+        });
+        let line = line(entry, outcome);
+        counts.add(&line.outcome);
+        progress.say(line.text(&label));
+        progress.webhook(&line);
+        false
+    })
+    .await?;
+    for summary in done.counts.lines(false) {
+        progress.say(summary);
+    }
     Ok(done)
 }
 
@@ -347,6 +472,7 @@ async fn write_pass(
     request: &Request<'_>,
     moved: &HashSet<String>,
     made: &Made,
+    run: &str,
     progress: &mut dyn Progress,
     done: &mut Migrated,
 ) -> Vec<Stage> {
@@ -415,7 +541,44 @@ async fn write_pass(
                 break;
             }
         };
+        // Resuming: what the interrupted run journaled of these webhooks.
+        let journaled = if done.resumed {
+            match scan.registry.journal_stages(run, &codes).await {
+                Ok(stages) => stages,
+                Err(e) => {
+                    done.stopped_by = Some(e.to_string());
+                    break;
+                }
+            }
+        } else {
+            HashMap::new()
+        };
         for (index, entry) in window {
+            // Written before the interruption: not sent again, read back below. One left at
+            // `Writing` may have been applied: its write reads back what is there before
+            // sending anything, so nothing is written twice.
+            if let Some(stage @ (Journaled::Written | Journaled::Verified | Journaled::Cleared)) =
+                journaled.get(&entry.code)
+            {
+                // Verified already, and cleared when asked: nothing left but its line.
+                let verified = match stage {
+                    Journaled::Cleared => true,
+                    Journaled::Verified => !request.clear_database,
+                    _ => false,
+                };
+                take(
+                    vec![(index, line(&entry, Outcome::Migrated))],
+                    &mut stages,
+                    &mut pending_marks,
+                    done,
+                    &mut ordered,
+                    progress,
+                );
+                if verified {
+                    stages[index] = Stage::Done;
+                }
+                continue;
+            }
             if let Some(outcome) = unwritten(&entry, moved) {
                 take(
                     vec![(index, line(&entry, outcome))],
@@ -449,6 +612,7 @@ async fn write_pass(
             if batch_names + names > BATCH_NAMES && !batch.is_empty() {
                 while jobs.len() >= concurrency {
                     if let Some(Ok(lines)) = jobs.join_next().await {
+                        journal_results(scan.registry, run, &lines, done).await;
                         take(
                             lines,
                             &mut stages,
@@ -466,6 +630,17 @@ async fn write_pass(
                 if !still_locked(request, done).await {
                     break 'read;
                 }
+                if !journal(
+                    scan.registry,
+                    run,
+                    &codes_of(&batch),
+                    Journaled::Writing,
+                    done,
+                )
+                .await
+                {
+                    break 'read;
+                }
                 jobs.spawn(write_job(
                     store.clone(),
                     path.clone(),
@@ -480,21 +655,33 @@ async fn write_pass(
     if !batch.is_empty() && !done.interrupted && done.stopped_by.is_none() && !done.lost_lock {
         if request.cancel.is_cancelled() {
             done.interrupted = true;
-        } else if still_locked(request, done).await {
+        } else if still_locked(request, done).await
+            && journal(
+                scan.registry,
+                run,
+                &codes_of(&batch),
+                Journaled::Writing,
+                done,
+            )
+            .await
+        {
             jobs.spawn(write_job(store.clone(), path.clone(), batch));
         }
     }
     // Those in flight finish, interrupted or not.
     while let Some(joined) = jobs.join_next().await {
         match joined {
-            Ok(lines) => take(
-                lines,
-                &mut stages,
-                &mut pending_marks,
-                done,
-                &mut ordered,
-                progress,
-            ),
+            Ok(lines) => {
+                journal_results(scan.registry, run, &lines, done).await;
+                take(
+                    lines,
+                    &mut stages,
+                    &mut pending_marks,
+                    done,
+                    &mut ordered,
+                    progress,
+                )
+            }
             Err(e) => {
                 done.stopped_by = Some(format!("a write stopped: {e}"));
             }
@@ -515,6 +702,45 @@ async fn write_pass(
         done.stopped_by.get_or_insert(e.to_string());
     }
     stages
+}
+
+fn codes_of(job: &Job) -> Vec<String> {
+    job.iter().map(|(_, e)| e.code.clone()).collect()
+}
+
+/// Journals `codes` at `stage`, committed before the next side effect; a journal that cannot
+/// be written stops the migration (`false`).
+async fn journal(
+    registry: &Registry,
+    run: &str,
+    codes: &[String],
+    stage: Journaled,
+    done: &mut Migrated,
+) -> bool {
+    match registry.journal_stage(run, codes, stage).await {
+        Ok(()) => true,
+        Err(e) => {
+            done.stopped_by = Some(format!("cannot write the migration journal: {e}"));
+            false
+        }
+    }
+}
+
+/// Journals a batch's outcome: written, or nothing more to do in this run.
+async fn journal_results(
+    registry: &Registry,
+    run: &str,
+    lines: &[(usize, Line)],
+    done: &mut Migrated,
+) {
+    let (written, other): (Vec<&Line>, Vec<&Line>) = lines
+        .iter()
+        .map(|(_, l)| l)
+        .partition(|l| l.outcome == Outcome::Migrated);
+    let codes = |ls: Vec<&Line>| ls.into_iter().map(|l| l.code.clone()).collect::<Vec<_>>();
+    if journal(registry, run, &codes(written), Journaled::Written, done).await {
+        journal(registry, run, &codes(other), Journaled::Done, done).await;
+    }
 }
 
 /// Fencing: whether the migration still holds the registry's lock (always, without one). A
@@ -651,6 +877,7 @@ fn lines_of(job: &Job, result: Result<(), StoreError>) -> Vec<(usize, Line)> {
 async fn verify_pass(
     request: &Request<'_>,
     made: &Made,
+    run: &str,
     stages: &[Stage],
     progress: &mut dyn Progress,
     done: &mut Migrated,
@@ -735,6 +962,15 @@ async fn verify_pass(
         };
         if let Err(e) = recorded.await {
             done.stopped_by = Some(e.to_string());
+            break 'read;
+        }
+        let verified: Vec<String> = marks.iter().map(|m| m.code.clone()).collect();
+        let stage = if clear {
+            Journaled::Cleared
+        } else {
+            Journaled::Verified
+        };
+        if !journal(scan.registry, run, &verified, stage, done).await {
             break 'read;
         }
         done.cleared += clears.len();

@@ -6,6 +6,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_bookkeeping.sql")),
     (2, include_str!("migrations/0002_migrations.sql")),
     (3, include_str!("migrations/0003_leases.sql")),
+    (4, include_str!("migrations/0004_journal.sql")),
 ];
 
 pub const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS hookplan_schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)";

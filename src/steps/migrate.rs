@@ -47,8 +47,11 @@ struct Details {
     unverified: usize,
     cleared: usize,
     interrupted: bool,
-    /// The registry's lock was held by another migration, or lost midway: exit 3.
+    /// The registry's lock was held by another migration, or lost midway, or another
+    /// selection's migration is unfinished: exit 3.
     refused: bool,
+    /// It resumed an unfinished migration on that migration's backup.
+    resumed: bool,
     failed: Vec<Failed>,
     pending_approval: Vec<Pending>,
     not_verified: Vec<String>,
@@ -134,6 +137,26 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
     };
     let folder = backup::folder(&ctx.state_dir);
     let dry_run = spec.dry_run || ctx.dry_run;
+    let empty_details = || Details {
+        database: spec.database.value.clone(),
+        store: spec.store.value.clone(),
+        path: opened.decl.path.clone(),
+        selection: selection.describe(),
+        dry_run,
+        clear_database: spec.clear_database,
+        backup: None,
+        folder: folder.display().to_string(),
+        counts: Default::default(),
+        verified: 0,
+        unverified: 0,
+        cleared: 0,
+        interrupted: false,
+        refused: false,
+        resumed: false,
+        failed: Vec::new(),
+        pending_approval: Vec::new(),
+        not_verified: Vec::new(),
+    };
     let say = |line: String| {
         ctx.events.emit(
             &call.timeline,
@@ -163,23 +186,8 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
                     "refused: {e}; it ends by itself when that migration finishes or stops renewing it"
                 ));
                 let details = Details {
-                    database: spec.database.value.clone(),
-                    store: spec.store.value.clone(),
-                    path: opened.decl.path.clone(),
-                    selection: selection.describe(),
-                    dry_run,
-                    clear_database: spec.clear_database,
-                    backup: None,
-                    folder: folder.display().to_string(),
-                    counts: Default::default(),
-                    verified: 0,
-                    unverified: 0,
-                    cleared: 0,
-                    interrupted: false,
                     refused: true,
-                    failed: Vec::new(),
-                    pending_approval: Vec::new(),
-                    not_verified: Vec::new(),
+                    ..empty_details()
                 };
                 outcome.details = serde_json::to_value(&details).ok();
                 return outcome;
@@ -222,10 +230,29 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
     }
     let done = match result {
         Ok(done) => done,
+        Err(e) if e.is_refusal() => {
+            let why = ctx.redact(&e.to_string());
+            lines.say(format!("Refused: {why}"));
+            let mut outcome = StepOutcome::errored(String::new(), call.timeline.elapsed());
+            outcome.status = StepStatus::Failed;
+            outcome.message = Some(format!("refused: {why}"));
+            outcome.details = serde_json::to_value(Details {
+                refused: true,
+                ..empty_details()
+            })
+            .ok();
+            return outcome;
+        }
         Err(e) => return fail(e.to_string()),
     };
     if done.interrupted {
         lines.say("Interrupted".to_string());
+        if let Some(made) = &done.backup {
+            lines.say(format!(
+                "Run `hookplan migrate` again to resume on backup {}, or `hookplan rollback {}` to undo it",
+                made.file, made.file
+            ));
+        }
     }
     let Lines {
         failed,
@@ -285,6 +312,7 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         cleared: done.cleared,
         interrupted: done.interrupted,
         refused: done.lost_lock,
+        resumed: done.resumed,
         failed,
         pending_approval: pending,
         not_verified,

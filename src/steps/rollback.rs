@@ -194,6 +194,18 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
                 unchanged: done.unchanged,
                 failed: done.failed,
             };
+            // The migration this backup was taken for is undone: a fresh one may start.
+            if done.failed == 0
+                && !spec.dry_run
+                && let Err(e) = registry
+                    .end_runs(&details.file, crate::registry::RunState::RolledBack)
+                    .await
+            {
+                log(format!(
+                    "Warning: the migration journal could not record the rollback: {}",
+                    ctx.redact(&e.to_string())
+                ));
+            }
             if done.failed == 0 {
                 outcome.status = StepStatus::Passed;
                 outcome.message = None;
