@@ -8,6 +8,9 @@
 //!    webhooks against 10,000 (target ≤ 2×): the rows and the backup are streamed, the
 //!    registry never held.
 //!
+//! 3. a migration of 10,000 killed (SIGKILL) at half the time a full run takes, then resumed:
+//!    the resume's wall time against the full run's (target ≤ 60%).
+//!
 //! `cargo bench --bench migrate` (or `just bench-migrate`).
 
 use sqlx::{AnyConnection, Connection};
@@ -156,6 +159,34 @@ fn round(n: usize, with_verify: bool) -> Round {
     }
 }
 
+/// Kills a migration of `n` at `at`, then resumes it: the resume's wall time.
+fn resume_round(n: usize, at: Duration) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    registry(dir.path(), n);
+    let vault = tempfile::tempdir().unwrap();
+    let (mut sandbox, url) = emulation(vault.path());
+    let mut first = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["migrate", "--store", "infisical"])
+        .env("INFISICAL_API_URL", &url)
+        .env("INFISICAL_PROJECT_ID", "demo-project")
+        .env("INFISICAL_ENVIRONMENT", "prod")
+        .env("INFISICAL_CLIENT_ID", "demo-client")
+        .env("INFISICAL_CLIENT_SECRET", "demo-secret")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(at);
+    let _ = first.kill();
+    let _ = first.wait();
+    let (resume, _, ok) = measured(dir.path(), &url, &["migrate", "--store", "infisical"]);
+    assert!(ok, "the resume of {n} failed");
+    let _ = sandbox.kill();
+    let _ = sandbox.wait();
+    resume
+}
+
 fn median(mut xs: Vec<Duration>) -> Duration {
     xs.sort();
     xs[xs.len() / 2]
@@ -186,6 +217,20 @@ fn main() {
             .collect::<Vec<_>>()
             .join(", "),
         verify.as_secs_f64()
+    );
+    let resumes: Vec<Duration> = (0..3).map(|_| resume_round(10_000, migrate / 2)).collect();
+    let resume = median(resumes.clone());
+    println!(
+        "10,000 webhooks killed at {:.2} s (half a full run), resumed in {:.2} s: {:.0}% of the full run's {:.2} s (target ≤ 60%) [runs: {}]",
+        (migrate / 2).as_secs_f64(),
+        resume.as_secs_f64(),
+        100.0 * resume.as_secs_f64() / migrate.as_secs_f64(),
+        migrate.as_secs_f64(),
+        resumes
+            .iter()
+            .map(|r| format!("{:.2}", r.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let big = round(100_000, false);
     println!(

@@ -203,3 +203,27 @@ fn a_killed_holder_is_taken_over_at_once_on_its_host_and_waited_out_from_another
         assert!(here.stderr.contains(wanted), "{wanted}\n{}", here.stderr);
     }
 }
+
+#[test]
+fn a_holder_that_loses_its_lease_stops_before_its_next_write_with_exit_3() {
+    let pg = Postgres::start();
+    let db = registry(&pg, 300);
+    let a = project(&db, "200ms");
+    let mut holder = spawn(&a, None);
+    let (mut console, mut reader) = until(&mut holder, "Migrating webhooks...");
+    // Someone else takes the lease (as one would once it expired while this holder stalled).
+    run_sql_blocking(
+        &db,
+        &["UPDATE hookplan_leases SET holder = 'another-holder'"],
+    );
+    std::io::Read::read_to_string(&mut reader, &mut console).unwrap();
+    let status = holder.wait().unwrap();
+    assert_eq!(status.code(), Some(3), "{console}");
+    assert!(
+        console.contains("refused: this migration lost the registry's lock"),
+        "{console}"
+    );
+    let written = console.matches("Migrated successfully").count();
+    assert!(written < 300, "it stopped midway: {written}\n{console}");
+    assert!(!console.contains("Verifying migration"), "{console}");
+}

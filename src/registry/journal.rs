@@ -213,7 +213,7 @@ impl Registry {
         }
         let what = "reading the migration journal";
         let mut guard = self.conn.lock().await;
-        let (conn, _) = self.writable(&mut guard).await?;
+        let conn = self.bookkept(&mut guard).await?;
         let mut s = Statement::new(self.backend);
         s.push("SELECT code, stage FROM hookplan_journal_webhooks WHERE run_id = ")
             .bind(Some(run.to_string()))
@@ -245,7 +245,7 @@ impl Registry {
         what: &str,
     ) -> Result<(), RegistryError> {
         let mut guard = self.conn.lock().await;
-        let (conn, _) = self.writable(&mut guard).await?;
+        let conn = self.bookkept(&mut guard).await?;
         let mut tx = conn.begin().await.map_err(|e| self.query_error(what, &e))?;
         for s in statements {
             bound(s)

@@ -115,7 +115,7 @@ impl Registry {
         // Two tries: a lease that was free can be taken by someone else in between.
         for _ in 0..2 {
             let mut guard = self.conn.lock().await;
-            let (conn, _) = self.writable(&mut guard).await?;
+            let conn = self.bookkept(&mut guard).await?;
             let mut insert = Statement::new(self.backend);
             insert
                 .push("INSERT INTO hookplan_leases (name, holder, host, pid, expires_at, acquired_at) VALUES (")
@@ -227,7 +227,7 @@ impl Registry {
             .bind(Some(holder.id.clone()))
             .push(&format!(" AND expires_at > {clock}"));
         let mut guard = self.conn.lock().await;
-        let (conn, _) = self.writable(&mut guard).await?;
+        let conn = self.bookkept(&mut guard).await?;
         let held = !self.texts(conn, &s, what).await?.is_empty();
         if held { Ok(()) } else { Err(LeaseError::Lost) }
     }
@@ -246,7 +246,7 @@ impl Registry {
 
     async fn lease_statement(&self, s: &Statement, what: &str) -> Result<u64, LeaseError> {
         let mut guard = self.conn.lock().await;
-        let (conn, _) = self.writable(&mut guard).await?;
+        let conn = self.bookkept(&mut guard).await?;
         Ok(bound(s)
             .execute(&mut *conn)
             .await

@@ -53,7 +53,7 @@ impl Registry {
         }
         let what = "recording migrated webhooks";
         let mut guard = self.conn.lock().await;
-        let (conn, _) = self.writable(&mut guard).await?;
+        let conn = self.bookkept(&mut guard).await?;
         let mut tx = conn.begin().await.map_err(|e| self.query_error(what, &e))?;
         for mark in marks {
             let mut delete = Statement::new(self.backend);
@@ -100,7 +100,7 @@ impl Registry {
         }
         let what = "forgetting migrated webhooks";
         let mut guard = self.conn.lock().await;
-        let (conn, _) = self.writable(&mut guard).await?;
+        let conn = self.bookkept(&mut guard).await?;
         let mut tx = conn.begin().await.map_err(|e| self.query_error(what, &e))?;
         for code in codes {
             let mut delete = Statement::new(self.backend);

@@ -476,6 +476,19 @@ impl Registry {
         Ok((conn, resolved))
     }
 
+    /// Connects for writing hookplan's own tables only: creates them when missing, resolves
+    /// no mapping (the journal, the lock and the marks are written before every batch, and
+    /// must cost one statement, not a catalog read).
+    async fn bookkept<'g>(
+        &self,
+        guard: &'g mut Option<AnyConnection>,
+    ) -> Result<&'g mut AnyConnection, RegistryError> {
+        self.connect(guard, true).await?;
+        let conn = guard.as_mut().expect("connected for writing");
+        self.bookkeeping(conn).await?;
+        Ok(conn)
+    }
+
     async fn exec(
         &self,
         conn: &mut AnyConnection,
