@@ -489,6 +489,7 @@ async fn write_pass(
     let concurrency = request.concurrency.max(1);
 
     let mut ordered = Ordered::default();
+    let mut unjournaled = Unjournaled::default();
     // Takes finished lines in; they are said in the backup's order.
     let take = |lines: Vec<(usize, Line)>,
                 stages: &mut Vec<Stage>,
@@ -553,6 +554,7 @@ async fn write_pass(
         } else {
             HashMap::new()
         };
+        let mut to_write: Vec<(usize, Entry)> = Vec::new();
         for (index, entry) in window {
             // Written before the interruption: not sent again, read back below. One left at
             // `Writing` may have been applied: its write reads back what is there before
@@ -608,11 +610,20 @@ async fn write_pass(
                 );
                 continue;
             }
+            to_write.push((index, entry));
+        }
+        // Before any of the window's writes: its `Writing` records, with the outcomes of the
+        // batches that finished since, in one transaction.
+        let writing: Vec<String> = to_write.iter().map(|(_, e)| e.code.clone()).collect();
+        if !unjournaled.flush(scan.registry, run, &writing, done).await {
+            break 'read;
+        }
+        for (index, entry) in to_write {
             let names = entry.store.len();
             if batch_names + names > BATCH_NAMES && !batch.is_empty() {
                 while jobs.len() >= concurrency {
                     if let Some(Ok(lines)) = jobs.join_next().await {
-                        journal_results(scan.registry, run, &lines, done).await;
+                        unjournaled.add(&lines);
                         take(
                             lines,
                             &mut stages,
@@ -630,17 +641,6 @@ async fn write_pass(
                 if !still_locked(request, done).await {
                     break 'read;
                 }
-                if !journal(
-                    scan.registry,
-                    run,
-                    &codes_of(&batch),
-                    Journaled::Writing,
-                    done,
-                )
-                .await
-                {
-                    break 'read;
-                }
                 jobs.spawn(write_job(
                     store.clone(),
                     path.clone(),
@@ -655,16 +655,8 @@ async fn write_pass(
     if !batch.is_empty() && !done.interrupted && done.stopped_by.is_none() && !done.lost_lock {
         if request.cancel.is_cancelled() {
             done.interrupted = true;
-        } else if still_locked(request, done).await
-            && journal(
-                scan.registry,
-                run,
-                &codes_of(&batch),
-                Journaled::Writing,
-                done,
-            )
-            .await
-        {
+        } else if still_locked(request, done).await {
+            // Journaled as `Writing` with its window.
             jobs.spawn(write_job(store.clone(), path.clone(), batch));
         }
     }
@@ -672,7 +664,7 @@ async fn write_pass(
     while let Some(joined) = jobs.join_next().await {
         match joined {
             Ok(lines) => {
-                journal_results(scan.registry, run, &lines, done).await;
+                unjournaled.add(&lines);
                 take(
                     lines,
                     &mut stages,
@@ -688,6 +680,7 @@ async fn write_pass(
         }
     }
     ordered.say_ready(progress, &label, true);
+    unjournaled.flush(scan.registry, run, &[], done).await;
     drop(entries);
     match reader.await {
         Ok(Ok(())) => {}
@@ -702,10 +695,6 @@ async fn write_pass(
         done.stopped_by.get_or_insert(e.to_string());
     }
     stages
-}
-
-fn codes_of(job: &Job) -> Vec<String> {
-    job.iter().map(|(_, e)| e.code.clone()).collect()
 }
 
 /// Journals `codes` at `stage`, committed before the next side effect; a journal that cannot
@@ -726,20 +715,51 @@ async fn journal(
     }
 }
 
-/// Journals a batch's outcome: written, or nothing more to do in this run.
-async fn journal_results(
-    registry: &Registry,
-    run: &str,
-    lines: &[(usize, Line)],
-    done: &mut Migrated,
-) {
-    let (written, other): (Vec<&Line>, Vec<&Line>) = lines
-        .iter()
-        .map(|(_, l)| l)
-        .partition(|l| l.outcome == Outcome::Migrated);
-    let codes = |ls: Vec<&Line>| ls.into_iter().map(|l| l.code.clone()).collect::<Vec<_>>();
-    if journal(registry, run, &codes(written), Journaled::Written, done).await {
-        journal(registry, run, &codes(other), Journaled::Done, done).await;
+/// Batch outcomes not journaled yet: they go into the journal with the next window's
+/// `Writing` records, in one transaction. Until then such a webhook stands at `Writing`, which
+/// a resume reads back before it writes anything: late, never wrong.
+#[derive(Default)]
+struct Unjournaled {
+    written: Vec<String>,
+    done: Vec<String>,
+}
+
+impl Unjournaled {
+    fn add(&mut self, lines: &[(usize, Line)]) {
+        for (_, line) in lines {
+            if line.outcome == Outcome::Migrated {
+                self.written.push(line.code.clone());
+            } else {
+                self.done.push(line.code.clone());
+            }
+        }
+    }
+
+    /// Journals what is buffered and `writing` at once; `false` (the migration stops) when
+    /// the journal cannot be written.
+    async fn flush(
+        &mut self,
+        registry: &Registry,
+        run: &str,
+        writing: &[String],
+        done: &mut Migrated,
+    ) -> bool {
+        let groups = [
+            (self.written.as_slice(), Journaled::Written),
+            (self.done.as_slice(), Journaled::Done),
+            (writing, Journaled::Writing),
+        ];
+        match registry.journal_stages_at(run, &groups).await {
+            Ok(()) => {
+                self.written.clear();
+                self.done.clear();
+                true
+            }
+            Err(e) => {
+                done.stopped_by = Some(format!("cannot write the migration journal: {e}"));
+                false
+            }
+        }
     }
 }
 

@@ -171,31 +171,42 @@ impl Registry {
         codes: &[String],
         stage: Stage,
     ) -> Result<(), RegistryError> {
-        if codes.is_empty() {
-            return Ok(());
-        }
-        let mut statements = Vec::with_capacity(codes.len() * 2);
+        self.journal_stages_at(run, &[(codes, stage)]).await
+    }
+
+    /// Records each group of codes at its stage in run `run`, all in one transaction.
+    pub async fn journal_stages_at(
+        &self,
+        run: &str,
+        groups: &[(&[String], Stage)],
+    ) -> Result<(), RegistryError> {
+        let mut statements = Vec::new();
         let at = now();
-        for code in codes {
-            let mut delete = Statement::new(self.backend);
-            delete
-                .push("DELETE FROM hookplan_journal_webhooks WHERE run_id = ")
-                .bind(Some(run.to_string()))
-                .push(" AND code = ")
-                .bind(Some(code.clone()));
-            let mut insert = Statement::new(self.backend);
-            insert
-                .push("INSERT INTO hookplan_journal_webhooks (run_id, code, stage, updated_at) VALUES (")
-                .bind(Some(run.to_string()))
-                .push(", ")
-                .bind(Some(code.clone()))
-                .push(", ")
-                .bind(Some(stage.as_str().to_string()))
-                .push(", ")
-                .bind(Some(at.clone()))
-                .push(")");
-            statements.push(delete);
-            statements.push(insert);
+        for (codes, stage) in groups {
+            for code in *codes {
+                let mut delete = Statement::new(self.backend);
+                delete
+                    .push("DELETE FROM hookplan_journal_webhooks WHERE run_id = ")
+                    .bind(Some(run.to_string()))
+                    .push(" AND code = ")
+                    .bind(Some(code.clone()));
+                let mut insert = Statement::new(self.backend);
+                insert
+                    .push("INSERT INTO hookplan_journal_webhooks (run_id, code, stage, updated_at) VALUES (")
+                    .bind(Some(run.to_string()))
+                    .push(", ")
+                    .bind(Some(code.clone()))
+                    .push(", ")
+                    .bind(Some(stage.as_str().to_string()))
+                    .push(", ")
+                    .bind(Some(at.clone()))
+                    .push(")");
+                statements.push(delete);
+                statements.push(insert);
+            }
+        }
+        if statements.is_empty() {
+            return Ok(());
         }
         self.journal_write(&statements, "journaling the migration")
             .await
