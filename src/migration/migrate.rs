@@ -490,6 +490,8 @@ async fn write_pass(
 
     let mut ordered = Ordered::default();
     let mut unjournaled = Unjournaled::default();
+    // Resuming: the webhooks the interrupted run was writing (perhaps applied).
+    let mut maybe_written: HashSet<String> = HashSet::new();
     // Takes finished lines in; they are said in the backup's order.
     let take = |lines: Vec<(usize, Line)>,
                 stages: &mut Vec<Stage>,
@@ -555,10 +557,16 @@ async fn write_pass(
             HashMap::new()
         };
         let mut to_write: Vec<(usize, Entry)> = Vec::new();
+        maybe_written.extend(
+            journaled
+                .iter()
+                .filter(|(_, stage)| **stage == Journaled::Writing)
+                .map(|(code, _)| code.clone()),
+        );
         for (index, entry) in window {
             // Written before the interruption: not sent again, read back below. One left at
-            // `Writing` may have been applied: its write reads back what is there before
-            // sending anything, so nothing is written twice.
+            // `Writing` may have been applied: its names are read before it is written
+            // (`write_entries`), so nothing is sent twice.
             if let Some(stage @ (Journaled::Written | Journaled::Verified | Journaled::Cleared)) =
                 journaled.get(&entry.code)
             {
@@ -641,11 +649,9 @@ async fn write_pass(
                 if !still_locked(request, done).await {
                     break 'read;
                 }
-                jobs.spawn(write_job(
-                    store.clone(),
-                    path.clone(),
-                    std::mem::take(&mut batch),
-                ));
+                let job = std::mem::take(&mut batch);
+                let unsure = uncertain_of(&job, &maybe_written);
+                jobs.spawn(write_job(store.clone(), path.clone(), job, unsure));
                 batch_names = 0;
             }
             batch.push((index, entry));
@@ -657,7 +663,8 @@ async fn write_pass(
             done.interrupted = true;
         } else if still_locked(request, done).await {
             // Journaled as `Writing` with its window.
-            jobs.spawn(write_job(store.clone(), path.clone(), batch));
+            let unsure = uncertain_of(&batch, &maybe_written);
+            jobs.spawn(write_job(store.clone(), path.clone(), batch, unsure));
         }
     }
     // Those in flight finish, interrupted or not.
@@ -713,6 +720,14 @@ async fn journal(
             false
         }
     }
+}
+
+/// The webhooks of `job` whose write may have been applied already.
+fn uncertain_of(job: &Job, maybe_written: &HashSet<String>) -> HashSet<String> {
+    job.iter()
+        .filter(|(_, e)| maybe_written.contains(&e.code))
+        .map(|(_, e)| e.code.clone())
+        .collect()
 }
 
 /// Batch outcomes not journaled yet: they go into the journal with the next window's
@@ -822,17 +837,25 @@ fn splits(error: &StoreError) -> bool {
 /// Writes one batch; each webhook's line. A batch that fails as [`splits`] says is tried
 /// again one webhook at a time, so only the webhook whose key is bad fails; when the store is
 /// unavailable to a webhook alone too, the rest of the batch fails without more tries.
-async fn write_job(store: Arc<dyn SecretStore>, path: String, job: Job) -> Vec<(usize, Line)> {
-    let result = write_entries(store.as_ref(), &path, &job).await;
+async fn write_job(
+    store: Arc<dyn SecretStore>,
+    path: String,
+    job: Job,
+    uncertain: HashSet<String>,
+) -> Vec<(usize, Line)> {
+    let result = write_entries(store.as_ref(), &path, &job, &uncertain).await;
     match result {
         Err(e) if job.len() > 1 && splits(&e) => {
+            // The failed batch may have been applied in part: each webhook is read before it
+            // is written again.
             let mut lines = Vec::with_capacity(job.len());
             let mut down: Option<StoreError> = None;
             for one in job {
                 let single = vec![one];
+                let all: HashSet<String> = single.iter().map(|(_, e)| e.code.clone()).collect();
                 let result = match &down {
                     Some(e) => Err(e.clone()),
-                    None => write_entries(store.as_ref(), &path, &single).await,
+                    None => write_entries(store.as_ref(), &path, &single, &all).await,
                 };
                 if let Err(e @ StoreError::Unavailable { .. }) = &result {
                     down = Some(e.clone());
@@ -845,21 +868,38 @@ async fn write_job(store: Arc<dyn SecretStore>, path: String, job: Job) -> Vec<(
     }
 }
 
-async fn write_entries(store: &dyn SecretStore, path: &str, job: &Job) -> Result<(), StoreError> {
+/// Writes `job`'s credentials. What the store holds of each name is the backup's prior —
+/// except for the `uncertain` webhooks, whose write may have been applied already (an
+/// interrupted run left them at `Writing`, or a batch failed after sending): their names are
+/// read first, so that what is there already is never sent again (an upsert would make a
+/// second version of it).
+async fn write_entries(
+    store: &dyn SecretStore,
+    path: &str,
+    job: &Job,
+    uncertain: &HashSet<String>,
+) -> Result<(), StoreError> {
     let mut secrets = Vec::new();
     let mut known = HashMap::new();
     for (_, entry) in job {
+        let read_first = uncertain.contains(&entry.code);
         for (prior, desired, _) in plan(entry) {
             secrets.push(NewSecret::new(prior.name.clone(), desired.clone()));
-            if let Some(held) = &prior.value {
-                known.insert(
-                    prior.name.clone(),
-                    Secret {
-                        name: prior.name.clone(),
-                        value: held.clone(),
-                        version: prior.version.unwrap_or(1),
-                    },
-                );
+            let held = if read_first {
+                match store.get(path, &prior.name).await {
+                    Ok(secret) => Some(secret),
+                    Err(e) if e.is_not_found() => None,
+                    Err(e) => return Err(e),
+                }
+            } else {
+                prior.value.as_ref().map(|held| Secret {
+                    name: prior.name.clone(),
+                    value: held.clone(),
+                    version: prior.version.unwrap_or(1),
+                })
+            };
+            if let Some(held) = held {
+                known.insert(prior.name.clone(), held);
             }
         }
     }
