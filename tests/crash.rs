@@ -496,7 +496,12 @@ fn a_migration_killed_at_any_instant_loses_nothing_and_writes_nothing_twice() {
     };
     eprintln!(
         "crash harness: {trials} trial(s), {WEBHOOKS} webhooks, seed {seed}, kill instants in 0..{span_ms} ms\n\
-         reproduce: CRASH_SEED={seed} CRASH_SPAN_MS={span_ms} CRASH_TRIALS={trials} cargo test --test crash -- --nocapture"
+         reproduce the kill instants: CRASH_SEED={seed} CRASH_SPAN_MS={span_ms} CRASH_TRIALS={trials} cargo test{} --test crash -- --nocapture",
+        if cfg!(debug_assertions) {
+            ""
+        } else {
+            " --release"
+        }
     );
 
     let mut rng = SplitMix(seed);
