@@ -39,7 +39,7 @@ use tokio_util::sync::CancellationToken;
 pub const BATCH_NAMES: usize = 100;
 /// Webhooks classified (and their marks read) at a time.
 const WINDOW: usize = 500;
-/// Reads in flight at once while verifying.
+/// Reads in flight at once: reading back, and reading what an interrupted write left.
 const CONCURRENT_READS: usize = 16;
 /// Backup entries read ahead of the writes.
 const READ_AHEAD: usize = 1024;
@@ -881,29 +881,51 @@ async fn write_entries(
 ) -> Result<(), StoreError> {
     let mut secrets = Vec::new();
     let mut known = HashMap::new();
+    let mut to_read = Vec::new();
     for (_, entry) in job {
         let read_first = uncertain.contains(&entry.code);
         for (prior, desired, _) in plan(entry) {
             secrets.push(NewSecret::new(prior.name.clone(), desired.clone()));
-            let held = if read_first {
-                match store.get(path, &prior.name).await {
-                    Ok(secret) => Some(secret),
-                    Err(e) if e.is_not_found() => None,
-                    Err(e) => return Err(e),
-                }
-            } else {
-                prior.value.as_ref().map(|held| Secret {
+            if read_first {
+                to_read.push(prior.name.clone());
+            } else if let Some(held) = &prior.value {
+                let held = Secret {
                     name: prior.name.clone(),
                     value: held.clone(),
                     version: prior.version.unwrap_or(1),
-                })
-            };
-            if let Some(held) = held {
+                };
                 known.insert(prior.name.clone(), held);
             }
         }
     }
+    for (name, got) in read_names(store, path, to_read).await {
+        match got {
+            Ok(secret) => {
+                known.insert(name, secret);
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e),
+        }
+    }
     store.set_known(path, secrets, known).await.map(drop)
+}
+
+/// Reads `names`, [`CONCURRENT_READS`] in flight at all times: each name with what the store
+/// answered for it.
+async fn read_names(
+    store: &dyn SecretStore,
+    path: &str,
+    names: Vec<String>,
+) -> Vec<(String, Result<Secret, StoreError>)> {
+    use futures_util::StreamExt;
+    futures_util::stream::iter(names)
+        .map(|name| async move {
+            let got = store.get(path, &name).await;
+            (name, got)
+        })
+        .buffer_unordered(CONCURRENT_READS)
+        .collect()
+        .await
 }
 
 fn lines_of(job: &Job, result: Result<(), StoreError>) -> Vec<(usize, Line)> {
@@ -1068,28 +1090,22 @@ async fn read_back(
             names.push((prior.name.as_str(), desired));
         }
     }
-    let mut held: HashMap<&str, Held> = HashMap::with_capacity(names.len());
-    let mut unreadable: HashMap<&str, &'static str> = HashMap::new();
-    for group in names.chunks(CONCURRENT_READS) {
-        let reads: Vec<_> = group
-            .iter()
-            .map(|(name, _)| store.get(path, name))
-            .collect();
-        for ((name, desired), got) in group
-            .iter()
-            .zip(futures_util::future::join_all(reads).await)
-        {
-            let state = match got {
-                Ok(secret) if secret.value.expose() == desired.expose() => Held::Same,
-                Ok(_) => Held::Differs,
-                Err(e) if e.is_not_found() => Held::Absent,
-                Err(e) => {
-                    unreadable.insert(name, e.class());
-                    Held::Absent
-                }
-            };
-            held.insert(name, state);
-        }
+    let desired: HashMap<&str, &SecretValue> = names.iter().copied().collect();
+    let mut held: HashMap<String, Held> = HashMap::with_capacity(names.len());
+    let mut unreadable: HashMap<String, &'static str> = HashMap::new();
+    let reading = names.iter().map(|(name, _)| name.to_string()).collect();
+    for (name, got) in read_names(store, path, reading).await {
+        let wanted = desired.get(name.as_str()).map(|d| d.expose());
+        let state = match got {
+            Ok(secret) if Some(secret.value.expose()) == wanted => Held::Same,
+            Ok(_) => Held::Differs,
+            Err(e) if e.is_not_found() => Held::Absent,
+            Err(e) => {
+                unreadable.insert(name.clone(), e.class());
+                Held::Absent
+            }
+        };
+        held.insert(name, state);
     }
     window
         .iter()
