@@ -1078,7 +1078,37 @@ fn an_unfinished_migration_is_resumed_with_its_selection_refused_otherwise_and_u
         "{}",
         other.stdout
     );
+    assert!(
+        other
+            .stdout
+            .contains("run `hookplan migrate --webhook LEGACY_HOOK` to resume it"),
+        "{}",
+        other.stdout
+    );
     assert_eq!(backups(&s).len(), 1, "a refusal writes no backup");
+    // Every command that reads the registry and the store says so, and how to end it.
+    let warning =
+        "Warning: a migration into this store is unfinished (webhook=LEGACY_HOOK, started ";
+    let ways_out = format!(
+        "run `hookplan migrate --webhook LEGACY_HOOK` to resume it, or `hookplan rollback {backup}` to undo it\n"
+    );
+    for command in [&["status"][..], &["verify"][..]] {
+        let told = s.run(command);
+        assert!(
+            told.stdout.contains(warning) && told.stdout.contains(&ways_out),
+            "{command:?}: {}",
+            told.stdout
+        );
+        assert_no_canary_in_console(&told.stdout);
+    }
+    let json = s.run(&["status", "--json"]);
+    let details: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        details["unfinished"]["backup"],
+        backup.as_str(),
+        "{details}"
+    );
+    assert_eq!(details["unfinished"]["selection"], "webhook=LEGACY_HOOK");
     // The same selection resumes it, on its backup.
     let resumed = s.run(&["migrate", "--webhook", "LEGACY_HOOK"]);
     exits(&resumed, 0);
@@ -1098,6 +1128,7 @@ fn an_unfinished_migration_is_resumed_with_its_selection_refused_otherwise_and_u
         [vec![Some("rolled-back".to_string())]]
     );
     assert!(!stored(&s).contains_key("WEBHOOK_OUT_LEGACY_HOOK_USER"));
+    assert!(!s.run(&["status"]).stdout.contains("unfinished"));
     exits(&s.run(&["migrate", "--direction", "IN"]), 0);
     assert_no_canary_in_console(&other.stdout);
     assert_no_canary_in_console(&resumed.stdout);

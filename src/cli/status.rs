@@ -7,6 +7,7 @@ use super::{CliError, ExitCode, registry};
 use crate::exec::event::StepStatus;
 use crate::exec::values::{self, ProcessEnvironment};
 use crate::migration::State;
+use crate::migration::unfinished::Unfinished;
 use crate::model::{Action, Plan, Span, Spanned, StatusAction, Step};
 use crate::plan::ProjectConfig;
 use crate::registry::Direction;
@@ -105,6 +106,12 @@ pub fn run(
         println!("{text}");
     } else {
         print!("{}", table(details));
+        if let Some(unfinished) = details.get("unfinished").filter(|u| !u.is_null()) {
+            match serde_json::from_value::<Unfinished>(unfinished.clone()) {
+                Ok(unfinished) => println!("{}", unfinished.warning()),
+                Err(_) => println!("Warning: a migration into this store is unfinished"),
+            }
+        }
     }
     Ok(ExitCode::Success)
 }

@@ -113,14 +113,10 @@ pub enum MigrateError {
     /// Another selection's run into this store is unfinished: it must be resumed or rolled
     /// back first.
     #[error(
-        "an unfinished migration into this store ({selection}, started {started_at} on {host}) must be resumed or rolled back first: run `hookplan migrate` with that selection to resume it, or `hookplan rollback {backup}` to undo it"
+        "an unfinished migration into this store ({}, started {} on {}) must be resumed or rolled back first: {}",
+        .0.selection, .0.started_at, .0.host, .0.how_to_end()
     )]
-    Unfinished {
-        selection: String,
-        started_at: String,
-        host: String,
-        backup: String,
-    },
+    Unfinished(super::unfinished::Unfinished),
     /// The unfinished run's backup is not in this state directory.
     #[error(
         "the unfinished migration started {started_at} on {host} cannot be resumed here: its backup {backup} is not in {folder}; resume it on {host}, or copy the backup there"
@@ -136,7 +132,7 @@ pub enum MigrateError {
 impl MigrateError {
     /// A refusal for safety (exit 3), not a failure.
     pub fn is_refusal(&self) -> bool {
-        matches!(self, Self::Unfinished { .. } | Self::BackupElsewhere { .. })
+        matches!(self, Self::Unfinished(_) | Self::BackupElsewhere { .. })
     }
 }
 
@@ -238,12 +234,7 @@ pub async fn migrate(
         .map_err(Box::new)?
     {
         Some(run) if run.selection != scan.selection.describe() || run.path != scan.path => {
-            return Err(MigrateError::Unfinished {
-                selection: run.selection,
-                started_at: run.started_at,
-                host: run.host,
-                backup: run.backup,
-            });
+            return Err(MigrateError::Unfinished(run.into()));
         }
         Some(run) => {
             let path = scan.folder.join(&run.backup);

@@ -4,9 +4,10 @@
 //! report's `details` carry codes, field names, booleans and states only.
 
 use super::{KindFuture, Runner, StepCall};
-use crate::exec::{StepOutcome, StepStatus};
+use crate::exec::{EventKind, StepOutcome, StepStatus};
 use crate::migration::State;
 use crate::migration::status::{scan, short_name};
+use crate::migration::unfinished::Unfinished;
 use crate::model::StatusAction;
 use serde::Serialize;
 use std::time::Instant;
@@ -30,6 +31,9 @@ struct Details {
     selection: String,
     webhooks: Vec<Line>,
     counts: Counts,
+    /// A migration into this store that neither finished nor was rolled back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unfinished: Option<Unfinished>,
 }
 
 #[derive(Debug, Serialize)]
@@ -72,6 +76,19 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         Ok(store) => store,
         Err(why) => return fail(why),
     };
+    let unfinished = match Unfinished::find(&registry, store.store.name()).await {
+        Ok(unfinished) => unfinished,
+        Err(why) => return fail(why),
+    };
+    if let Some(unfinished) = &unfinished {
+        ctx.events.emit(
+            &call.timeline,
+            EventKind::StepLog {
+                step: call.index,
+                message: unfinished.warning(),
+            },
+        );
+    }
     let mut counts = Counts::default();
     let mut webhooks = Vec::new();
     let scanned = scan(
@@ -107,6 +124,7 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         selection: selection.describe(),
         webhooks,
         counts,
+        unfinished,
     };
     let mut outcome = StepOutcome::errored(String::new(), call.timeline.elapsed());
     outcome.status = StepStatus::Passed;

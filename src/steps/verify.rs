@@ -8,6 +8,7 @@
 use super::{KindFuture, Runner, StepCall};
 use crate::exec::{EventKind, StepOutcome, StepStatus};
 use crate::migration::status::short_name;
+use crate::migration::unfinished::Unfinished;
 use crate::migration::verify::{OPENING, Outcome, closing, verify};
 use crate::model::VerifyAction;
 use serde::Serialize;
@@ -32,6 +33,9 @@ struct Details {
     selection: String,
     webhooks: Vec<Line>,
     counts: Counts,
+    /// A migration into this store that neither finished nor was rolled back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unfinished: Option<Unfinished>,
 }
 
 #[derive(Debug, Serialize)]
@@ -85,6 +89,13 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         Ok(store) => store,
         Err(why) => return fail(why),
     };
+    let unfinished = match Unfinished::find(&registry, store.store.name()).await {
+        Ok(unfinished) => unfinished,
+        Err(why) => return fail(why),
+    };
+    if let Some(unfinished) = &unfinished {
+        log(unfinished.warning());
+    }
     log(OPENING.to_string());
     let mut counts = Counts::default();
     let mut webhooks = Vec::new();
@@ -128,6 +139,7 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         selection: selection.describe(),
         webhooks,
         counts,
+        unfinished,
     };
     let mut outcome = StepOutcome::errored(last, call.timeline.elapsed());
     if failed == 0 {
