@@ -227,3 +227,45 @@ fn a_holder_that_loses_its_lease_stops_before_its_next_write_with_exit_3() {
     assert!(written < 300, "it stopped midway: {written}\n{console}");
     assert!(!console.contains("Verifying migration"), "{console}");
 }
+
+#[test]
+fn a_rollback_that_loses_its_lease_stops_before_its_next_chunk_with_exit_3() {
+    let pg = Postgres::start();
+    // Three chunks of the backup (500 webhooks each), each chunk's deletions answered late.
+    let db = registry(&pg, 1200);
+    let s = project(&db, "0ms");
+    let migrated = s.run(&["run", "plan.kdl", "--no-progress", "--report-dir", "out"]);
+    assert_eq!(migrated.code, 0, "{}", migrated.stderr);
+    let backup = std::fs::read_dir(s.path().join(".hookplan/backups"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .next()
+        .unwrap();
+    let rollback = plan(&db, "0ms")
+        .replace(
+            "endpoint \"/api/v4/secrets/batch\" method=\"PATCH\" delay=\"0ms\"",
+            "endpoint \"/api/v4/secrets/batch\" method=\"DELETE\" delay=\"300ms\"",
+        )
+        .replace(
+            "step \"migrate\" { migrate to=\"vault\" concurrency=1; }",
+            &format!("step \"rollback\" {{ rollback backup=\"{backup}\" to=\"vault\"; }}"),
+        );
+    assert!(rollback.contains("rollback backup="), "{rollback}");
+    s.write("plan.kdl", &rollback);
+    let mut holder = spawn(&s, None);
+    let (mut console, mut reader) = until(&mut holder, "Rolling back from");
+    run_sql_blocking(
+        &db,
+        &["UPDATE hookplan_leases SET holder = 'another-holder'"],
+    );
+    std::io::Read::read_to_string(&mut reader, &mut console).unwrap();
+    let status = holder.wait().unwrap();
+    assert_eq!(status.code(), Some(3), "{console}");
+    assert!(
+        console.contains("the registry's lock was lost after")
+            && console.contains("nothing more is written"),
+        "{console}"
+    );
+    let restored = console.matches("] Restored").count();
+    assert!(restored < 1200, "it stopped midway: {restored}\n{console}");
+}

@@ -56,6 +56,11 @@ pub enum RollbackError {
         "the backup could not be read again after {applied} webhook(s) were restored: {reason}"
     )]
     Reread { applied: usize, reason: String },
+    /// The registry's lock was lost (another process took it): nothing more is written.
+    #[error(
+        "the registry's lock was lost after {applied} webhook(s) were restored, so nothing more is written: {reason}; run the rollback again once the other process is done"
+    )]
+    LostLock { applied: usize, reason: String },
 }
 
 fn summary(problems: &[String], more: usize) -> String {
@@ -74,7 +79,7 @@ impl From<RegistryError> for RollbackError {
 
 impl RollbackError {
     pub fn is_refused(&self) -> bool {
-        matches!(self, Self::Refused { .. })
+        matches!(self, Self::Refused { .. } | Self::LostLock { .. })
     }
 }
 
@@ -104,6 +109,8 @@ pub struct Request<'a> {
     pub force: bool,
     /// Check and tell what would happen; change nothing.
     pub dry_run: bool,
+    /// The registry's migration lock, checked before each chunk is applied (fencing).
+    pub lock: Option<&'a super::lock::MigrationLock>,
 }
 
 /// What happens to one target name.
@@ -372,6 +379,15 @@ pub async fn rollback(
                 }
             }
         } else {
+            // Fencing: a holder that lost the lock writes nothing more.
+            if let Some(lock) = request.lock
+                && let Err(e) = lock.check().await
+            {
+                return Err(RollbackError::LostLock {
+                    applied: done.restored,
+                    reason: e.to_string(),
+                });
+            }
             apply(request, &mut planned).await;
         }
         for p in planned {

@@ -102,13 +102,14 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
         Ok(opened) => opened,
         Err(why) => return fail(why),
     };
-    let request = Request {
+    let mut request = Request {
         registry: &registry,
         store: opened.store.clone(),
         path: &opened.decl.path,
         backup: &path,
         force: spec.force,
         dry_run: spec.dry_run,
+        lock: None,
     };
     let mut details = Details {
         file: path
@@ -148,6 +149,7 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
             Err(e) => return fail(format!("cannot take the registry's lock: {e}")),
         }
     };
+    request.lock = lock.as_ref();
     let mut webhooks = Vec::new();
     let result = rollback::rollback(&request, |event| match event {
         Event::Start { file, webhooks } => {
@@ -240,6 +242,14 @@ async fn run(call: StepCall<'_>) -> StepOutcome {
             details.problems = problems;
             outcome.status = StepStatus::Failed;
             outcome.message = Some(ctx.redact(&error.to_string()));
+        }
+        Err(e @ RollbackError::LostLock { .. }) => {
+            let problem = e.to_string();
+            log(format!("Stopped: {problem}"));
+            details.refused = true;
+            details.problems = vec![problem.clone()];
+            outcome.status = StepStatus::Failed;
+            outcome.message = Some(ctx.redact(&format!("stopped: {problem}")));
         }
         Err(e) => {
             outcome.message = Some(ctx.redact(&format!("cannot roll back: {e}")));
