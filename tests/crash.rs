@@ -16,17 +16,15 @@
 
 mod support;
 
-use hookplan::clock::Clock;
-use hookplan::store::infisical::{ApiVersion, InfisicalConfig, InfisicalStore};
-use hookplan::store::{SecretStore, SecretValue};
 use serde_json::Value;
-use sqlx::{AnyConnection, Connection, Row};
+use sqlx::{AnyConnection, Connection};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use support::cli_sandbox::CliSandbox;
+use support::migration::{block_on, infisical_stored, rows};
 use support::{Scratch, hookplan};
 
 const WEBHOOKS: usize = 1_000;
@@ -65,14 +63,6 @@ fn env_number(name: &str) -> Option<u64> {
             .parse()
             .unwrap_or_else(|_| panic!("{name} must be a number, not {v:?}"))
     })
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
 }
 
 /// Webhook `i`'s original user and key: unique, long.
@@ -130,23 +120,10 @@ fn template_registry(dir: &Path) -> PathBuf {
 
 /// Rows of a query on a trial's registry, every column as text.
 fn query(dir: &Path, sql: &str) -> Vec<Vec<Option<String>>> {
-    let url = format!("sqlite://{}", dir.join("registry.db").display());
-    block_on(async {
-        sqlx::any::install_default_drivers();
-        let mut conn = AnyConnection::connect(&url).await.unwrap();
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
-        rows.iter()
-            .map(|r| {
-                (0..r.len())
-                    .map(|i| r.try_get::<Option<String>, _>(i).unwrap())
-                    .collect()
-            })
-            .collect()
-    })
+    rows(
+        &format!("sqlite://{}", dir.join("registry.db").display()),
+        sql,
+    )
 }
 
 /// Each row's user and key, by code.
@@ -163,31 +140,7 @@ fn credentials(dir: &Path) -> BTreeMap<String, (Option<String>, Option<String>)>
 
 /// What the store holds under `/webhooks`, through hookplan's own client: name → value.
 fn store_state(url: &str) -> BTreeMap<String, String> {
-    let client = InfisicalStore::new(InfisicalConfig {
-        name: "infisical".into(),
-        api_url: url.replace("localhost", "127.0.0.1"),
-        project: "demo-project".into(),
-        environment: "prod".into(),
-        client_id: "demo-client".into(),
-        client_secret: SecretValue::new(CLIENT_SECRET),
-        api_version: ApiVersion::Auto,
-        ca_bundle: None,
-        retry: InfisicalStore::default_retry(),
-        clock: Clock::new(0.0),
-        seed: 1,
-        attempt_timeout: Duration::from_secs(10),
-        on_secret: None,
-    })
-    .unwrap();
-    block_on(async {
-        client
-            .list("/webhooks")
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|s| (s.name, s.value.expose().to_string()))
-            .collect()
-    })
+    infisical_stored(&url.replace("localhost", "127.0.0.1"), CLIENT_SECRET)
 }
 
 /// Each key's versions written into the emulation's state (`put` changes), in order.

@@ -10,15 +10,15 @@
 mod support;
 
 use serde_json::Value;
-use sqlx::{AnyConnection, Connection, Row};
+use sqlx::{AnyConnection, Connection};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
-use support::{Run, Scratch};
-
-const OWN_TABLE: &str = "CREATE TABLE webhooks (code TEXT PRIMARY KEY, direction TEXT, url TEXT, method TEXT, auth TEXT, user TEXT, key TEXT, password TEXT, signing_secret TEXT, enabled TEXT);\n";
+use support::Scratch;
+use support::migration::{
+    OWN_TABLE, SHORT, block_on, exits, file_store, file_stored as stored, rows, sqlite_url, strings,
+};
 
 const LONG: &str = "sk_live_canary_51c0de";
-const SHORT: [&str; 4] = ["0", "ss", "true", "POST"];
 
 /// The registry, canaries as values:
 ///   STRIPE_PAYMENT  OUT  user "POST", key "ss" (the store holds the user already)
@@ -38,59 +38,9 @@ const CONFIG: &str = r#"database "registry" url="sqlite://registry.db"
 secret-store "local" kind="file" { file "secrets.json"; path "/webhooks"; }
 "#;
 
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
-}
-
-/// Rows of a query on a SQLite file, every column as text.
+/// Rows of a query on the scratch folder's registry, every column as text.
 fn query(s: &Scratch, sql: &str) -> Vec<Vec<Option<String>>> {
-    let url = format!("sqlite://{}", s.path().join("registry.db").display());
-    block_on(async {
-        sqlx::any::install_default_drivers();
-        let mut conn = AnyConnection::connect(&url).await.unwrap();
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
-        rows.iter()
-            .map(|r| {
-                (0..r.len())
-                    .map(|i| r.try_get::<Option<String>, _>(i).unwrap())
-                    .collect()
-            })
-            .collect()
-    })
-}
-
-fn file_store(entries: &[(&str, &str)]) -> String {
-    let folder: serde_json::Map<String, Value> = entries
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.to_string(),
-                serde_json::json!({"value": value, "version": 1, "updated_at": "2026-02-08T14:30:00Z"}),
-            )
-        })
-        .collect();
-    serde_json::json!({"format": 1, "folders": {"/webhooks": folder}}).to_string()
-}
-
-/// What the file store holds: name → value, in `/webhooks`.
-fn stored(s: &Scratch) -> BTreeMap<String, String> {
-    let json: Value = serde_json::from_str(&s.read("secrets.json")).unwrap();
-    json["folders"]["/webhooks"]
-        .as_object()
-        .map(|folder| {
-            folder
-                .iter()
-                .map(|(k, v)| (k.clone(), v["value"].as_str().unwrap().to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
+    rows(&sqlite_url(s, "registry.db"), sql)
 }
 
 fn sqlite_project(store: &[(&str, &str)]) -> Scratch {
@@ -109,14 +59,6 @@ fn sqlite_project(store: &[(&str, &str)]) -> Scratch {
     s.write("secrets.json", &file_store(store));
     s.write("hookplan.kdl", CONFIG);
     s
-}
-
-fn exits(run: &Run, code: i32) {
-    assert_eq!(
-        run.code, code,
-        "stdout:\n{}\nstderr:\n{}",
-        run.stdout, run.stderr
-    );
 }
 
 /// A console: no line is a short canary, no word is one (but the summary's counts), and
@@ -170,21 +112,6 @@ fn regex_free_count_line(line: &str) -> bool {
                 && n.chars().all(|c| c.is_ascii_digit())
         }
         None => false,
-    }
-}
-
-/// Every string in a JSON value, keys included.
-fn strings(value: &Value, out: &mut Vec<String>) {
-    match value {
-        Value::String(s) => out.push(s.clone()),
-        Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
-        Value::Object(map) => {
-            for (k, v) in map {
-                out.push(k.clone());
-                strings(v, out);
-            }
-        }
-        _ => {}
     }
 }
 

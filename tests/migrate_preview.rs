@@ -12,14 +12,15 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
+use support::migration::{
+    OWN_TABLE, SHORT, block_on, exits, file_store, file_stored as stored, infisical_client,
+    infisical_stored, sqlite_url, strings,
+};
 use support::{Run, Scratch};
-
-const OWN_TABLE: &str = "CREATE TABLE webhooks (code TEXT PRIMARY KEY, direction TEXT, url TEXT, method TEXT, auth TEXT, user TEXT, key TEXT, password TEXT, signing_secret TEXT, enabled TEXT);\n";
 
 const LONG: &str = "sk_live_canary_9e4f27";
 const PRIOR_LONG: &str = "prior-canary-3d8a10";
 const CHANGED_LONG: &str = "changed-canary-44c1b7";
-const SHORT: [&str; 4] = ["0", "ss", "true", "POST"];
 
 /// The registry, canaries as values:
 ///   STRIPE_PAYMENT  OUT  user "POST", key "ss"
@@ -46,22 +47,10 @@ step "migrate" {{ migrate from="registry" to="local" {selection}; }}
     )
 }
 
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
-}
-
-fn url(s: &Scratch, file: &str) -> String {
-    format!("sqlite://{}", s.path().join(file).display())
-}
-
 /// A SQLite registry in `file`, seeded with [`ROWS`], given its id.
 fn make_registry(s: &Scratch, file: &str) {
     let seed = s.write("seed.sql", &format!("{OWN_TABLE}{ROWS}"));
-    let url = url(s, file);
+    let url = sqlite_url(s, file);
     block_on(async {
         let registry = hookplan::registry::Registry::open(hookplan::registry::RegistryConfig::new(
             "registry", &url,
@@ -75,7 +64,7 @@ fn make_registry(s: &Scratch, file: &str) {
 
 fn sql(s: &Scratch, statement: &str) {
     use sqlx::Connection;
-    let url = url(s, "registry.db");
+    let url = sqlite_url(s, "registry.db");
     block_on(async {
         sqlx::any::install_default_drivers();
         let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
@@ -84,33 +73,6 @@ fn sql(s: &Scratch, statement: &str) {
             .await
             .unwrap();
     });
-}
-
-fn file_store(entries: &[(&str, &str)]) -> String {
-    let folder: serde_json::Map<String, Value> = entries
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.to_string(),
-                serde_json::json!({"value": value, "version": 1, "updated_at": "2026-02-08T14:30:00Z"}),
-            )
-        })
-        .collect();
-    serde_json::json!({"format": 1, "folders": {"/webhooks": folder}}).to_string()
-}
-
-/// What the file store holds: name → value, in `/webhooks`.
-fn stored(s: &Scratch) -> BTreeMap<String, String> {
-    let json: Value = serde_json::from_str(&s.read("secrets.json")).unwrap();
-    json["folders"]["/webhooks"]
-        .as_object()
-        .map(|folder| {
-            folder
-                .iter()
-                .map(|(k, v)| (k.clone(), v["value"].as_str().unwrap().to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn project() -> Scratch {
@@ -125,7 +87,7 @@ fn project() -> Scratch {
 }
 
 fn hookplan(s: &Scratch, args: &[&str]) -> Run {
-    hookplan_with(s, args, &url(s, "registry.db"))
+    hookplan_with(s, args, &sqlite_url(s, "registry.db"))
 }
 
 fn hookplan_with(s: &Scratch, args: &[&str], registry_url: &str) -> Run {
@@ -151,14 +113,6 @@ fn approved_run(s: &Scratch, plan: &str) -> Run {
     )
 }
 
-fn exits(run: &Run, code: i32) {
-    assert_eq!(
-        run.code, code,
-        "stdout:\n{}\nstderr:\n{}",
-        run.stdout, run.stderr
-    );
-}
-
 /// A run refused before anything ran: exit 3, no run folder, no backup, the store as it was.
 fn refused(s: &Scratch, run: &Run, store_before: &str) {
     exits(run, 3);
@@ -171,19 +125,6 @@ fn refused(s: &Scratch, run: &Run, store_before: &str) {
         !s.path().join(".hookplan/backups").exists(),
         "a backup was written"
     );
-}
-
-/// Every JSON string in `value`.
-fn strings(value: &Value, out: &mut Vec<String>) {
-    match value {
-        Value::String(s) => out.push(s.clone()),
-        Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
-        Value::Object(members) => members.iter().for_each(|(k, v)| {
-            out.push(k.clone());
-            strings(v, out);
-        }),
-        _ => {}
-    }
 }
 
 #[test]
@@ -443,7 +384,7 @@ fn another_registry_is_refused() {
             "0",
             "--no-progress",
         ],
-        &url(&s, "other.db"),
+        &sqlite_url(&s, "other.db"),
     );
     refused(&s, &run, &before);
     assert!(
@@ -457,39 +398,6 @@ fn another_registry_is_refused() {
 }
 
 const CLIENT_SECRET: &str = "client-secret-canary-5a7e";
-
-fn infisical(url: &str) -> hookplan::store::infisical::InfisicalStore {
-    use hookplan::store::infisical::{ApiVersion, InfisicalConfig, InfisicalStore};
-    InfisicalStore::new(InfisicalConfig {
-        name: "vault".into(),
-        api_url: url.to_string(),
-        project: "demo-project".into(),
-        environment: "prod".into(),
-        client_id: "demo-client".into(),
-        client_secret: hookplan::store::SecretValue::new(CLIENT_SECRET),
-        api_version: ApiVersion::Auto,
-        ca_bundle: None,
-        retry: InfisicalStore::default_retry(),
-        clock: hookplan::clock::Clock::new(0.0),
-        seed: 1,
-        attempt_timeout: std::time::Duration::from_secs(10),
-        on_secret: None,
-    })
-    .unwrap()
-}
-
-fn vault_state(url: &str) -> BTreeMap<String, String> {
-    use hookplan::store::SecretStore;
-    block_on(async {
-        infisical(url)
-            .list("/webhooks")
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|s| (s.name, s.value.expose().to_string()))
-            .collect()
-    })
-}
 
 #[test]
 fn the_infisical_emulation_is_previewed_and_held_to_it() {
@@ -518,7 +426,7 @@ step "migrate" { migrate from="registry" to="vault" direction="OUT"; }
     );
     // The store holds one of the names already, with another value.
     block_on(async {
-        infisical(&api)
+        infisical_client(&api, CLIENT_SECRET)
             .set(
                 "/webhooks",
                 NewSecret::new("WEBHOOK_OUT_STRIPE_PAYMENT_USER", PRIOR_LONG),
@@ -526,7 +434,7 @@ step "migrate" { migrate from="registry" to="vault" direction="OUT"; }
             .await
             .unwrap();
     });
-    let registry_url = url(&s, "registry.db");
+    let registry_url = sqlite_url(&s, "registry.db");
     let env = [
         ("REGISTRY_URL", registry_url.as_str()),
         ("VAULT_URL", api.as_str()),
@@ -539,11 +447,15 @@ step "migrate" { migrate from="registry" to="vault" direction="OUT"; }
         "{}",
         made.stdout
     );
-    assert_eq!(vault_state(&api).len(), 1, "a preview wrote to the store");
+    assert_eq!(
+        infisical_stored(&api, CLIENT_SECRET).len(),
+        1,
+        "a preview wrote to the store"
+    );
 
     // Someone changes that name's value meanwhile.
     block_on(async {
-        infisical(&api)
+        infisical_client(&api, CLIENT_SECRET)
             .set(
                 "/webhooks",
                 NewSecret::new("WEBHOOK_OUT_STRIPE_PAYMENT_USER", CHANGED_LONG),
@@ -569,7 +481,7 @@ step "migrate" { migrate from="registry" to="vault" direction="OUT"; }
         run.stderr
     );
     assert_eq!(
-        vault_state(&api).len(),
+        infisical_stored(&api, CLIENT_SECRET).len(),
         1,
         "the refused run wrote to the store"
     );
@@ -582,7 +494,7 @@ step "migrate" { migrate from="registry" to="vault" direction="OUT"; }
     );
     let run = s.run_env(&approved, &env);
     exits(&run, 0);
-    let held = vault_state(&api);
+    let held = infisical_stored(&api, CLIENT_SECRET);
     assert_eq!(held["WEBHOOK_OUT_STRIPE_PAYMENT_USER"], "POST");
     assert_eq!(held["WEBHOOK_OUT_GITHUB_WEBHOOK_KEY"], LONG);
     for out in [&made.stdout, &made.stderr, &run.stdout, &run.stderr] {

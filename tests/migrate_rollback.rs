@@ -17,17 +17,14 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use support::migration::{OWN_TABLE, SHORT, block_on, exits, strings};
 use support::{Run, Scratch};
-
-const OWN_TABLE: &str = "CREATE TABLE webhooks (code TEXT PRIMARY KEY, direction TEXT, url TEXT, method TEXT, auth TEXT, user TEXT, key TEXT, password TEXT, signing_secret TEXT, enabled TEXT);\n";
 
 /// Long canaries: no substring of anything hookplan writes by chance.
 const LONG: &str = "sk_live_canary_7f3a91";
 const PRIOR_LONG: &str = "prior-canary-6b1e55";
 const UNRELATED: &str = "unrelated-canary-2c9d";
 const SOMEONE: &str = "someone-else-canary-81fa";
-/// The short canaries, each a credential value below.
-const SHORT: [&str; 4] = ["0", "ss", "true", "POST"];
 
 /// The registry:
 ///   GITHUB_WEBHOOK  OUT  user "0", key LONG (the store held PRIOR_LONG under its key name)
@@ -60,14 +57,6 @@ const WRITTEN: &[(&str, &str)] = &[
     ("WEBHOOK_OUT_GITHUB_WEBHOOK_USER", "0"),
     ("WEBHOOK_OUT_GITHUB_WEBHOOK_KEY", LONG),
 ];
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
-}
 
 fn url(s: &Scratch) -> String {
     format!("sqlite://{}", s.path().join("registry.db").display())
@@ -255,29 +244,6 @@ fn original_store() -> BTreeMap<String, String> {
         .iter()
         .map(|(n, v)| (n.to_string(), v.to_string()))
         .collect()
-}
-
-fn exits(run: &Run, code: i32) {
-    assert_eq!(
-        run.code, code,
-        "stdout:\n{}\nstderr:\n{}",
-        run.stdout, run.stderr
-    );
-}
-
-/// Every string in a JSON value, keys included.
-fn strings(value: &Value, out: &mut Vec<String>) {
-    match value {
-        Value::String(s) => out.push(s.clone()),
-        Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
-        Value::Object(map) => {
-            for (k, v) in map {
-                out.push(k.clone());
-                strings(v, out);
-            }
-        }
-        _ => {}
-    }
 }
 
 fn assert_no_long_canary(what: &str, text: &str) {

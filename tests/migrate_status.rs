@@ -8,17 +8,12 @@ mod support;
 
 use hookplan::registry::{Field, Registry, RegistryConfig};
 use serde_json::Value;
+use support::migration::{OWN_TABLE, SHORT, file_store, strings};
 use support::postgres::{Postgres, run_sql_blocking};
 use support::{LEGACY_DDL, LEGACY_MAPPING, Run, Scratch};
 
-/// hookplan's own table, as `seed-sql` creates it.
-const OWN_TABLE: &str = "CREATE TABLE webhooks (code TEXT PRIMARY KEY, direction TEXT, url TEXT, method TEXT, auth TEXT, user TEXT, key TEXT, password TEXT, signing_secret TEXT, enabled TEXT);\n";
-
 /// A long canary: no substring of anything hookplan writes by chance.
 const LONG: &str = "sk_live_canary_7f3a91";
-
-/// The short canaries, each a credential value somewhere below.
-const SHORT: [&str; 4] = ["0", "ss", "true", "POST"];
 
 /// The rows of the SQLite scenarios: every state of the spec's table, canaries as values.
 ///   STRIPE_PAYMENT  user "POST", key "ss"     store: both, same        → Migrated
@@ -60,19 +55,6 @@ const TABLE: &str = "\
 └────────────────┴───────────┴───────────┴────────────────┘
 ";
 
-fn file_store(entries: &[(&str, &str)]) -> String {
-    let folder: serde_json::Map<String, Value> = entries
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.to_string(),
-                serde_json::json!({"value": value, "version": 1, "updated_at": "2026-02-08T14:30:00Z"}),
-            )
-        })
-        .collect();
-    serde_json::json!({"format": 1, "folders": {"/webhooks": folder}}).to_string()
-}
-
 /// A SQLite registry holding [`ROWS`], with CLEARED's key recorded in `store` (as
 /// `--clear-database` leaves it), and a file store holding [`STORED`].
 fn sqlite_project(store: &str) -> Scratch {
@@ -110,21 +92,6 @@ fn cells(table: &str) -> Vec<String> {
         .map(|c| c.trim().to_string())
         .filter(|c| !c.is_empty())
         .collect()
-}
-
-/// Every string in a JSON value, keys included.
-fn strings(value: &Value, out: &mut Vec<String>) {
-    match value {
-        Value::String(s) => out.push(s.clone()),
-        Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
-        Value::Object(map) => {
-            for (k, v) in map {
-                out.push(k.clone());
-                strings(v, out);
-            }
-        }
-        _ => {}
-    }
 }
 
 /// No canary is a cell of the table, a string of the JSON, or anywhere in the text at all for

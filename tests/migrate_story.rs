@@ -7,20 +7,17 @@
 
 mod support;
 
-use hookplan::clock::Clock;
-use hookplan::store::infisical::{ApiVersion, InfisicalConfig, InfisicalStore};
-use hookplan::store::{NewSecret, SecretStore, SecretValue};
+use hookplan::store::{NewSecret, SecretStore};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
-use std::time::Duration;
 use support::cli_sandbox::CliSandbox;
+use support::migration::{SHORT, block_on, infisical_client, infisical_stored};
 use support::postgres::{Postgres, run_sql_blocking};
 use support::{LEGACY_DDL, LEGACY_MAPPING, Run, Scratch};
 
 const CLIENT_SECRET: &str = "story-client-secret-9a1f";
 const LONG: &str = "sk_live_story_c0ffee_51";
 const PRIOR: &str = "prior-story-value-7e2d";
-const SHORT: [&str; 4] = ["0", "ss", "true", "POST"];
 
 fn rows() -> Vec<String> {
     [
@@ -32,47 +29,6 @@ fn rows() -> Vec<String> {
     .iter()
     .map(|v| format!("INSERT INTO def_webhook (Webhookcode, Direction, Baseurl, Method, Username, Apikey, Password) VALUES {v}"))
     .collect()
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
-}
-
-fn client(url: &str) -> InfisicalStore {
-    InfisicalStore::new(InfisicalConfig {
-        name: "infisical".into(),
-        api_url: url.to_string(),
-        project: "demo-project".into(),
-        environment: "prod".into(),
-        client_id: "demo-client".into(),
-        client_secret: SecretValue::new(CLIENT_SECRET),
-        api_version: ApiVersion::Auto,
-        ca_bundle: None,
-        retry: InfisicalStore::default_retry(),
-        clock: Clock::new(0.0),
-        seed: 1,
-        attempt_timeout: Duration::from_secs(10),
-        on_secret: None,
-    })
-    .unwrap()
-}
-
-/// What the store holds in `/webhooks`: name → value.
-fn store_state(url: &str) -> BTreeMap<String, String> {
-    block_on(async {
-        client(url)
-            .list("/webhooks")
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|s| (s.name, s.value.expose().to_string()))
-            .collect()
-    })
 }
 
 /// The rows' credentials, by code.
@@ -150,7 +106,7 @@ fn the_six_step_workflow_on_postgresql_and_a_v3_only_store_then_rollback() {
     let api = vault.url.replace("localhost", "127.0.0.1");
     // The store held one of the names already, with another value.
     block_on(async {
-        client(&api)
+        infisical_client(&api, CLIENT_SECRET)
             .set(
                 "/webhooks",
                 NewSecret::new("WEBHOOK_OUT_GITHUB_WEBHOOK_KEY", PRIOR),
@@ -165,7 +121,7 @@ fn the_six_step_workflow_on_postgresql_and_a_v3_only_store_then_rollback() {
     let env = vault.infisical_env(CLIENT_SECRET);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let db_before = db_state(&db);
-    let store_before = store_state(&api);
+    let store_before = infisical_stored(&api, CLIENT_SECRET);
     let mut screen = String::new();
     let mut run = |args: &[&str], code: i32| {
         let run = s.run_env(args, &env);
@@ -208,7 +164,11 @@ Would migrate: 3
 Skipped: 0
 "
     );
-    assert_eq!(store_state(&api), store_before, "a dry run writes nothing");
+    assert_eq!(
+        infisical_stored(&api, CLIENT_SECRET),
+        store_before,
+        "a dry run writes nothing"
+    );
 
     // 3. Migrate every outbound webhook.
     let out = run(&["migrate"], 0);
@@ -329,7 +289,7 @@ All migrations verified successfully!
     run(&["rollback", &in_backup], 0);
     run(&["rollback", &out_backup], 0);
     assert_eq!(db_state(&db), db_before);
-    assert_eq!(store_state(&api), store_before);
+    assert_eq!(infisical_stored(&api, CLIENT_SECRET), store_before);
 
     assert_nothing_shown(&screen);
     // The emulation's own console names methods (`POST`) and rates (`0.0%`): no long value

@@ -8,16 +8,11 @@ mod support;
 
 use hookplan::registry::{Field, Registry, RegistryConfig};
 use serde_json::Value;
-use support::{Run, Scratch};
-
-/// hookplan's own table, as `seed-sql` creates it.
-const OWN_TABLE: &str = "CREATE TABLE webhooks (code TEXT PRIMARY KEY, direction TEXT, url TEXT, method TEXT, auth TEXT, user TEXT, key TEXT, password TEXT, signing_secret TEXT, enabled TEXT);\n";
+use support::Scratch;
+use support::migration::{OWN_TABLE, SHORT, block_on, exits, file_store, strings};
 
 /// A long canary: no substring of anything hookplan writes by chance.
 const LONG: &str = "sk_live_canary_7f3a91";
-
-/// The short canaries, each a credential value somewhere below.
-const SHORT: [&str; 4] = ["0", "ss", "true", "POST"];
 
 /// The registry, canaries as values:
 ///   STRIPE_PAYMENT  OUT  user "POST", key "ss"
@@ -61,27 +56,6 @@ fn store_with(changed: &[(&str, &str)], without: &[&str]) -> Vec<(&'static str, 
         .collect()
 }
 
-fn file_store(entries: &[(&str, String)]) -> String {
-    let folder: serde_json::Map<String, Value> = entries
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.to_string(),
-                serde_json::json!({"value": value, "version": 1, "updated_at": "2026-02-08T14:30:00Z"}),
-            )
-        })
-        .collect();
-    serde_json::json!({"format": 1, "folders": {"/webhooks": folder}}).to_string()
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
-}
-
 /// A SQLite registry holding [`ROWS`], CLEARED's key recorded at `location` (as
 /// `--clear-database` leaves it), and a file store holding `stored`.
 fn sqlite_project(location: &str, stored: &[(&str, String)]) -> Scratch {
@@ -107,21 +81,6 @@ fn sqlite_project(location: &str, stored: &[(&str, String)]) -> Scratch {
 const CONFIG: &str = r#"database "registry" url="sqlite://registry.db"
 secret-store "local" kind="file" { file "secrets.json"; path "/webhooks"; }
 "#;
-
-/// Every string in a JSON value, keys included.
-fn strings(value: &Value, out: &mut Vec<String>) {
-    match value {
-        Value::String(s) => out.push(s.clone()),
-        Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
-        Value::Object(map) => {
-            for (k, v) in map {
-                out.push(k.clone());
-                strings(v, out);
-            }
-        }
-        _ => {}
-    }
-}
 
 fn assert_no_canary_in_json(json: &Value) {
     let mut all = Vec::new();
@@ -214,14 +173,6 @@ fn verdict(
         mismatched.into(),
         missing.into(),
     )
-}
-
-fn exits(run: &Run, code: i32) {
-    assert_eq!(
-        run.code, code,
-        "stdout:\n{}\nstderr:\n{}",
-        run.stdout, run.stderr
-    );
 }
 
 #[test]
@@ -364,7 +315,7 @@ Verification failed for 2 of 4 webhook(s)
     assert_no_canary_in_json(&json);
 
     // An empty store: everything with credentials is missing; nothing else is counted.
-    s.write("secrets.json", &file_store(&[]));
+    s.write("secrets.json", &file_store::<&str>(&[]));
     let run = s.run(&["verify"]);
     exits(&run, 1);
     assert_eq!(

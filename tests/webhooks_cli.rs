@@ -8,9 +8,10 @@ mod support;
 use hookplan::observe::mask_credential;
 use hookplan::registry::{Field, Registry, RegistryConfig};
 use serde_json::Value;
-use sqlx::{AnyConnection, Connection, Row};
+
 use std::io::Write;
 use std::process::Stdio;
+use support::migration::{block_on, rows};
 use support::postgres::{PG_PASSWORD, Postgres, free_port, run_sql_blocking};
 use support::server::{Answer, TestServer};
 use support::{LEGACY_DDL, LEGACY_MAPPING, Run, Scratch, hookplan};
@@ -51,38 +52,6 @@ fn webhooks(scratch: &Scratch, args: &[&str], env: &[(&str, &str)], stdin: Optio
             .unwrap();
     }
     child.wait_with_output().expect("hookplan ends").into()
-}
-
-/// Every row of a query, each column as text.
-fn rows(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            sqlx::any::install_default_drivers();
-            let mut conn = AnyConnection::connect(url).await.expect("connect to read");
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
-                .fetch_all(&mut conn)
-                .await
-                .unwrap_or_else(|e| panic!("{sql}: {e}"));
-            conn.close().await.ok();
-            rows.iter()
-                .map(|row| {
-                    (0..row.len())
-                        .map(|i| row.try_get::<Option<String>, _>(i).unwrap())
-                        .collect()
-                })
-                .collect()
-        })
-}
-
-fn block_on<F: Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
 }
 
 fn tables(url: &str, backend_sql: &str) -> Vec<String> {

@@ -5,6 +5,7 @@
 
 pub mod cli_sandbox;
 pub mod infisical;
+pub mod migration;
 pub mod mosquitto;
 pub mod postgres;
 pub mod server;
