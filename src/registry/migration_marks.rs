@@ -139,14 +139,8 @@ impl Registry {
         let mut s = Statement::new(self.backend);
         s.push("SELECT code, path, state, names, backup FROM hookplan_migrations WHERE store = ")
             .bind(Some(store.to_string()))
-            .push(" AND code IN (");
-        for (i, code) in codes.iter().enumerate() {
-            if i > 0 {
-                s.push(", ");
-            }
-            s.bind(Some(code.clone()));
-        }
-        s.push(")");
+            .push(" AND code IN ")
+            .bind_list(codes);
         let rows = bound(&s)
             .fetch_all(&mut *conn)
             .await

@@ -44,6 +44,18 @@ impl Statement {
         self.text.push_str(&p);
         self
     }
+
+    /// Appends `(p1, p2, …)`, one placeholder bound to each of `values`: the list of an `IN`.
+    pub fn bind_list(&mut self, values: &[String]) -> &mut Self {
+        self.push("(");
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(Some(value.clone()));
+        }
+        self.push(")")
+    }
 }
 
 #[cfg(test)]
@@ -65,5 +77,19 @@ mod tests {
             assert_eq!(s.values.len(), 2);
         }
         assert_eq!(quote("Web\"hook"), "\"Web\"\"hook\"");
+    }
+
+    #[test]
+    fn a_list_is_one_placeholder_per_value() {
+        let mut s = Statement::new(Backend::Postgres);
+        s.push("SELECT 1 WHERE a = ")
+            .bind(Some("x".into()))
+            .push(" AND code IN ")
+            .bind_list(&["A".into(), "B".into()]);
+        assert_eq!(s.text, "SELECT 1 WHERE a = $1 AND code IN ($2, $3)");
+        assert_eq!(
+            s.values,
+            [Some("x".into()), Some("A".into()), Some("B".into())]
+        );
     }
 }
