@@ -854,6 +854,11 @@ fn ctrl_c_finishes_the_batches_in_flight_and_leaves_no_webhook_half_written() {
     );
     let first_backup = backups(&s);
     assert_eq!(first_backup.len(), 1);
+    // The interrupted run let go of the registry's lock: no lease is left to take over.
+    assert!(
+        query(&s, "SELECT holder FROM hookplan_leases").is_empty(),
+        "the lease was released"
+    );
 
     // A rerun resumes the journaled run on its own backup: what was written is not sent
     // again, the rest is, and all of it is read back.
@@ -875,6 +880,7 @@ fn ctrl_c_finishes_the_batches_in_flight_and_leaves_no_webhook_half_written() {
         "{}",
         rerun.stderr
     );
+    assert!(!rerun.stderr.contains("Took over"), "{}", rerun.stderr);
     let versions = self::puts(&s);
     assert_eq!(versions.len(), 600);
     assert!(
