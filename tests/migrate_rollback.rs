@@ -17,7 +17,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use support::migration::{OWN_TABLE, SHORT, block_on, exits, strings};
+use support::migration::{OWN_TABLE, SHORT, block_on, exits, listed, strings};
 use support::{Run, Scratch};
 
 /// Long canaries: no substring of anything hookplan writes by chance.
@@ -74,15 +74,7 @@ fn store(s: &Scratch) -> FileStore {
 
 /// Every name of the store's folder with its value.
 fn stored(s: &Scratch) -> BTreeMap<String, String> {
-    block_on(async {
-        store(s)
-            .list("/webhooks")
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|secret| (secret.name, secret.value.expose().to_string()))
-            .collect()
-    })
+    listed(&store(s))
 }
 
 fn set(s: &Scratch, pairs: &[(&str, &str)]) {

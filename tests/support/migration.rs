@@ -98,12 +98,10 @@ pub fn infisical_client(url: &str, client_secret: &str) -> InfisicalStore {
     .unwrap()
 }
 
-/// What the emulation at `url` holds in `/webhooks`, read through hookplan's own client:
-/// name → value.
-pub fn infisical_stored(url: &str, client_secret: &str) -> BTreeMap<String, String> {
-    let client = infisical_client(url, client_secret);
+/// What `store` holds in `/webhooks`, read through its `list`: name → value.
+pub fn listed(store: &impl SecretStore) -> BTreeMap<String, String> {
     block_on(async {
-        client
+        store
             .list("/webhooks")
             .await
             .unwrap()
@@ -111,6 +109,12 @@ pub fn infisical_stored(url: &str, client_secret: &str) -> BTreeMap<String, Stri
             .map(|s| (s.name, s.value.expose().to_string()))
             .collect()
     })
+}
+
+/// What the emulation at `url` holds in `/webhooks`, read through hookplan's own client:
+/// name → value.
+pub fn infisical_stored(url: &str, client_secret: &str) -> BTreeMap<String, String> {
+    listed(&infisical_client(url, client_secret))
 }
 
 /// Every string of a JSON value, object keys included, in document order.
